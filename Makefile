@@ -1,0 +1,45 @@
+# LineSight — one entry point for the common tasks. `make test` works on a fresh machine.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: venv test test-unit test-integration test-e2e lint format dev status down clean
+
+venv:
+	@bash scripts/bootstrap.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy services/linesight_core
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Everything CI runs: lint, then unit, integration and end-to-end tests on real services.
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-integration: venv
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: venv
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+# The whole system as local processes (no Docker needed); Ctrl-C stops it.
+dev: venv
+	$(PY) -m linesight_devstack up
+
+status: venv
+	$(PY) -m linesight_devstack status
+
+down: venv
+	$(PY) -m linesight_devstack down
+
+clean:
+	rm -rf $(VENV) .devstack .pytest_cache .ruff_cache .mypy_cache

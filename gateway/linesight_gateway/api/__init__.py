@@ -1,0 +1,1 @@
+"""Gateway HTTP routers: HTTP in, HTTP out; the logic lives in domain/."""

@@ -1,0 +1,55 @@
+"""API keys (admin) and who-am-I (any key)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from linesight_core.errors import Problem
+from linesight_gateway.api.deps import Admin, SessionDep, Viewer
+from linesight_gateway.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, WhoAmI
+from linesight_gateway.db.models import ApiKey
+from linesight_gateway.domain import audit
+from linesight_gateway.domain.access import create_key, revoke_key
+
+router = APIRouter(prefix="/api/v1", tags=["access"])
+
+
+@router.get("/me", response_model=WhoAmI, summary="The key this request was made with")
+def whoami(principal: Viewer) -> WhoAmI:
+    return WhoAmI(key_id=principal.key_id, name=principal.name, role=principal.role)
+
+
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create an API key")
+def create_api_key(body: ApiKeyCreate, principal: Admin, session: SessionDep) -> ApiKeyCreated:
+    key, raw = create_key(session, name=body.name, role=body.role, created_by=principal.key_id)
+    audit.record(
+        session,
+        principal,
+        "api_key.create",
+        "api_key",
+        str(key.id),
+        {"name": key.name, "role": key.role, "prefix": key.prefix},
+    )
+    session.flush()
+    session.refresh(key)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=raw)
+
+
+@router.get("/api-keys", response_model=ApiKeyList, summary="List API keys (never the keys themselves)")
+def list_api_keys(principal: Admin, session: SessionDep, include_revoked: bool = False) -> ApiKeyList:
+    stmt = select(ApiKey).order_by(ApiKey.created_at)
+    if not include_revoked:
+        stmt = stmt.where(ApiKey.revoked_at.is_(None))
+    return ApiKeyList(items=[ApiKeyOut.model_validate(k) for k in session.scalars(stmt)])
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, summary="Revoke an API key")
+def revoke_api_key(key_id: uuid.UUID, principal: Admin, session: SessionDep) -> ApiKeyOut:
+    key = revoke_key(session, key_id)
+    if key is None:
+        raise Problem(404, f"There is no API key with id {key_id}.")
+    audit.record(session, principal, "api_key.revoke", "api_key", str(key.id), {"name": key.name})
+    return ApiKeyOut.model_validate(key)

@@ -1,0 +1,52 @@
+"""Request-scoped dependencies: the database session and the caller's API key with its role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from linesight_core.auth import bearer_token
+from linesight_core.db import request_session
+from linesight_core.errors import Problem
+from linesight_gateway.domain.access import Principal, Role, authenticate
+
+API_KEY_HEADER = "X-API-Key"
+
+
+SessionDep = Annotated[Session, Depends(request_session)]
+
+
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    raw = request.headers.get(API_KEY_HEADER) or bearer_token(request)
+    if not raw:
+        raise Problem(
+            401,
+            f"An API key is needed: send it in the {API_KEY_HEADER} header.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = authenticate(session, raw)
+    if principal is None:
+        raise Problem(401, "The API key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
+    session.commit()  # keep last_used_at even when the request itself fails later
+    return principal
+
+
+def require(role: Role) -> Callable[..., Principal]:
+    def _dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.role.allows(role):
+            raise Problem(
+                403, f"This needs the {role.value} role or higher; your key has {principal.role.value}."
+            )
+        return principal
+
+    _dependency.__name__ = f"require_{role.value}"
+    return _dependency
+
+
+Viewer = Annotated[Principal, Depends(require(Role.viewer))]
+Operator = Annotated[Principal, Depends(require(Role.operator))]
+Engineer = Annotated[Principal, Depends(require(Role.engineer))]
+Admin = Annotated[Principal, Depends(require(Role.admin))]

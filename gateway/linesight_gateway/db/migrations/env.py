@@ -1,0 +1,6 @@
+"""Alembic environment of the gateway schema; run by linesight_core.db.run_migrations at start."""
+
+from linesight_core.db import run_alembic_env
+from linesight_gateway.db.models import Base
+
+run_alembic_env(Base.metadata)

@@ -1,0 +1,1 @@
+"""Gateway domain logic: plain Python, dependencies passed in."""

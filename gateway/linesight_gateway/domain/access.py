@@ -1,0 +1,115 @@
+"""API keys and roles: keys are shown once, stored as sha256, and carry one role of a strict ladder."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from linesight_gateway.db.models import ApiKey
+
+KEY_PREFIX = "lsk_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most once a minute per key
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    operator = "operator"
+    engineer = "engineer"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return ROLE_ORDER.index(self)
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+ROLE_ORDER = [Role.viewer, Role.operator, Role.engineer, Role.admin]
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID
+    name: str
+    role: Role
+
+
+def hash_key(raw: str) -> str:
+    # Keys are 256-bit random secrets, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_raw_key() -> tuple[str, str]:
+    """A new key and its visible prefix (`lsk_` + 8 characters)."""
+    ident = secrets.token_hex(4)
+    return f"{KEY_PREFIX}{ident}_{secrets.token_urlsafe(32)}", f"{KEY_PREFIX}{ident}"
+
+
+def visible_prefix(raw: str) -> str:
+    if raw.startswith(KEY_PREFIX) and raw.count("_") >= 2:
+        return raw[: len(KEY_PREFIX) + 8]
+    return raw[:4] + "…"
+
+
+def create_key(
+    session: Session, *, name: str, role: Role, created_by: uuid.UUID | None
+) -> tuple[ApiKey, str]:
+    raw, prefix = new_raw_key()
+    key = ApiKey(name=name, prefix=prefix, key_hash=hash_key(raw), role=role.value, created_by=created_by)
+    session.add(key)
+    session.flush()
+    return key, raw
+
+
+def authenticate(session: Session, raw: str, now: datetime | None = None) -> Principal | None:
+    """The principal behind a raw key, or None when the key is unknown or revoked."""
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw)))
+    if key is None or key.revoked_at is not None:
+        return None
+    now = now or datetime.now(UTC)
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    return Principal(key_id=key.id, name=key.name, role=Role(key.role))
+
+
+def ensure_bootstrap_admin(session: Session, raw: str) -> ApiKey | None:
+    """Make the configured admin key valid; revoke an earlier bootstrap key that no longer matches."""
+    if not raw:
+        return None
+    digest = hash_key(raw)
+    now = datetime.now(UTC)
+    for old in session.scalars(select(ApiKey).where(ApiKey.bootstrap.is_(True), ApiKey.revoked_at.is_(None))):
+        if old.key_hash != digest:
+            old.revoked_at = now
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    if key is None:
+        key = ApiKey(
+            name="bootstrap admin",
+            prefix=visible_prefix(raw),
+            key_hash=digest,
+            role=Role.admin.value,
+            bootstrap=True,
+        )
+        session.add(key)
+    elif key.revoked_at is not None and key.bootstrap:
+        key.revoked_at = None
+    session.flush()
+    return key
+
+
+def revoke_key(session: Session, key_id: uuid.UUID) -> ApiKey | None:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        return None
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+    session.flush()
+    return key

@@ -1,0 +1,72 @@
+"""Builds the gateway app: the public REST API of LineSight."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from linesight_core.app import create_app as create_service_app
+from linesight_core.db import check_database, make_engine, make_session_factory, run_migrations, session_scope
+from linesight_core.http import make_async_client
+from linesight_core.storage import ObjectStore
+from linesight_gateway import __version__
+from linesight_gateway.api import access, audit, system
+from linesight_gateway.db.models import SCHEMA
+from linesight_gateway.domain.access import ensure_bootstrap_admin
+from linesight_gateway.settings import GatewaySettings
+
+MIGRATIONS = Path(__file__).parent / "db" / "migrations"
+BUCKETS = ("images",)
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
+    )
+    store = ObjectStore.from_settings(settings)
+    buckets = [settings.bucket(p) for p in BUCKETS]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(run_migrations, engine, MIGRATIONS, SCHEMA)
+        await run_in_threadpool(store.ensure_buckets, *buckets)
+        with session_scope(app.state.session_factory) as session:
+            ensure_bootstrap_admin(session, settings.admin_api_key.get_secret_value())
+        app.state.status_client = make_async_client(
+            "",
+            service_token=settings.service_token.get_secret_value(),
+            timeout=settings.status_timeout_seconds,
+            retries=0,
+        )
+        try:
+            yield
+        finally:
+            await app.state.status_client.aclose()
+            engine.dispose()
+
+    app = create_service_app(
+        settings,
+        title="LineSight gateway",
+        description="The public REST API of LineSight. Every endpoint but /health, /ready and /metrics "
+        "needs an API key in the X-API-Key header.",
+        version=__version__,
+        readiness={
+            "database": partial(check_database, engine),
+            "object_store": partial(store.check, buckets[0]),
+        },
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.store = store
+    for module in (access, audit, system):
+        app.include_router(module.router)
+    return app

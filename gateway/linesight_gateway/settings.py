@@ -1,0 +1,20 @@
+"""Gateway settings, read once at start."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from linesight_core.settings import CoreSettings, DatabaseSettings, S3Settings
+
+
+class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
+    model_config = SettingsConfigDict(env_prefix="LINESIGHT_", extra="ignore", frozen=True)
+
+    service_name: str = "gateway"
+    port: int = 8000
+
+    # The first admin key. Changing it revokes the previous bootstrap key at the next start.
+    admin_api_key: SecretStr = SecretStr("")
+    # Health of other services is asked with this timeout, so one slow service cannot stall the page.
+    status_timeout_seconds: float = 3.0

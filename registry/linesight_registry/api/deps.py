@@ -1,0 +1,44 @@
+"""Request-scoped dependencies of the registry API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from linesight_core.contracts.registry import ModelPromoted
+from linesight_core.db import request_session
+from linesight_core.events import MODEL_PROMOTED, publish
+from linesight_core.storage import ObjectStore
+from linesight_registry.settings import RegistrySettings
+
+ACTOR_HEADER = "X-LineSight-Actor"
+
+
+def get_store(request: Request) -> ObjectStore:
+    return request.app.state.store
+
+
+def get_settings(request: Request) -> RegistrySettings:
+    return request.app.state.settings
+
+
+def actor(request: Request) -> str:
+    """Who asked, as the calling service says (the gateway passes the API key's name)."""
+    return request.headers.get(ACTOR_HEADER, "")[:100]
+
+
+class Publisher:
+    def __init__(self, request: Request) -> None:
+        self.redis = request.app.state.redis
+
+    def __call__(self, event: ModelPromoted) -> None:
+        publish(self.redis, MODEL_PROMOTED, event.model_dump(mode="json"))
+
+
+SessionDep = Annotated[Session, Depends(request_session)]
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
+SettingsDep = Annotated[RegistrySettings, Depends(get_settings)]
+ActorDep = Annotated[str, Depends(actor)]
+PublisherDep = Annotated[Publisher, Depends(Publisher)]

@@ -1,0 +1,1 @@
+"""The registry's tables (Postgres schema `registry`) and their migrations."""

@@ -1,0 +1,171 @@
+"""What an uploaded ONNX file is: read the metadata Ultralytics writes, load it with ONNX Runtime, and
+check that its inputs and outputs have the shape of a YOLO detect or classify model."""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import onnx
+
+from linesight_core.errors import Problem
+
+PROBLEM_TYPE = "https://linesight.dev/problems/invalid-model"
+TASKS = ("detect", "classify")
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    task: str
+    imgsz: list[int]  # [height, width]
+    class_names: dict[str, str]  # {"0": "screwdriver", ...}
+    stride: int | None
+    dynamic_batch: bool
+    input_name: str
+    output_shape: list[int | str]
+    end2end: bool
+    metadata: dict[str, str]
+
+
+class InvalidArtifact(Problem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(422, detail, title="Model artifact rejected", type_=PROBLEM_TYPE)
+
+
+def _literal(value: str | None, what: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise InvalidArtifact(
+                f"The ONNX metadata field '{what}' cannot be read: {value[:80]!r}."
+            ) from None
+
+
+def _dims(value_info: onnx.ValueInfoProto) -> list[int | str]:
+    out: list[int | str] = []
+    for d in value_info.type.tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            out.append(int(d.dim_value))
+        else:
+            out.append(d.dim_param or "?")
+    return out
+
+
+def inspect_onnx(path: str) -> ArtifactInfo:
+    """Raises InvalidArtifact with the reason when the file is not a servable YOLO model."""
+    try:
+        model = onnx.load(path, load_external_data=False)
+        onnx.checker.check_model(model)
+    except Exception as exc:  # noqa: BLE001 - any failure to parse means "not a valid ONNX model"
+        raise InvalidArtifact(f"The file is not a valid ONNX model: {str(exc)[:300]}") from None
+    meta = {p.key: p.value for p in model.metadata_props}
+    try:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001
+        raise InvalidArtifact(f"ONNX Runtime cannot load the model: {str(exc)[:300]}") from None
+    inputs = session.get_inputs()
+    outputs = session.get_outputs()
+    if len(inputs) != 1:
+        raise InvalidArtifact(f"A YOLO model has one image input; this one has {len(inputs)}.")
+    in_shape = list(inputs[0].shape)
+    if len(in_shape) != 4 or in_shape[1] != 3:
+        raise InvalidArtifact(f"The input must be [batch, 3, height, width]; it is {in_shape}.")
+    dynamic_batch = not isinstance(in_shape[0], int) or in_shape[0] < 1
+
+    task = meta.get("task")
+    if task not in TASKS:
+        raise InvalidArtifact(
+            f"The ONNX metadata has task={task!r}; LineSight serves {', '.join(TASKS)} models exported by "
+            "Ultralytics (metadata 'task', 'names', 'imgsz')."
+        )
+    names_raw = _literal(meta.get("names"), "names")
+    if not isinstance(names_raw, dict) or not names_raw:
+        raise InvalidArtifact("The ONNX metadata has no class names ('names').")
+    class_names = {str(int(k)): str(v) for k, v in sorted(names_raw.items(), key=lambda kv: int(kv[0]))}
+    imgsz_raw = _literal(meta.get("imgsz"), "imgsz")
+    if isinstance(imgsz_raw, int):
+        imgsz_raw = [imgsz_raw, imgsz_raw]
+    if not (
+        isinstance(imgsz_raw, list | tuple)
+        and len(imgsz_raw) == 2
+        and all(isinstance(x, int) for x in imgsz_raw)
+    ):
+        if isinstance(in_shape[2], int) and isinstance(in_shape[3], int):
+            imgsz_raw = [in_shape[2], in_shape[3]]
+        else:
+            raise InvalidArtifact(
+                "The ONNX metadata has no image size ('imgsz') and the input size is dynamic."
+            )
+    imgsz = [int(imgsz_raw[0]), int(imgsz_raw[1])]
+    stride = int(meta["stride"]) if meta.get("stride", "").isdigit() else None
+    end2end = meta.get("end2end", "False") == "True"
+
+    if len(outputs) < 1:
+        raise InvalidArtifact("The model has no output.")
+    out_shape = list(outputs[0].shape)
+    nc = len(class_names)
+    if task == "detect":
+        if len(out_shape) != 3:
+            raise InvalidArtifact(
+                f"A detect model's output is [batch, 4+classes, anchors]; it is {out_shape}."
+            )
+        if end2end:
+            if out_shape[2] != 6:
+                raise InvalidArtifact(
+                    f"An end-to-end detect output is [batch, detections, 6]; it is {out_shape}."
+                )
+        elif out_shape[1] != 4 + nc:
+            raise InvalidArtifact(
+                f"The detect output has {out_shape[1]} rows; with {nc} classes it should have {4 + nc}."
+            )
+    else:
+        if len(out_shape) != 2 or out_shape[1] != nc:
+            raise InvalidArtifact(f"A classify output is [batch, {nc}]; it is {out_shape}.")
+    return ArtifactInfo(
+        task=task,
+        imgsz=imgsz,
+        class_names=class_names,
+        stride=stride,
+        dynamic_batch=dynamic_batch,
+        input_name=inputs[0].name,
+        output_shape=out_shape,
+        end2end=end2end,
+        metadata=meta,
+    )
+
+
+def check_claims(
+    info: ArtifactInfo,
+    *,
+    task: str | None,
+    class_names: list[str] | dict[str, str] | None,
+    imgsz: list[int] | None,
+) -> None:
+    """What the uploader says must match what the file says."""
+    if task and task != info.task:
+        raise InvalidArtifact(f"The upload says task={task!r} but the model is a {info.task} model.")
+    if class_names is not None:
+        claimed = (
+            {str(i): n for i, n in enumerate(class_names)}
+            if isinstance(class_names, list)
+            else {str(k): str(v) for k, v in class_names.items()}
+        )
+        if claimed != info.class_names:
+            raise InvalidArtifact(
+                f"The upload's class names {list(claimed.values())} differ from the model's "
+                f"{list(info.class_names.values())}."
+            )
+    if imgsz is not None and list(imgsz) != info.imgsz:
+        raise InvalidArtifact(f"The upload says imgsz={imgsz} but the model was exported at {info.imgsz}.")

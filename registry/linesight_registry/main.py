@@ -1,0 +1,67 @@
+"""Builds the registry app: models, versions, aliases and their artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from linesight_core.app import create_app as create_service_app
+from linesight_core.auth import service_token_dependency
+from linesight_core.db import check_database, make_engine, make_session_factory, run_migrations
+from linesight_core.events import check_redis, make_redis
+from linesight_core.storage import ObjectStore
+from linesight_registry import __version__
+from linesight_registry.api import aliases, models
+from linesight_registry.db.models import SCHEMA
+from linesight_registry.settings import RegistrySettings
+
+MIGRATIONS = Path(__file__).parent / "db" / "migrations"
+BUCKETS = ("models", "datasets")
+
+
+def create_app(settings: RegistrySettings | None = None) -> FastAPI:
+    settings = settings or RegistrySettings()
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
+    )
+    store = ObjectStore.from_settings(settings)
+    redis_client = make_redis(settings.redis_url)
+    buckets = [settings.bucket(p) for p in BUCKETS]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(run_migrations, engine, MIGRATIONS, SCHEMA)
+        await run_in_threadpool(store.ensure_buckets, *buckets)
+        try:
+            yield
+        finally:
+            redis_client.close()
+            engine.dispose()
+
+    app = create_service_app(
+        settings,
+        title="LineSight registry",
+        description="Internal API: models, versions, aliases, artifacts. Calls need the service token.",
+        version=__version__,
+        readiness={
+            "database": partial(check_database, engine),
+            "object_store": partial(store.check, buckets[0]),
+            "redis": partial(check_redis, redis_client),
+        },
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.store = store
+    app.state.redis = redis_client
+    internal = [Depends(service_token_dependency(settings.service_token.get_secret_value()))]
+    for module in (models, aliases):
+        app.include_router(module.router, dependencies=internal)
+    return app

@@ -1,0 +1,135 @@
+"""App factory: every FastAPI service gets the same /health, /ready, /metrics, request ids, RED
+metrics, problem+json errors and structured logs from here."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from linesight_core import __version__
+from linesight_core.errors import PROBLEM_JSON, install_problem_handlers, problem_body
+from linesight_core.logs import configure_logging
+from linesight_core.settings import CoreSettings
+from linesight_core.telemetry import TelemetryMiddleware, metrics_payload, set_build_info
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Any]  # sync or async; raises (or returns False) when the dependency is down
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+READY_TIMEOUT_SECONDS = 3.0
+
+
+async def _run_check(check: ReadinessCheck) -> None:
+    if inspect.iscoroutinefunction(check):
+        result = await asyncio.wait_for(check(), READY_TIMEOUT_SECONDS)
+    else:
+        result = await asyncio.wait_for(run_in_threadpool(check), READY_TIMEOUT_SECONDS)
+    if result is False:
+        raise RuntimeError("check returned False")
+
+
+async def check_readiness(checks: Mapping[str, ReadinessCheck]) -> dict[str, dict[str, Any]]:
+    async def one(name: str, check: ReadinessCheck) -> tuple[str, dict[str, Any]]:
+        start = time.perf_counter()
+        try:
+            await _run_check(check)
+            return name, {"ok": True, "ms": round((time.perf_counter() - start) * 1000, 1)}
+        except TimeoutError:
+            return name, {"ok": False, "error": f"no answer within {READY_TIMEOUT_SECONDS:g} s"}
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
+            return name, {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+    results = await asyncio.gather(*(one(n, c) for n, c in checks.items()))
+    return dict(results)
+
+
+def create_app(
+    settings: CoreSettings,
+    *,
+    title: str,
+    description: str = "",
+    version: str = __version__,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    lifespan: Lifespan | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    set_build_info(settings.service_name, version)
+    checks: dict[str, ReadinessCheck] = dict(readiness or {})
+
+    @asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("starting", extra={"service": settings.service_name, "version": version})
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app):
+                yield
+        log.info("stopped", extra={"service": settings.service_name})
+
+    app = FastAPI(
+        title=title, description=description, version=version, lifespan=_lifespan, openapi_tags=openapi_tags
+    )
+    app.state.settings = settings
+    app.state.readiness = checks
+    install_problem_handlers(app)
+    app.add_middleware(TelemetryMiddleware)
+
+    @app.get("/health", tags=["operations"], summary="The process is alive")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name, "version": version}
+
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        summary="Every dependency answers",
+        responses={503: {"description": "A dependency does not answer; `failed` names it"}},
+    )
+    async def ready(request: Request) -> Response:
+        results = await check_readiness(request.app.state.readiness)
+        failed = sorted(name for name, r in results.items() if not r["ok"])
+        if failed:
+            body = problem_body(
+                503,
+                f"Not ready: {', '.join(failed)} did not answer.",
+                title="Service not ready",
+                instance="/ready",
+                failed=failed,
+                checks=results,
+                service=settings.service_name,
+            )
+            return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+        return JSONResponse({"status": "ready", "service": settings.service_name, "checks": results})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
+    async def metrics() -> Response:
+        payload, content_type = metrics_payload()
+        return Response(payload, media_type=content_type)
+
+    return app
+
+
+def run(app: FastAPI | str, settings: CoreSettings, **uvicorn_kwargs: Any) -> None:
+    """Serve an app the same way in a container and in the local stack."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+        **uvicorn_kwargs,
+    )

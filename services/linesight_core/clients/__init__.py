@@ -1,0 +1,1 @@
+"""Typed HTTP clients for LineSight's internal APIs, built on the shared contracts."""

@@ -1,0 +1,44 @@
+"""How a client reports what the called service answered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from linesight_core.errors import Problem
+
+
+class UpstreamError(Problem):
+    """The called service answered with an error. 4xx answers keep their status and detail, so the caller
+    can pass them on; 5xx and transport failures become 502/503/504 naming the service."""
+
+    def __init__(
+        self, service: str, status: int, detail: str, upstream: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(status, detail, upstream_service=service)
+        self.service = service
+        self.upstream = upstream or {}
+
+
+def raise_for_problem(service: str, resp: httpx.Response) -> None:
+    if resp.status_code < 400:
+        return
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if 400 <= resp.status_code < 500:
+        raise UpstreamError(
+            service, resp.status_code, detail or f"{service} answered {resp.status_code}.", body
+        )
+    raise UpstreamError(
+        service, 502, f"{service} failed ({resp.status_code}): {detail or resp.text[:200]}", body
+    )
+
+
+def transport_error(service: str, exc: httpx.HTTPError) -> UpstreamError:
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamError(service, 504, f"{service} did not answer in time.")
+    return UpstreamError(service, 503, f"{service} cannot be reached: {type(exc).__name__}.")

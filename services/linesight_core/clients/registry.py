@@ -1,0 +1,51 @@
+"""Async client of the registry's internal API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from linesight_core.clients.errors import raise_for_problem, transport_error
+from linesight_core.contracts.registry import AliasOut, ModelOut, ModelVersionOut
+from linesight_core.http import make_async_client
+
+SERVICE = "registry"
+
+
+class RegistryClient:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    @classmethod
+    def create(
+        cls, base_url: str, *, service_token: str, timeout: float = 10.0, retries: int = 2
+    ) -> RegistryClient:
+        return cls(make_async_client(base_url, service_token=service_token, timeout=timeout, retries=retries))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        try:
+            resp = await self.http.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise transport_error(SERVICE, exc) from exc
+        raise_for_problem(SERVICE, resp)
+        return resp.json()
+
+    async def get_model(self, name: str) -> ModelOut:
+        return ModelOut.model_validate(await self._get(f"/v1/models/{name}"))
+
+    async def resolve(
+        self, name: str, *, alias: str | None = None, version: int | None = None
+    ) -> ModelVersionOut:
+        params: dict[str, Any] = {}
+        if version is not None:
+            params["version"] = version
+        elif alias:
+            params["alias"] = alias
+        return ModelVersionOut.model_validate(await self._get(f"/v1/models/{name}/resolve", params))
+
+    async def get_alias(self, name: str, alias: str) -> AliasOut:
+        return AliasOut.model_validate(await self._get(f"/v1/models/{name}/aliases/{alias}"))

@@ -1,0 +1,1 @@
+"""Pydantic contracts the services exchange over HTTP. A service never imports another's package."""
