@@ -85,8 +85,11 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _auth_headers(service_token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {service_token}"} if service_token else {}
+def _headers(service_token: str | None, extra: dict[str, str] | None) -> dict[str, str]:
+    headers = dict(extra or {})
+    if service_token:
+        headers["Authorization"] = f"Bearer {service_token}"
+    return headers
 
 
 def _add_request_id(request: httpx.Request) -> None:
@@ -106,10 +109,11 @@ def make_client(
     timeout: float = 10.0,
     retries: int = 2,
     connect_timeout: float = 3.0,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Client:
     return httpx.Client(
         base_url=base_url,
-        headers=_auth_headers(service_token),
+        headers=_headers(service_token, headers),
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
         transport=RetryTransport(httpx.HTTPTransport(), retries),
         event_hooks={"request": [_add_request_id]},
@@ -124,10 +128,11 @@ def make_async_client(
     retries: int = 2,
     connect_timeout: float = 3.0,
     max_connections: int = 100,
+    headers: dict[str, str] | None = None,
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url,
-        headers=_auth_headers(service_token),
+        headers=_headers(service_token, headers),
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
         transport=AsyncRetryTransport(
             httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=max_connections)), retries

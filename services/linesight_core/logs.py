@@ -73,3 +73,6 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         lg.propagate = True
     # Our middleware logs each request once; uvicorn's access line would repeat it.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # One INFO line per outgoing call (readiness probes every few seconds) would drown the log.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from prometheus_client import REGISTRY, CollectorRegistry
+
 from linesight_core.app import ReadinessCheck, check_readiness
 from linesight_core.errors import PROBLEM_JSON, problem_body
 from linesight_core.telemetry import metrics_payload
@@ -18,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def _handler(
-    service: str, version: str, checks: Mapping[str, ReadinessCheck]
+    service: str, version: str, checks: Mapping[str, ReadinessCheck], registry: CollectorRegistry
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, body: bytes, content_type: str) -> None:
@@ -48,10 +50,10 @@ def _handler(
                     )
                     self._send(503, json.dumps(body).encode(), PROBLEM_JSON)
                 else:
-                    body = {"status": "ready", "service": service, "checks": results}
-                    self._send(200, json.dumps(body).encode(), "application/json")
+                    ok = {"status": "ready", "service": service, "checks": results}
+                    self._send(200, json.dumps(ok).encode(), "application/json")
             elif path == "/metrics":
-                payload, content_type = metrics_payload()
+                payload, content_type = metrics_payload(registry)
                 self._send(200, payload, content_type)
             else:
                 body = problem_body(
@@ -66,10 +68,17 @@ def _handler(
 
 
 def start_ops_server(
-    host: str, port: int, *, service: str, version: str, checks: Mapping[str, ReadinessCheck]
+    host: str,
+    port: int,
+    *,
+    service: str,
+    version: str,
+    checks: Mapping[str, ReadinessCheck],
+    registry: CollectorRegistry | None = None,
 ) -> ThreadingHTTPServer:
-    """Start serving in a daemon thread and return the server (call .shutdown() to stop)."""
-    server = ThreadingHTTPServer((host, port), _handler(service, version, checks))
+    """Start serving in a daemon thread and return the server (call .shutdown() to stop). `registry`
+    replaces the default metrics registry (a multiprocess collector for pre-forking workers)."""
+    server = ThreadingHTTPServer((host, port), _handler(service, version, checks, registry or REGISTRY))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="ops-server", daemon=True)
     thread.start()

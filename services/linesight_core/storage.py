@@ -114,7 +114,7 @@ class ObjectStore:
         self.client.put_object(
             bucket,
             key,
-            reader,
+            reader,  # type: ignore[arg-type]  # a readable stream is all minio needs
             length=length,
             part_size=PART_SIZE if length < 0 else 0,
             content_type=content_type,

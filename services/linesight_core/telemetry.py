@@ -38,8 +38,15 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-HTTP_IN_PROGRESS = Gauge("linesight_http_requests_in_progress", "Requests being handled now.")
-BUILD_INFO = Gauge("linesight_build_info", "Service name and version; always 1.", ["service", "version"])
+HTTP_IN_PROGRESS = Gauge(
+    "linesight_http_requests_in_progress", "Requests being handled now.", multiprocess_mode="livesum"
+)
+BUILD_INFO = Gauge(
+    "linesight_build_info",
+    "Service name and version; always 1.",
+    ["service", "version"],
+    multiprocess_mode="max",
+)
 
 
 def new_request_id() -> str:

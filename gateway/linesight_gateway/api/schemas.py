@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,17 +63,3 @@ class AuditEventOut(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEventOut]
     next_cursor: int | None = Field(None, description="Pass as `cursor` to get the next (older) page")
-
-
-class ServiceStatus(BaseModel):
-    name: str
-    url: str
-    status: Literal["ready", "not_ready", "unreachable"]
-    detail: str = ""
-    checks: dict[str, Any] = {}
-    latency_ms: float | None = None
-
-
-class ServicesStatus(BaseModel):
-    services: list[ServiceStatus]
-    checked_at: datetime

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 
 from linesight_core.app import check_readiness
+from linesight_core.contracts.system import ServicesStatus, ServiceStatus
 from linesight_gateway.api.deps import Viewer
-from linesight_gateway.api.schemas import ServicesStatus, ServiceStatus
 from linesight_gateway.domain.system import probe_services
 
 router = APIRouter(prefix="/api/v1/system", tags=["system"])
@@ -36,5 +36,5 @@ async def services_status(request: Request, principal: Viewer) -> ServicesStatus
         },
     )
     return ServicesStatus(
-        services=[gateway, *(ServiceStatus(**o) for o in others)], checked_at=datetime.now(UTC)
+        services=[gateway, *(ServiceStatus.model_validate(o) for o in others)], checked_at=datetime.now(UTC)
     )

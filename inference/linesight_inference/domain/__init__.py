@@ -1,0 +1,1 @@
+"""The inference logic, plain Python, testable without a server."""

@@ -1,0 +1,34 @@
+"""What this OCR service can read: the Tesseract version and languages, the barcode formats."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from linesight_core.errors import Problem
+from linesight_ocr.api.schemas import BarcodeCapabilities, Capabilities, TesseractCapabilities
+from linesight_ocr.domain.barcodes import decoder_version, readable_formats
+from linesight_ocr.domain.tesseract import TesseractUnavailable, check_tesseract
+
+router = APIRouter(prefix="/v1", tags=["capabilities"])
+
+
+@router.get(
+    "/capabilities",
+    response_model=Capabilities,
+    summary="Tesseract version and languages, barcode formats",
+    responses={503: {"description": "Tesseract cannot run or lacks a configured language"}},
+)
+def capabilities(request: Request) -> Capabilities:
+    settings = request.app.state.settings
+    try:
+        info = check_tesseract(
+            settings.tesseract_cmd, settings.languages, settings.tesseract_probe_timeout_seconds
+        )
+    except TesseractUnavailable as exc:
+        raise Problem(503, f"Tesseract is not usable: {exc}", title="OCR engine unavailable") from exc
+    return Capabilities(
+        tesseract=TesseractCapabilities(
+            version=info.version, languages=settings.languages, installed_languages=list(info.languages)
+        ),
+        barcodes=BarcodeCapabilities(version=decoder_version(), formats=readable_formats()),
+    )

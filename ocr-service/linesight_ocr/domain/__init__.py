@@ -1,0 +1,1 @@
+"""The OCR logic, plain Python, testable without a server."""

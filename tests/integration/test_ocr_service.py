@@ -1,0 +1,119 @@
+"""The OCR service boots on the real Tesseract and zxing-cpp: ready only when Tesseract runs with the
+configured language data and the barcode decoder reads back a barcode it drew; /v1/capabilities says
+what it can read, behind the service token."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import zxingcpp
+from fastapi.testclient import TestClient
+
+from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
+from linesight_ocr.main import create_app
+from linesight_ocr.settings import OcrSettings
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "ocr-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def build(**overrides) -> TestClient:
+    settings = OcrSettings(service_token=TOKEN, log_format="console", **overrides)
+    return TestClient(create_app(settings))
+
+
+def test_ready_with_tesseract_and_the_barcode_decoder():
+    with build() as client:
+        assert client.get("/health").json()["service"] == "ocr-service"
+        ready = client.get("/ready")
+        assert ready.status_code == 200, ready.text
+        assert set(ready.json()["checks"]) == {"tesseract", "barcode_decoder"}
+        metrics = client.get("/metrics").text
+        assert 'linesight_http_requests_total{method="GET",route="/ready",status="200"}' in metrics
+
+
+def test_not_ready_names_the_missing_language_data():
+    with build(ocr_languages="eng+xyz") as client:
+        resp = client.get("/ready")
+        assert resp.status_code == 503
+        body = resp.json()
+        assert body["failed"] == ["tesseract"]
+        assert "xyz" in body["checks"]["tesseract"]["error"]
+        assert body["checks"]["barcode_decoder"]["ok"]
+        caps = client.get("/v1/capabilities", headers=AUTH)
+        assert caps.status_code == 503
+        assert "xyz" in caps.json()["detail"]
+
+
+def test_not_ready_when_tesseract_is_not_installed(tmp_path):
+    with build(tesseract_cmd=str(tmp_path / "no-tesseract-here")) as client:
+        body = client.get("/ready").json()
+        assert body["failed"] == ["tesseract"]
+        assert "LINESIGHT_TESSERACT_CMD" in body["checks"]["tesseract"]["error"]
+
+
+def test_capabilities_need_the_service_token_and_list_what_can_be_read():
+    with build() as client:
+        assert client.get("/v1/capabilities").status_code == 401
+        assert client.get("/v1/capabilities", headers={"Authorization": "Bearer nope"}).status_code == 403
+        resp = client.get("/v1/capabilities", headers=AUTH)
+        assert resp.status_code == 200
+        caps = resp.json()
+    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split()[1]
+    assert caps["tesseract"]["version"] == version
+    assert caps["tesseract"]["languages"] == ["eng"]
+    assert "eng" in caps["tesseract"]["installed_languages"]
+    formats = caps["barcodes"]["formats"]
+    assert {"Code128", "EAN13", "QRCode", "DataMatrix"} <= set(formats)
+    # the names are the ones zxing-cpp accepts back
+    assert all(zxingcpp.barcode_format_from_str(name) for name in formats)
+
+
+def test_the_decoder_self_test_fails_on_an_unreadable_image():
+    images = draw_self_test_images()
+    check_decoder(images)
+    images[0].pixels[:] = 255  # wiped: nothing left to read
+    with pytest.raises(RuntimeError, match="Code128"):
+        check_decoder(images)
+
+
+def test_python_m_serves_and_stops_on_sigterm():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "LINESIGHT_HOST": "127.0.0.1",
+        "LINESIGHT_PORT": str(port),
+        "LINESIGHT_LOG_FORMAT": "console",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linesight_ocr"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the OCR service did not become ready"
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert "stopped service=ocr-service" in output

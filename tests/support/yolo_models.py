@@ -1,0 +1,87 @@
+"""Small YOLO models made here, offline: trained on synthetic photos and exported to ONNX with the
+metadata Ultralytics writes. Cached across test sessions (training takes a minute on two cores)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tests.support.synthetic import write_classify_dataset, write_detect_dataset
+
+RECIPE_VERSION = "3"
+CACHE = Path(
+    os.environ.get("LINESIGHT_TEST_MODEL_CACHE", Path.home() / ".cache" / "linesight" / "test-models")
+)
+
+
+def _offline_ultralytics(workdir: Path) -> None:
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(workdir / "ultralytics-config"))
+    from ultralytics import settings
+
+    settings.update({"sync": False, "runs_dir": str(workdir / "runs"), "datasets_dir": str(workdir)})
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(repr((RECIPE_VERSION, *parts)).encode()).hexdigest()[:16]
+
+
+def _build(kind: str, cfg: str, epochs: int, imgsz: int, dynamic: bool) -> Path:
+    key = _key(kind, cfg, epochs, imgsz, dynamic)
+    target = CACHE / f"{kind}-{key}.onnx"
+    if target.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"linesight-{kind}-") as tmp:
+        work = Path(tmp)
+        _offline_ultralytics(work)
+        from ultralytics import YOLO
+
+        data = (
+            write_detect_dataset(work / "data", n_train=96, n_val=16)
+            if kind == "detect"
+            else write_classify_dataset(work / "data")
+        )
+        model = YOLO(cfg)
+        model.train(
+            data=str(data),
+            epochs=epochs,
+            imgsz=imgsz,
+            batch=16,
+            workers=0,
+            seed=0,
+            deterministic=True,
+            plots=False,
+            val=True,
+            verbose=False,
+            project=str(work / "runs"),
+            name="t",
+            exist_ok=True,
+            amp=False,
+            mosaic=0.0,
+            warmup_epochs=1,
+        )
+        best = Path(model.trainer.best)
+        exported = YOLO(str(best)).export(format="onnx", imgsz=imgsz, dynamic=dynamic, simplify=True)
+        pt_target = CACHE / f"{kind}-{key}.pt"
+        shutil.copy(best, pt_target)
+        tmp_target = target.with_suffix(".onnx.tmp")
+        shutil.copy(exported, tmp_target)
+        tmp_target.replace(target)  # atomic: a half-written model is never picked up
+    return target
+
+
+def detect_model(epochs: int = 30, imgsz: int = 160, dynamic: bool = True) -> Path:
+    return _build("detect", "yolov8n.yaml", epochs, imgsz, dynamic)
+
+
+def classify_model(epochs: int = 10, imgsz: int = 96, dynamic: bool = True) -> Path:
+    return _build("classify", "yolov8n-cls.yaml", epochs, imgsz, dynamic)
+
+
+def pt_for(onnx_path: Path) -> Path:
+    """The PyTorch weights the ONNX file was exported from (for parity tests against Ultralytics)."""
+    return onnx_path.with_suffix(".pt")
