@@ -11,11 +11,12 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.app import create_app as create_service_app
+from linesight_core.clients.registry import RegistryClient
 from linesight_core.db import check_database, make_engine, make_session_factory, run_migrations, session_scope
 from linesight_core.http import make_async_client
 from linesight_core.storage import ObjectStore
 from linesight_gateway import __version__
-from linesight_gateway.api import access, audit, system
+from linesight_gateway.api import access, audit, models, system
 from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
 from linesight_gateway.settings import GatewaySettings
@@ -46,9 +47,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             timeout=settings.status_timeout_seconds,
             retries=0,
         )
+        app.state.registry = RegistryClient.create(
+            settings.registry_url,
+            service_token=settings.service_token.get_secret_value(),
+            timeout=settings.http_timeout_seconds,
+            retries=settings.http_retries,
+        )
         try:
             yield
         finally:
+            await app.state.registry.aclose()
             await app.state.status_client.aclose()
             engine.dispose()
 
@@ -67,6 +75,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.store = store
-    for module in (access, audit, system):
+    for module in (access, audit, system, models):
         app.include_router(module.router)
     return app

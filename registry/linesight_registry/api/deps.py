@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from linesight_core.clients.registry import ACTOR_HEADER
 from linesight_core.contracts.registry import ModelPromoted
 from linesight_core.db import request_session
 from linesight_core.events import MODEL_PROMOTED, publish
 from linesight_core.storage import ObjectStore
 from linesight_registry.settings import RegistrySettings
-
-ACTOR_HEADER = "X-LineSight-Actor"
 
 
 def get_store(request: Request) -> ObjectStore:

@@ -11,6 +11,7 @@ from linesight_core.contracts.registry import AliasOut, ModelOut, ModelVersionOu
 from linesight_core.http import make_async_client
 
 SERVICE = "registry"
+ACTOR_HEADER = "X-LineSight-Actor"
 
 
 class RegistryClient:
@@ -49,3 +50,35 @@ class RegistryClient:
 
     async def get_alias(self, name: str, alias: str) -> AliasOut:
         return AliasOut.model_validate(await self._get(f"/v1/models/{name}/aliases/{alias}"))
+
+    # --- engineering API (the gateway proxies these for users with the right role) -------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        actor: str = "",
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        files: Any = None,
+        data: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """One call to the registry on behalf of `actor` (recorded by the registry as who did it)."""
+        headers = {ACTOR_HEADER: actor} if actor else {}
+        kwargs: dict[str, Any] = {"params": params, "headers": headers}
+        if json is not None:
+            kwargs["json"] = json
+        if files is not None:
+            kwargs["files"] = files
+        if data is not None:
+            kwargs["data"] = data
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        try:
+            resp = await self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise transport_error(SERVICE, exc) from exc
+        raise_for_problem(SERVICE, resp)
+        return resp

@@ -1,0 +1,280 @@
+"""The registry's engineering API through the gateway: models, versions, compare, download and alias
+moves, with role checks and the audit log. Reads need `viewer`; changes need `engineer`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+
+from linesight_core.clients.registry import RegistryClient
+from linesight_core.contracts.common import Page
+from linesight_core.contracts.registry import (
+    ALIAS_PATTERN,
+    NAME_PATTERN,
+    AliasEventOut,
+    AliasMove,
+    AliasOut,
+    ArtifactLink,
+    ModelCreate,
+    ModelOut,
+    ModelUpdate,
+    ModelVersionOut,
+    ModelVersionUpdate,
+    Task,
+    VersionComparison,
+    VersionStatus,
+)
+from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
+from linesight_gateway.domain import audit
+from linesight_gateway.domain.access import Principal
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+
+ModelName = Annotated[str, Path(pattern=NAME_PATTERN, examples=["bench-tools"])]
+AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN, examples=["production"])]
+UPLOAD_TIMEOUT_SECONDS = 300.0
+
+
+def registry(request: Request) -> RegistryClient:
+    return request.app.state.registry
+
+
+def _actor(principal: Principal) -> str:
+    return f"{principal.name} ({principal.key_id})"[:100]
+
+
+@router.get("", response_model=Page[ModelOut], summary="List models")
+async def list_models(
+    request: Request,
+    principal: Viewer,
+    task: Task | None = None,
+    q: str | None = Query(None, max_length=100),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> Response:
+    params = {
+        k: v for k, v in {"task": task, "q": q, "limit": limit, "offset": offset}.items() if v is not None
+    }
+    resp = await registry(request).request("GET", "/v1/models", params=params)
+    return Response(resp.content, media_type="application/json")
+
+
+@router.post("", response_model=ModelOut, status_code=201, summary="Create a model")
+async def create_model(
+    request: Request, body: ModelCreate, principal: Engineer, session: SessionDep
+) -> ModelOut:
+    resp = await registry(request).request(
+        "POST", "/v1/models", json=body.model_dump(), actor=_actor(principal)
+    )
+    model = ModelOut.model_validate_json(resp.content)
+    audit.record(session, principal, "model.create", "model", model.name, {"task": model.task})
+    return model
+
+
+@router.get("/{name}", response_model=ModelOut, summary="One model with its aliases")
+async def get_model(request: Request, name: ModelName, principal: Viewer) -> Response:
+    resp = await registry(request).request("GET", f"/v1/models/{name}")
+    return Response(resp.content, media_type="application/json")
+
+
+@router.patch("/{name}", response_model=ModelOut, summary="Change a model's description")
+async def update_model(
+    request: Request, name: ModelName, body: ModelUpdate, principal: Engineer, session: SessionDep
+) -> ModelOut:
+    resp = await registry(request).request(
+        "PATCH", f"/v1/models/{name}", json=body.model_dump(), actor=_actor(principal)
+    )
+    audit.record(session, principal, "model.update", "model", name, body.model_dump())
+    return ModelOut.model_validate_json(resp.content)
+
+
+@router.get("/{name}/versions", response_model=Page[ModelVersionOut], summary="List a model's versions")
+async def list_versions(
+    request: Request,
+    name: ModelName,
+    principal: Viewer,
+    status: VersionStatus | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> Response:
+    params = {k: v for k, v in {"status": status, "limit": limit, "offset": offset}.items() if v is not None}
+    resp = await registry(request).request("GET", f"/v1/models/{name}/versions", params=params)
+    return Response(resp.content, media_type="application/json")
+
+
+@router.post(
+    "/{name}/versions",
+    response_model=ModelVersionOut,
+    status_code=201,
+    summary="Upload an ONNX model as a new version",
+    responses={200: {"description": "The same file was uploaded before: its existing version"}},
+)
+async def upload_version(
+    request: Request,
+    response: Response,
+    name: ModelName,
+    principal: Engineer,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="The ONNX file exported by Ultralytics")],
+    task: Annotated[Task | None, Form()] = None,
+    class_names: Annotated[str | None, Form(description="JSON list of class names to check")] = None,
+    imgsz: Annotated[str | None, Form(description="JSON [height, width] to check")] = None,
+    metrics: Annotated[str | None, Form(description="JSON object")] = None,
+    params: Annotated[str | None, Form(description="JSON object")] = None,
+    notes: Annotated[str, Form(max_length=4000)] = "",
+) -> ModelVersionOut:
+    fields = {
+        "task": task,
+        "class_names": class_names,
+        "imgsz": imgsz,
+        "metrics": metrics,
+        "params": params,
+        "notes": notes,
+        "created_by": _actor(principal),
+    }
+    data = {k: v for k, v in fields.items() if v not in (None, "")}
+    resp = await registry(request).request(
+        "POST",
+        f"/v1/models/{name}/versions",
+        actor=_actor(principal),
+        data=data,
+        files={"file": (file.filename or "model.onnx", file.file, "application/octet-stream")},
+        timeout=UPLOAD_TIMEOUT_SECONDS,
+    )
+    version = ModelVersionOut.model_validate_json(resp.content)
+    response.status_code = resp.status_code
+    if resp.status_code == 201:
+        audit.record(
+            session,
+            principal,
+            "model_version.upload",
+            "model_version",
+            f"{name}:{version.version}",
+            {"sha256": version.sha256, "size_bytes": version.size_bytes},
+        )
+    return version
+
+
+@router.get("/{name}/versions/{version}", response_model=ModelVersionOut, summary="One version")
+async def get_version(request: Request, name: ModelName, version: int, principal: Viewer) -> Response:
+    resp = await registry(request).request("GET", f"/v1/models/{name}/versions/{version}")
+    return Response(resp.content, media_type="application/json")
+
+
+@router.patch(
+    "/{name}/versions/{version}", response_model=ModelVersionOut, summary="Archive or annotate a version"
+)
+async def update_version(
+    request: Request,
+    name: ModelName,
+    version: int,
+    body: ModelVersionUpdate,
+    principal: Engineer,
+    session: SessionDep,
+) -> ModelVersionOut:
+    payload = body.model_dump(exclude_none=True)
+    resp = await registry(request).request(
+        "PATCH", f"/v1/models/{name}/versions/{version}", json=payload, actor=_actor(principal)
+    )
+    audit.record(session, principal, "model_version.update", "model_version", f"{name}:{version}", payload)
+    return ModelVersionOut.model_validate_json(resp.content)
+
+
+@router.get(
+    "/{name}/versions/{version}/download",
+    response_model=ArtifactLink,
+    summary="A presigned URL to download the ONNX artifact",
+)
+async def download_version(
+    request: Request,
+    name: ModelName,
+    version: int,
+    principal: Viewer,
+    expires_minutes: int = Query(15, ge=1, le=24 * 60),
+) -> Response:
+    resp = await registry(request).request(
+        "GET", f"/v1/models/{name}/versions/{version}/download", params={"expires_minutes": expires_minutes}
+    )
+    return Response(resp.content, media_type="application/json")
+
+
+@router.get("/{name}/compare", response_model=VersionComparison, summary="Compare versions side by side")
+async def compare(
+    request: Request,
+    name: ModelName,
+    principal: Viewer,
+    versions: str = Query(
+        ..., max_length=200, description="Comma-separated version numbers", examples=["1,2"]
+    ),
+) -> Response:
+    resp = await registry(request).request("GET", f"/v1/models/{name}/compare", params={"versions": versions})
+    return Response(resp.content, media_type="application/json")
+
+
+@router.get("/{name}/aliases", response_model=list[AliasOut], summary="Every alias of a model")
+async def list_aliases(request: Request, name: ModelName, principal: Viewer) -> Response:
+    resp = await registry(request).request("GET", f"/v1/models/{name}/aliases")
+    return Response(resp.content, media_type="application/json")
+
+
+@router.put(
+    "/{name}/aliases/{alias}",
+    response_model=AliasOut,
+    summary="Promote or roll back: point an alias at a version",
+)
+async def move_alias(
+    request: Request,
+    name: ModelName,
+    alias: AliasName,
+    body: AliasMove,
+    principal: Engineer,
+    session: SessionDep,
+) -> AliasOut:
+    payload = body.model_dump()
+    payload["moved_by"] = _actor(principal)
+    resp = await registry(request).request(
+        "PUT", f"/v1/models/{name}/aliases/{alias}", json=payload, actor=_actor(principal)
+    )
+    moved = AliasOut.model_validate_json(resp.content)
+    audit.record(
+        session,
+        principal,
+        "model.alias_move",
+        "model",
+        name,
+        {"alias": alias, "version": moved.version, "reason": body.reason},
+    )
+    return moved
+
+
+@router.delete("/{name}/aliases/{alias}", status_code=204, summary="Remove a user alias")
+async def delete_alias(
+    request: Request,
+    name: ModelName,
+    alias: AliasName,
+    principal: Engineer,
+    session: SessionDep,
+    reason: str = Query("", max_length=2000),
+) -> Response:
+    await registry(request).request(
+        "DELETE", f"/v1/models/{name}/aliases/{alias}", params={"reason": reason}, actor=_actor(principal)
+    )
+    audit.record(session, principal, "model.alias_delete", "model", name, {"alias": alias, "reason": reason})
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{name}/alias-history", response_model=Page[AliasEventOut], summary="Every alias move, newest first"
+)
+async def alias_history(
+    request: Request,
+    name: ModelName,
+    principal: Viewer,
+    alias: str | None = Query(None, pattern=ALIAS_PATTERN),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> Response:
+    params = {k: v for k, v in {"alias": alias, "limit": limit, "offset": offset}.items() if v is not None}
+    resp = await registry(request).request("GET", f"/v1/models/{name}/alias-history", params=params)
+    return Response(resp.content, media_type="application/json")
