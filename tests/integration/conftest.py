@@ -4,7 +4,14 @@ import uuid
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
+
+from linesight_gateway.main import create_app as create_gateway
+from linesight_gateway.settings import GatewaySettings
+from linesight_registry.main import create_app as create_registry
+from linesight_registry.settings import RegistrySettings
+from tests.support.servers import serve
 
 
 @pytest.fixture
@@ -24,3 +31,29 @@ def fresh_service_env(postgres_url, redis_url, s3_env):
     yield env
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+ADMIN_KEY = "admin-key-for-integration-tests-0123456789"
+SERVICE_TOKEN = "svc-token-integration-tests"
+
+
+@pytest.fixture
+def gateway_stack(fresh_service_env, monkeypatch):
+    for key, value in fresh_service_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LINESIGHT_SERVICE_TOKEN", SERVICE_TOKEN)
+    monkeypatch.setenv("LINESIGHT_ADMIN_API_KEY", ADMIN_KEY)
+    monkeypatch.setenv("LINESIGHT_LOG_FORMAT", "console")
+    with serve(create_registry(RegistrySettings())) as registry_url:
+        monkeypatch.setenv("LINESIGHT_REGISTRY_URL", registry_url)
+        with TestClient(create_gateway(GatewaySettings())) as gw:
+            keys = {}
+            for role in ("viewer", "operator", "engineer"):
+                resp = gw.post(
+                    "/api/v1/api-keys",
+                    json={"name": f"{role}-key", "role": role},
+                    headers={"X-API-Key": ADMIN_KEY},
+                )
+                keys[role] = {"X-API-Key": resp.json()["key"]}
+            gw.keys = keys
+            yield gw

@@ -1,56 +1,31 @@
 """The registry's engineering API through the gateway: roles, pass-through of the registry's answers,
 the audit trail, and a clear 503 when the registry is down."""
 
-import pytest
 from fastapi.testclient import TestClient
 
 from linesight_gateway.main import create_app as create_gateway
 from linesight_gateway.settings import GatewaySettings
-from linesight_registry.main import create_app as create_registry
-from linesight_registry.settings import RegistrySettings
-from tests.support.servers import free_port, serve
+from tests.integration.conftest import ADMIN_KEY as ADMIN
+from tests.support.servers import free_port
 from tests.support.yolo_models import detect_model
 
-ADMIN = "admin-key-for-model-tests-0123456789"
-TOKEN = "svc-token-model-tests"
 
-
-@pytest.fixture
-def stack(fresh_service_env, monkeypatch):
-    for key, value in fresh_service_env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("LINESIGHT_SERVICE_TOKEN", TOKEN)
-    monkeypatch.setenv("LINESIGHT_ADMIN_API_KEY", ADMIN)
-    monkeypatch.setenv("LINESIGHT_LOG_FORMAT", "console")
-    with serve(create_registry(RegistrySettings())) as registry_url:
-        monkeypatch.setenv("LINESIGHT_REGISTRY_URL", registry_url)
-        with TestClient(create_gateway(GatewaySettings())) as gw:
-            keys = {}
-            for role in ("viewer", "engineer"):
-                resp = gw.post(
-                    "/api/v1/api-keys",
-                    json={"name": f"{role}-key", "role": role},
-                    headers={"X-API-Key": ADMIN},
-                )
-                keys[role] = {"X-API-Key": resp.json()["key"]}
-            gw.keys = keys
-            yield gw
-
-
-def test_engineer_manages_models_viewer_reads(stack):
-    eng, viewer = stack.keys["engineer"], stack.keys["viewer"]
+def test_engineer_manages_models_viewer_reads(gateway_stack):
+    eng, viewer = gateway_stack.keys["engineer"], gateway_stack.keys["viewer"]
     assert (
-        stack.post("/api/v1/models", json={"name": "bench", "task": "detect"}, headers=viewer).status_code
+        gateway_stack.post(
+            "/api/v1/models", json={"name": "bench", "task": "detect"}, headers=viewer
+        ).status_code
         == 403
     )
-    created = stack.post("/api/v1/models", json={"name": "bench", "task": "detect"}, headers=eng)
+    created = gateway_stack.post("/api/v1/models", json={"name": "bench", "task": "detect"}, headers=eng)
     assert created.status_code == 201, created.text
-    dup = stack.post("/api/v1/models", json={"name": "bench", "task": "detect"}, headers=eng)
+    dup = gateway_stack.post("/api/v1/models", json={"name": "bench", "task": "detect"}, headers=eng)
     assert dup.status_code == 409
     assert "exists" in dup.json()["detail"]
 
     with open(detect_model(), "rb") as fh:
-        up = stack.post(
+        up = gateway_stack.post(
             "/api/v1/models/bench/versions",
             files={"file": ("m.onnx", fh)},
             headers=eng,
@@ -60,32 +35,39 @@ def test_engineer_manages_models_viewer_reads(stack):
     assert up.json()["version"] == 1
     assert up.json()["created_by"].startswith("engineer-key")
     with open(detect_model(), "rb") as fh:
-        again = stack.post("/api/v1/models/bench/versions", files={"file": ("m.onnx", fh)}, headers=eng)
+        again = gateway_stack.post(
+            "/api/v1/models/bench/versions", files={"file": ("m.onnx", fh)}, headers=eng
+        )
     assert again.status_code == 200
 
-    assert stack.get("/api/v1/models", headers=viewer).json()["total"] == 1
+    assert gateway_stack.get("/api/v1/models", headers=viewer).json()["total"] == 1
     assert (
-        stack.get("/api/v1/models/bench/versions/1", headers=viewer).json()["sha256"] == up.json()["sha256"]
+        gateway_stack.get("/api/v1/models/bench/versions/1", headers=viewer).json()["sha256"]
+        == up.json()["sha256"]
     )
     assert (
-        stack.put("/api/v1/models/bench/aliases/production", json={"version": 1}, headers=viewer).status_code
+        gateway_stack.put(
+            "/api/v1/models/bench/aliases/production", json={"version": 1}, headers=viewer
+        ).status_code
         == 403
     )
-    moved = stack.put(
+    moved = gateway_stack.put(
         "/api/v1/models/bench/aliases/production", json={"version": 1, "reason": "first"}, headers=eng
     )
     assert moved.status_code == 200, moved.text
-    history = stack.get("/api/v1/models/bench/alias-history", headers=viewer).json()["items"]
+    history = gateway_stack.get("/api/v1/models/bench/alias-history", headers=viewer).json()["items"]
     assert history[0]["moved_by"].startswith("engineer-key")
-    assert stack.get("/api/v1/models/bench", headers=viewer).json()["aliases"] == {"production": 1}
+    assert gateway_stack.get("/api/v1/models/bench", headers=viewer).json()["aliases"] == {"production": 1}
 
-    actions = [e["action"] for e in stack.get("/api/v1/audit", headers={"X-API-Key": ADMIN}).json()["items"]]
+    actions = [
+        e["action"] for e in gateway_stack.get("/api/v1/audit", headers={"X-API-Key": ADMIN}).json()["items"]
+    ]
     assert actions[:3] == ["model.alias_move", "model_version.upload", "model.create"]
 
-    assert stack.get("/api/v1/models/nope", headers=viewer).status_code == 404
-    assert stack.get("/api/v1/models/bench/versions/7", headers=viewer).status_code == 404
-    assert stack.get("/api/v1/models/Bad Name", headers=viewer).status_code == 422
-    bad = stack.put("/api/v1/models/bench/aliases/production", json={"version": 0}, headers=eng)
+    assert gateway_stack.get("/api/v1/models/nope", headers=viewer).status_code == 404
+    assert gateway_stack.get("/api/v1/models/bench/versions/7", headers=viewer).status_code == 404
+    assert gateway_stack.get("/api/v1/models/Bad Name", headers=viewer).status_code == 422
+    bad = gateway_stack.put("/api/v1/models/bench/aliases/production", json={"version": 0}, headers=eng)
     assert bad.status_code == 422
 
 

@@ -50,3 +50,25 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     request_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Station(Base):
+    """A workstation or check point: what the photo must show, and which model judges it."""
+
+    __tablename__ = "stations"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(16))
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_alias: Mapped[str] = mapped_column(String(64), default="production")
+    expected_items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    ok_classes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    success_threshold: Mapped[float] = mapped_column(default=0.70)
+    low_confidence_threshold: Mapped[float] = mapped_column(default=0.50)
+    reference_image_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    blur_faces: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,216 @@
+"""Stations: CRUD for admins, reads for everyone with a key, and the station's reference photo."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from linesight_core.errors import Problem
+from linesight_core.images import decode_image
+from linesight_core.storage import ObjectStore
+from linesight_gateway.api.deps import Admin, SessionDep, Viewer
+from linesight_gateway.api.station_schemas import (
+    ExpectedItem,
+    Mode,
+    StationCreate,
+    StationOut,
+    StationPage,
+    StationUpdate,
+    Thresholds,
+    check_mode_rules,
+)
+from linesight_gateway.db.models import Station
+from linesight_gateway.domain import audit
+from linesight_gateway.domain import stations as domain
+
+router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
+
+
+def station_out(s: Station) -> StationOut:
+    return StationOut(
+        id=s.id,
+        name=s.name,
+        description=s.description,
+        mode=s.mode,  # type: ignore[arg-type]
+        model_name=s.model_name,
+        model_alias=s.model_alias,
+        expected_items=[ExpectedItem(**e) for e in s.expected_items],
+        ok_classes=s.ok_classes,
+        thresholds=Thresholds(success=s.success_threshold, low_confidence=s.low_confidence_threshold),
+        has_reference_image=s.reference_image_key is not None,
+        blur_faces=s.blur_faces,
+        active=s.active,
+        created_at=s.created_at,
+        updated_at=s.updated_at,
+    )
+
+
+def _labels(expected: list[ExpectedItem], ok_classes: list[str]) -> list[str]:
+    return [e.label for e in expected] + list(ok_classes)
+
+
+@router.post("", response_model=StationOut, status_code=201, summary="Create a station")
+async def create_station(
+    request: Request, body: StationCreate, principal: Admin, session: SessionDep
+) -> StationOut:
+    if domain.name_taken(session, body.name):
+        raise Problem(409, f"A station named {body.name!r} exists already.")
+    await domain.check_against_model(
+        request.app.state.registry,
+        mode=body.mode,
+        model_name=body.model_name,
+        alias=body.model_alias,
+        labels=_labels(body.expected_items, body.ok_classes),
+    )
+    station = Station(
+        name=body.name,
+        description=body.description,
+        mode=body.mode,
+        model_name=body.model_name,
+        model_alias=body.model_alias,
+        expected_items=[e.model_dump() for e in body.expected_items],
+        ok_classes=body.ok_classes,
+        success_threshold=body.thresholds.success,
+        low_confidence_threshold=body.thresholds.low_confidence,
+        blur_faces=body.blur_faces,
+        active=body.active,
+    )
+    session.add(station)
+    session.flush()
+    audit.record(session, principal, "station.create", "station", str(station.id), {"name": station.name})
+    session.refresh(station)
+    return station_out(station)
+
+
+@router.get("", response_model=StationPage, summary="List stations")
+def list_stations(
+    principal: Viewer,
+    session: SessionDep,
+    active: bool | None = None,
+    mode: Mode | None = None,
+    q: str | None = Query(None, max_length=100, description="Part of the name"),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> StationPage:
+    items, total = domain.list_stations(session, active=active, mode=mode, q=q, limit=limit, offset=offset)
+    return StationPage(items=[station_out(s) for s in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{station_id}", response_model=StationOut, summary="One station")
+def get_station(station_id: uuid.UUID, principal: Viewer, session: SessionDep) -> StationOut:
+    return station_out(domain.get_station(session, station_id))
+
+
+@router.patch("/{station_id}", response_model=StationOut, summary="Change a station")
+async def update_station(
+    request: Request, station_id: uuid.UUID, body: StationUpdate, principal: Admin, session: SessionDep
+) -> StationOut:
+    station = domain.get_station(session, station_id)
+    changes = body.model_dump(exclude_unset=True)
+    expected = (
+        body.expected_items
+        if body.expected_items is not None
+        else [ExpectedItem(**e) for e in station.expected_items]
+    )
+    ok_classes = body.ok_classes if body.ok_classes is not None else station.ok_classes
+    try:
+        check_mode_rules(station.mode, expected, ok_classes)
+    except ValueError as exc:
+        raise Problem(422, str(exc)) from None
+    model_name = body.model_name or station.model_name
+    alias = body.model_alias or station.model_alias
+    if {"model_name", "model_alias", "expected_items", "ok_classes"} & changes.keys():
+        await domain.check_against_model(
+            request.app.state.registry,
+            mode=station.mode,
+            model_name=model_name,
+            alias=alias,
+            labels=_labels(expected, ok_classes),
+        )
+    station.model_name, station.model_alias = model_name, alias
+    station.expected_items = [e.model_dump() for e in expected]
+    station.ok_classes = list(ok_classes)
+    if body.description is not None:
+        station.description = body.description
+    if body.thresholds is not None:
+        station.success_threshold = body.thresholds.success
+        station.low_confidence_threshold = body.thresholds.low_confidence
+    if body.blur_faces is not None:
+        station.blur_faces = body.blur_faces
+    if body.active is not None:
+        station.active = body.active
+    domain.touch(station)
+    audit.record(
+        session,
+        principal,
+        "station.update",
+        "station",
+        str(station.id),
+        {k: v for k, v in body.model_dump(exclude_unset=True, mode="json").items()},
+    )
+    session.flush()
+    return station_out(station)
+
+
+@router.delete("/{station_id}", status_code=204, summary="Delete a station")
+def delete_station(station_id: uuid.UUID, principal: Admin, session: SessionDep) -> None:
+    station = domain.get_station(session, station_id)
+    audit.record(session, principal, "station.delete", "station", str(station.id), {"name": station.name})
+    session.delete(station)
+
+
+@router.put("/{station_id}/reference-image", response_model=StationOut, summary="Set the reference photo")
+async def put_reference_image(
+    request: Request,
+    station_id: uuid.UUID,
+    principal: Admin,
+    session: SessionDep,
+    image: Annotated[UploadFile, File(description="JPEG, PNG, WEBP, BMP or TIFF")],
+) -> StationOut:
+    settings = request.app.state.settings
+    station = domain.get_station(session, station_id)
+    data = await image.read(settings.image_max_bytes + 1)
+    decoded = decode_image(data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
+    store: ObjectStore = request.app.state.store
+    stored = await run_in_threadpool(
+        store.put_bytes,
+        settings.bucket("images"),
+        f"stations/{station.id}/reference-{uuid.uuid4().hex}",
+        data,
+        content_type=f"image/{decoded.format.lower()}",
+    )
+    station.reference_image_key = stored.key
+    domain.touch(station)
+    audit.record(
+        session,
+        principal,
+        "station.reference_image",
+        "station",
+        str(station.id),
+        {"sha256": stored.sha256, "size_bytes": stored.size},
+    )
+    session.flush()
+    return station_out(station)
+
+
+@router.get(
+    "/{station_id}/reference-image",
+    summary="The reference photo",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/*": {}}}, 404: {"description": "No station or no photo"}},
+)
+def get_reference_image(request: Request, station_id: uuid.UUID, principal: Viewer, session: SessionDep):  # type: ignore[no-untyped-def]
+    station = domain.get_station(session, station_id)
+    if station.reference_image_key is None:
+        raise Problem(404, f"Station {station.name!r} has no reference photo.")
+    store: ObjectStore = request.app.state.store
+    bucket = request.app.state.settings.bucket("images")
+    stat = store.client.stat_object(bucket, station.reference_image_key)
+    return StreamingResponse(
+        store.iter_object(bucket, station.reference_image_key),
+        media_type=stat.content_type or "application/octet-stream",
+    )

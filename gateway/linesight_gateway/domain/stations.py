@@ -1,0 +1,77 @@
+"""Stations: what each check point expects, and which model judges it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from linesight_core.clients.errors import UpstreamError
+from linesight_core.clients.registry import RegistryClient
+from linesight_core.errors import Problem
+from linesight_gateway.db.models import Station
+
+
+def get_station(session: Session, station_id: uuid.UUID) -> Station:
+    station = session.get(Station, station_id)
+    if station is None:
+        raise Problem(404, f"There is no station with id {station_id}.")
+    return station
+
+
+def name_taken(session: Session, name: str, exclude: uuid.UUID | None = None) -> bool:
+    stmt = select(Station.id).where(Station.name == name)
+    if exclude:
+        stmt = stmt.where(Station.id != exclude)
+    return session.scalar(stmt) is not None
+
+
+def list_stations(
+    session: Session, *, active: bool | None, mode: str | None, q: str | None, limit: int, offset: int
+) -> tuple[list[Station], int]:
+    stmt = select(Station)
+    if active is not None:
+        stmt = stmt.where(Station.active.is_(active))
+    if mode:
+        stmt = stmt.where(Station.mode == mode)
+    if q:
+        stmt = stmt.where(Station.name.contains(q, autoescape=True))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    return list(session.scalars(stmt.order_by(Station.name).limit(limit).offset(offset))), total
+
+
+async def check_against_model(
+    registry: RegistryClient, *, mode: str, model_name: str, alias: str, labels: list[str]
+) -> None:
+    """The model must exist with the station's task; when the alias already points at a version, every
+    label the station names must be one of that version's classes."""
+    try:
+        model = await registry.get_model(model_name)
+    except UpstreamError as exc:
+        if exc.status == 404:
+            raise Problem(422, f"The registry has no model named {model_name!r}; create it first.") from None
+        raise
+    if model.task != mode:
+        raise Problem(
+            422, f"Model {model_name!r} is a {model.task} model; a {mode} station needs a {mode} model."
+        )
+    try:
+        version = await registry.resolve(model_name, alias=alias)
+    except UpstreamError as exc:
+        if exc.status == 404:
+            return  # no version under that alias yet: labels are checked at inspection time
+        raise
+    known = set(version.class_names.values())
+    unknown = sorted(set(labels) - known)
+    if unknown:
+        raise Problem(
+            422,
+            f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a class of {model_name!r} "
+            f"version {version.version} ({alias}); its classes are {', '.join(sorted(known))}.",
+        )
+
+
+def touch(station: Station) -> None:
+    station.updated_at = datetime.now(UTC)
