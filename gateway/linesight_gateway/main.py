@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -11,14 +13,16 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.app import create_app as create_service_app
+from linesight_core.clients.inference import InferenceClient
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.db import check_database, make_engine, make_session_factory, run_migrations, session_scope
 from linesight_core.http import make_async_client
 from linesight_core.storage import ObjectStore
 from linesight_gateway import __version__
-from linesight_gateway.api import access, audit, models, stations, system
+from linesight_gateway.api import access, audit, inspections, models, stations, system
 from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
+from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.settings import GatewaySettings
 
 MIGRATIONS = Path(__file__).parent / "db" / "migrations"
@@ -53,9 +57,31 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             timeout=settings.http_timeout_seconds,
             retries=settings.http_retries,
         )
+        app.state.inference = InferenceClient.create(
+            settings.inference_url,
+            service_token=settings.service_token.get_secret_value(),
+            timeout=settings.inference_timeout_seconds,
+            retries=0,
+        )
+        reprocessor = asyncio.create_task(
+            run_reprocessor(
+                app.state.session_factory,
+                store,
+                buckets[0],
+                app.state.inference,
+                interval=settings.reprocess_interval_seconds,
+                batch=settings.reprocess_batch_size,
+                timeout=settings.inference_timeout_seconds,
+            ),
+            name="inspection-reprocessor",
+        )
         try:
             yield
         finally:
+            reprocessor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reprocessor
+            await app.state.inference.aclose()
             await app.state.registry.aclose()
             await app.state.status_client.aclose()
             engine.dispose()
@@ -75,6 +101,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.store = store
-    for module in (access, audit, system, models, stations):
+    for module in (access, audit, system, models, stations, inspections):
         app.include_router(module.router)
     return app

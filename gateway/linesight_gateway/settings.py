@@ -18,3 +18,8 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     admin_api_key: SecretStr = SecretStr("")
     # Health of other services is asked with this timeout, so one slow service cannot stall the page.
     status_timeout_seconds: float = 3.0
+    # An inspection waits this long for the model's answer; past it the photo is kept as `pending`.
+    inference_timeout_seconds: float = 5.0
+    # How often pending inspections are retried, and how many per round.
+    reprocess_interval_seconds: float = 5.0
+    reprocess_batch_size: int = 16

@@ -24,3 +24,29 @@ class InferenceSettings(CoreSettings, RedisSettings, S3Settings):
     ort_providers: str = "auto"
     # Threads ONNX Runtime uses inside one operator; 0 lets ONNX Runtime decide (one per physical core).
     ort_intra_op_threads: int = Field(default=0, ge=0)
+    # Idle ONNX Runtime threads spin for work by default: fastest for a lone session, but on a small CPU
+    # the spinning takes cycles from decoding and HTTP. Off by default here; see inference/README.md.
+    ort_allow_spinning: bool = False
+
+    # Live ONNX Runtime sessions kept; the least recently used one is released (after it drains) past it.
+    max_loaded_models: int = Field(default=4, ge=1)
+    # Micro-batching: concurrent images for one model version share one ONNX Runtime run, up to this many,
+    # waiting at most this long for images already on their way. A lone request on an idle model never
+    # waits. Models exported without a dynamic batch axis always run one image at a time.
+    max_batch_size: int = Field(default=16, ge=1, le=256)
+    max_batch_wait_ms: float = Field(default=5.0, ge=0.0, le=1000.0)
+    # Batches of one model version that may run at the same time. 1 when a session's intra-op threads use
+    # every core; on a small CPU, single-threaded sessions running two batches side by side do better.
+    max_concurrent_batches: int = Field(default=1, ge=1, le=16)
+    # Images waiting for one model version beyond which new ones are refused (503) instead of queued.
+    max_queue_depth: int = Field(default=512, ge=1)
+    # Smallest image side accepted: below it there is nothing to inspect (a 1x1 upload is a client bug).
+    image_min_side: int = Field(default=8, ge=1)
+    # Images in one POST /v1/predict/batch.
+    max_images_per_request: int = Field(default=64, ge=1, le=1024)
+    # Threads that decode and preprocess images (0: one per CPU).
+    preprocess_threads: int = Field(default=0, ge=0)
+
+    # Hot reload: besides the promotion events on Redis, every served alias is re-resolved this often, in
+    # case an event was missed (0 turns the periodic check off).
+    reload_check_seconds: float = Field(default=30.0, ge=0.0)

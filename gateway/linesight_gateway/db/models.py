@@ -72,3 +72,42 @@ class Station(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Inspection(Base):
+    """One photo judged (or waiting to be judged) at a station. The photo is stored before anything else,
+    so an inspection whose model answer failed stays `pending` and is completed later."""
+
+    __tablename__ = "inspections"
+    __table_args__ = (
+        Index("ix_inspections_station_created", "station_id", "created_at"),
+        Index("ix_inspections_pending", "next_attempt_at", postgresql_where="status = 'pending'"),
+        Index("ix_inspections_created", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    station_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.stations.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(16))  # completed | pending
+    verdict: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    confidence: Mapped[float | None] = mapped_column(nullable=True)
+    confidence_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    missing: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    unexpected: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    predictions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_alias: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[int | None] = mapped_column(nullable=True)
+    model_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    image_key: Mapped[str] = mapped_column(String(256))
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    image_width: Mapped[int] = mapped_column()
+    image_height: Mapped[int] = mapped_column()
+    faces_blurred: Mapped[int] = mapped_column(default=0)
+    timings_ms: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

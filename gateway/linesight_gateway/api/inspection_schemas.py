@@ -1,0 +1,77 @@
+"""Bodies of the inspections API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelRef(BaseModel):
+    name: str
+    alias: str
+    version: int | None = Field(description="The version that answered; null while pending")
+    sha256: str | None
+
+
+class InspectionOut(BaseModel):
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "1f0c2a9e-4a51-4b8e-9d6a-3b5c0c1e2f10",
+                    "station_id": "8c1d2b55-9a0e-4f51-8a21-0e3f4a5b6c7d",
+                    "status": "completed",
+                    "verdict": "NOK",
+                    "confidence": 0.93,
+                    "confidence_status": "success",
+                    "counts": {"wrench": 1},
+                    "missing": [{"label": "screwdriver", "expected": 1, "found": 0}],
+                    "unexpected": [],
+                    "predictions": [
+                        {
+                            "label": "wrench",
+                            "class_id": 0,
+                            "confidence": 0.91,
+                            "box": {"x1": 34.5, "y1": 80.2, "x2": 75.0, "y2": 181.9},
+                        }
+                    ],
+                    "model": {"name": "bench-tools", "alias": "production", "version": 3, "sha256": "9f2c…"},
+                    "image": {"width": 640, "height": 480, "sha256": "ab12…", "faces_blurred": 0},
+                    "timings_ms": {"decode": 4.1, "store": 6.3, "inference": 21.0, "total": 34.2},
+                    "error": None,
+                    "attempts": 0,
+                    "created_at": "2026-11-22T10:00:00Z",
+                    "completed_at": "2026-11-22T10:00:00Z",
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    station_id: uuid.UUID
+    status: Literal["completed", "pending"]
+    verdict: Literal["OK", "NOK"] | None
+    confidence: float | None
+    confidence_status: Literal["success", "low_confidence", "rejected"] | None
+    counts: dict[str, int]
+    missing: list[dict[str, Any]]
+    unexpected: list[dict[str, Any]]
+    predictions: list[dict[str, Any]] = Field(description="Detections (best first) or top classes")
+    model: ModelRef
+    image: dict[str, Any]
+    timings_ms: dict[str, Any]
+    error: str | None = Field(description="Why the model could not answer yet (pending inspections)")
+    attempts: int
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class InspectionPage(BaseModel):
+    items: list[InspectionOut]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,130 @@
+"""Inspections: store the photo first, ask the model, apply the station's rules; keep the photo as
+`pending` when the model cannot answer, and complete it later."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from linesight_core.clients.errors import UpstreamError
+from linesight_core.clients.inference import InferenceClient
+from linesight_core.contracts.inference import Prediction, PredictParams
+from linesight_gateway.db.models import Inspection, Station
+from linesight_gateway.domain.verdict import StationRules, judge
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 60
+
+
+def rules_of(station: Station) -> StationRules:
+    return StationRules(
+        mode=station.mode,
+        expected={e["label"]: int(e.get("min_count", 1)) for e in station.expected_items},
+        ok_classes=frozenset(station.ok_classes),
+        success=station.success_threshold,
+        low_confidence=station.low_confidence_threshold,
+    )
+
+
+def params_of(station: Station) -> PredictParams:
+    # Ask for detections down to a low floor: the station's own thresholds decide what counts, and
+    # near-misses explain a NOK.
+    floor = min(0.25, station.low_confidence_threshold / 2)
+    return PredictParams(model=station.model_name, alias=station.model_alias, conf=floor, top_k=5)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts - 1)))
+
+
+def complete(
+    inspection: Inspection, station: Station, prediction: Prediction, extra_timings: dict[str, float]
+) -> None:
+    verdict = judge(prediction, rules_of(station))
+    inspection.status = "completed"
+    inspection.verdict = verdict.verdict
+    inspection.confidence = verdict.confidence
+    inspection.confidence_status = verdict.confidence_status
+    inspection.counts = verdict.counts
+    inspection.missing = verdict.missing
+    inspection.unexpected = verdict.unexpected
+    inspection.predictions = verdict.top_predictions
+    inspection.model_version = prediction.version
+    inspection.model_sha256 = prediction.sha256
+    inspection.timings_ms = {**extra_timings, "model": prediction.timings_ms.model_dump()}
+    inspection.error = None
+    inspection.next_attempt_at = None
+    inspection.completed_at = datetime.now(UTC)
+
+
+def mark_failed_attempt(inspection: Inspection, error: str) -> None:
+    inspection.status = "pending"
+    inspection.attempts += 1
+    inspection.error = error[:1000]
+    inspection.next_attempt_at = datetime.now(UTC) + backoff(inspection.attempts)
+
+
+@dataclass
+class Outcome:
+    inspection: Inspection
+    completed: bool
+
+
+async def ask_model(
+    inference: InferenceClient, image: bytes, station: Station, timeout: float
+) -> tuple[Prediction | None, str | None, float]:
+    """The model's answer, or the reason there is none. Never raises for an unavailable model."""
+    start = time.perf_counter()
+    try:
+        prediction = await inference.predict(
+            ("image", image, "application/octet-stream"), params_of(station), timeout=timeout
+        )
+        return prediction, None, (time.perf_counter() - start) * 1000
+    except UpstreamError as exc:
+        return None, f"{exc.status}: {exc.detail}", (time.perf_counter() - start) * 1000
+
+
+def claim_pending(session_factory: sessionmaker[Session], limit: int) -> list[uuid.UUID]:
+    """Pick pending inspections that are due, pushing their next attempt forward so another replica does
+    not pick them at the same time."""
+    with session_factory() as session:
+        rows = session.execute(
+            text(
+                """
+                UPDATE gateway.inspections SET next_attempt_at = now() + interval '60 seconds'
+                WHERE id IN (
+                    SELECT id FROM gateway.inspections
+                    WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+                    ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED
+                ) RETURNING id
+                """
+            ),
+            {"limit": limit},
+        ).all()
+        session.commit()
+    return [r[0] for r in rows]
+
+
+def load_with_station(session: Session, inspection_id: uuid.UUID) -> tuple[Inspection, Station] | None:
+    row = session.execute(
+        select(Inspection, Station)
+        .join(Station, Station.id == Inspection.station_id)
+        .where(Inspection.id == inspection_id)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def summary(inspection: Inspection) -> dict[str, Any]:
+    return {
+        "status": inspection.status,
+        "verdict": inspection.verdict,
+        "model_version": inspection.model_version,
+    }

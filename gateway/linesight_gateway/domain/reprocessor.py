@@ -1,0 +1,78 @@
+"""Completes pending inspections once the model answers again. Runs in every gateway replica; rows are
+claimed with SKIP LOCKED so two replicas never work on the same inspection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from linesight_core.clients.inference import InferenceClient
+from linesight_core.storage import ObjectNotFound, ObjectStore
+from linesight_gateway.domain import inspections as domain
+
+log = logging.getLogger(__name__)
+
+
+async def reprocess_once(
+    session_factory: sessionmaker[Session],
+    store: ObjectStore,
+    bucket: str,
+    inference: InferenceClient,
+    *,
+    batch: int,
+    timeout: float,
+) -> int:
+    """One round; returns how many pending inspections were completed."""
+    done = 0
+    for inspection_id in await run_in_threadpool(domain.claim_pending, session_factory, batch):
+        session = session_factory()
+        try:
+            loaded = await run_in_threadpool(domain.load_with_station, session, inspection_id)
+            if loaded is None:
+                continue
+            inspection, station = loaded
+            try:
+                data = await run_in_threadpool(store.get_bytes, bucket, inspection.image_key)
+            except ObjectNotFound:
+                domain.mark_failed_attempt(inspection, "the stored photo is missing from object storage")
+                await run_in_threadpool(session.commit)
+                continue
+            prediction, error, infer_ms = await domain.ask_model(inference, data, station, timeout)
+            if prediction is None:
+                domain.mark_failed_attempt(inspection, error or "no answer")
+            else:
+                domain.complete(
+                    inspection, station, prediction, {"inference": round(infer_ms, 2), "reprocessed": 1}
+                )
+                done += 1
+            await run_in_threadpool(session.commit)
+        finally:
+            session.close()
+    return done
+
+
+async def run_reprocessor(
+    session_factory: sessionmaker[Session],
+    store: ObjectStore,
+    bucket: str,
+    inference: InferenceClient,
+    *,
+    interval: float,
+    batch: int,
+    timeout: float,
+) -> None:
+    while True:
+        try:
+            done = await reprocess_once(
+                session_factory, store, bucket, inference, batch=batch, timeout=timeout
+            )
+            if done:
+                log.info("pending inspections completed", extra={"count": done})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reprocessing round failed")
+        await asyncio.sleep(interval)

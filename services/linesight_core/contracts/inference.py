@@ -1,0 +1,149 @@
+"""The inference service's API contract: prediction parameters, predictions, loaded models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from linesight_core.contracts.registry import ALIAS_PATTERN, NAME_PATTERN
+
+Task = Literal["detect", "classify"]
+
+
+class PredictParams(BaseModel):
+    """What to run and how. Sent as multipart form fields next to the image(s), or as query parameters."""
+
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        extra="forbid",
+        json_schema_extra={"examples": [{"model": "bench-tools", "alias": "production", "conf": 0.25}]},
+    )
+
+    model: str = Field(pattern=NAME_PATTERN, description="Model name in the registry")
+    alias: str | None = Field(
+        None, pattern=ALIAS_PATTERN, description="Alias to serve; `production` when neither this nor version"
+    )
+    version: int | None = Field(None, ge=1, description="An explicit version number instead of an alias")
+    conf: float = Field(0.25, ge=0.0, le=1.0, description="Detect: minimum confidence of a detection")
+    iou: float = Field(0.7, ge=0.0, le=1.0, description="Detect: IoU threshold of non-maximum suppression")
+    max_det: int = Field(300, ge=1, le=1000, description="Detect: most detections returned per image")
+    top_k: int = Field(5, ge=1, le=1000, description="Classify: how many classes to return, best first")
+
+    @model_validator(mode="after")
+    def _alias_or_version(self) -> PredictParams:
+        if self.alias is not None and self.version is not None:
+            raise ValueError("give either alias or version, not both")
+        return self
+
+    @property
+    def target(self) -> str:
+        """The alias asked for, or `production` when neither alias nor version was given."""
+        return self.alias or "production"
+
+
+class Box(BaseModel):
+    """Corners in pixels of the original image (after EXIF orientation), origin top left."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+class Detection(BaseModel):
+    label: str
+    class_id: int
+    confidence: float
+    box: Box
+
+
+class ClassScore(BaseModel):
+    label: str
+    class_id: int
+    confidence: float
+
+
+class ImageSize(BaseModel):
+    width: int
+    height: int
+
+
+class StageTimings(BaseModel):
+    """Milliseconds spent by this image in each stage on the inference service."""
+
+    queue: float = Field(description="Waiting for a batch slot on the model's session")
+    preprocess: float = Field(description="Decoding the image and fitting it to the model input")
+    inference: float = Field(description="ONNX Runtime run of the batch this image was part of")
+    postprocess: float = Field(description="Decoding the output: confidence filter and NMS, or top-k")
+    total: float = Field(description="From the request's arrival at the handler to its result")
+
+
+class Prediction(BaseModel):
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_name": "bench-tools",
+                    "alias": "production",
+                    "version": 3,
+                    "sha256": "9f2c…",
+                    "task": "detect",
+                    "detections": [
+                        {
+                            "label": "wrench",
+                            "class_id": 0,
+                            "confidence": 0.91,
+                            "box": {"x1": 34.5, "y1": 80.2, "x2": 75.0, "y2": 181.9},
+                        }
+                    ],
+                    "classes": None,
+                    "image": {"width": 320, "height": 240},
+                    "batch_size": 4,
+                    "timings_ms": {
+                        "queue": 0.4,
+                        "preprocess": 1.1,
+                        "inference": 9.8,
+                        "postprocess": 0.3,
+                        "total": 12.0,
+                    },
+                }
+            ]
+        },
+    )
+
+    model_name: str
+    alias: str | None = Field(description="The alias that was resolved; null when a version was asked for")
+    version: int = Field(description="The model version that answered")
+    sha256: str = Field(description="sha256 of the ONNX artifact that answered")
+    task: Task
+    detections: list[Detection] | None = Field(description="Detect models: best first; null for classify")
+    classes: list[ClassScore] | None = Field(
+        description="Classify models: top-k, best first; null for detect"
+    )
+    image: ImageSize
+    batch_size: int = Field(description="How many images shared the ONNX Runtime run with this one")
+    timings_ms: StageTimings
+
+
+class LoadedModel(BaseModel):
+    """One model version held in memory by this replica."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_name: str
+    version: int
+    sha256: str
+    task: Task
+    aliases: list[str] = Field(description="Aliases this replica serves with this version")
+    imgsz: list[int] = Field(description="Network input [height, width]")
+    class_names: dict[str, str]
+    dynamic_batch: bool
+    max_batch_size: int = Field(description="Most images per ONNX Runtime run")
+    providers: list[str] = Field(description="ONNX Runtime execution providers of the session")
+    loaded_at: datetime
+    load_seconds: float = Field(description="Download (when not cached), session creation and warm-up")
+    requests_served: int = Field(description="Images answered by this version since it was loaded")
+    queue_depth: int = Field(description="Images waiting for a batch now")

@@ -1,0 +1,221 @@
+"""Inspections through the gateway with the real registry and inference service: a generated station
+photo goes through storage and the model and comes back OK or NOK; with inference down the photo is kept
+as `pending` and completed once inference is back."""
+
+import io
+import random
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from linesight_gateway.main import create_app as create_gateway
+from linesight_gateway.settings import GatewaySettings
+from linesight_inference.main import create_app as create_inference
+from linesight_inference.settings import InferenceSettings
+from linesight_registry.main import create_app as create_registry
+from linesight_registry.settings import RegistrySettings
+from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
+from tests.support.servers import free_port, serve
+from tests.support.synthetic import CLASSES, draw_scene
+from tests.support.yolo_models import detect_model
+
+ADMIN = {"X-API-Key": ADMIN_KEY}
+
+
+def jpeg(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def env(fresh_service_env, monkeypatch, tmp_path):
+    for key, value in fresh_service_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LINESIGHT_SERVICE_TOKEN", SERVICE_TOKEN)
+    monkeypatch.setenv("LINESIGHT_ADMIN_API_KEY", ADMIN_KEY)
+    monkeypatch.setenv("LINESIGHT_LOG_FORMAT", "console")
+    monkeypatch.setenv("LINESIGHT_MODEL_CACHE_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("LINESIGHT_REPROCESS_INTERVAL_SECONDS", "0.5")
+    monkeypatch.setenv("LINESIGHT_HTTP_RETRIES", "0")
+    return monkeypatch
+
+
+def setup_station(gw) -> str:
+    assert (
+        gw.post("/api/v1/models", json={"name": "bench", "task": "detect"}, headers=ADMIN).status_code == 201
+    )
+    with open(detect_model(), "rb") as fh:
+        assert (
+            gw.post(
+                "/api/v1/models/bench/versions", files={"file": ("m.onnx", fh)}, headers=ADMIN
+            ).status_code
+            == 201
+        )
+    gw.put("/api/v1/models/bench/aliases/production", json={"version": 1}, headers=ADMIN)
+    station = gw.post(
+        "/api/v1/stations",
+        headers=ADMIN,
+        json={
+            "name": "bench-1",
+            "mode": "detect",
+            "model_name": "bench",
+            "expected_items": [{"label": label, "min_count": 1} for label in CLASSES],
+        },
+    )
+    assert station.status_code == 201, station.text
+    return station.json()["id"]
+
+
+def test_inspection_round_trip(env):
+    with serve(create_registry(RegistrySettings())) as registry_url:
+        env.setenv("LINESIGHT_REGISTRY_URL", registry_url)
+        with serve(create_inference(InferenceSettings())) as inference_url:
+            env.setenv("LINESIGHT_INFERENCE_URL", inference_url)
+            with TestClient(create_gateway(GatewaySettings())) as gw:
+                sid = setup_station(gw)
+                operator = gw.post(
+                    "/api/v1/api-keys", json={"name": "op", "role": "operator"}, headers=ADMIN
+                ).json()
+                op = {"X-API-Key": operator["key"]}
+                rng = random.Random(3)
+                full, _ = draw_scene(rng, present=[0, 1, 2])
+                partial, _ = draw_scene(rng, present=[0, 2])
+
+                ok = gw.post(
+                    "/api/v1/inspections",
+                    data={"station_id": sid},
+                    files={"image": ("a.jpg", jpeg(full))},
+                    headers=op,
+                )
+                assert ok.status_code == 201, ok.text
+                body = ok.json()
+                assert body["status"] == "completed"
+                assert body["verdict"] == "OK"
+                assert body["model"]["version"] == 1
+                assert set(body["counts"]) == set(CLASSES)
+                assert body["image"]["width"] == 320
+
+                nok = gw.post(
+                    "/api/v1/inspections",
+                    data={"station_id": sid},
+                    files={"image": ("b.jpg", jpeg(partial))},
+                    headers=op,
+                )
+                assert nok.status_code == 201
+                assert nok.json()["verdict"] == "NOK"
+                assert [m["label"] for m in nok.json()["missing"]] == ["screwdriver"]
+
+                # the stored photo and the annotated copy come back
+                img = gw.get(f"/api/v1/inspections/{body['id']}/image", headers=op)
+                assert img.status_code == 200 and img.content == jpeg(full)
+                ann = gw.get(f"/api/v1/inspections/{body['id']}/annotated", headers=op)
+                assert ann.headers["content-type"] == "image/jpeg"
+                assert Image.open(io.BytesIO(ann.content)).size == (320, 240)
+
+                history = gw.get(
+                    "/api/v1/inspections", params={"station_id": sid, "verdict": "NOK"}, headers=op
+                ).json()
+                assert history["total"] == 1
+                assert (
+                    gw.get("/api/v1/inspections", params={"sort": "oldest"}, headers=op).json()["items"][0][
+                        "id"
+                    ]
+                    == body["id"]
+                )
+
+                # bad input: nothing stored, clear 4xx
+                before = gw.get("/api/v1/inspections", headers=op).json()["total"]
+                assert (
+                    gw.post(
+                        "/api/v1/inspections",
+                        data={"station_id": sid},
+                        files={"image": ("x.jpg", b"nope")},
+                        headers=op,
+                    ).status_code
+                    == 422
+                )
+                tiny = io.BytesIO()
+                Image.new("RGB", (1, 1)).save(tiny, format="PNG")
+                assert gw.post(
+                    "/api/v1/inspections",
+                    data={"station_id": sid},
+                    files={"image": ("t.png", tiny.getvalue())},
+                    headers=op,
+                ).status_code in (201, 202)
+                unknown = gw.post(
+                    "/api/v1/inspections",
+                    data={"station_id": "00000000-0000-0000-0000-000000000000"},
+                    files={"image": ("a.jpg", jpeg(full))},
+                    headers=op,
+                )
+                assert unknown.status_code == 404
+                viewer = gw.post(
+                    "/api/v1/api-keys", json={"name": "v", "role": "viewer"}, headers=ADMIN
+                ).json()["key"]
+                assert (
+                    gw.post(
+                        "/api/v1/inspections",
+                        data={"station_id": sid},
+                        files={"image": ("a.jpg", jpeg(full))},
+                        headers={"X-API-Key": viewer},
+                    ).status_code
+                    == 403
+                )
+                assert gw.get("/api/v1/inspections", headers=op).json()["total"] == before + 1
+
+                batch = gw.post(
+                    "/api/v1/inspections/batch",
+                    data={"station_id": sid},
+                    files=[("images", ("a.jpg", jpeg(full))), ("images", ("b.jpg", jpeg(partial)))],
+                    headers=op,
+                )
+                assert batch.status_code == 200, batch.text
+                assert [i["verdict"] for i in batch.json()] == ["OK", "NOK"]
+
+
+def test_inference_down_then_back_completes_pending(env):
+    inference_port = free_port()
+    with serve(create_registry(RegistrySettings())) as registry_url:
+        env.setenv("LINESIGHT_REGISTRY_URL", registry_url)
+        env.setenv("LINESIGHT_INFERENCE_URL", f"http://127.0.0.1:{inference_port}")
+        with TestClient(create_gateway(GatewaySettings())) as gw:
+            sid = setup_station(gw)
+            rng = random.Random(5)
+            ids = []
+            for _ in range(3):
+                img, _ = draw_scene(rng, present=[0, 1, 2])
+                resp = gw.post(
+                    "/api/v1/inspections",
+                    data={"station_id": sid},
+                    files={"image": ("a.jpg", jpeg(img))},
+                    headers=ADMIN,
+                )
+                assert resp.status_code == 202, resp.text
+                assert resp.json()["status"] == "pending"
+                assert "inference" in resp.json()["error"]
+                ids.append(resp.json()["id"])
+            assert (
+                gw.get("/api/v1/inspections", params={"status": "pending"}, headers=ADMIN).json()["total"]
+                == 3
+            )
+
+            with serve(create_inference(InferenceSettings()), port=inference_port):
+                import time
+
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    pending = gw.get(
+                        "/api/v1/inspections", params={"status": "pending"}, headers=ADMIN
+                    ).json()["total"]
+                    if pending == 0:
+                        break
+                    time.sleep(0.5)
+                assert pending == 0, "the reprocessor did not complete the pending inspections"
+            for inspection_id in ids:
+                done = gw.get(f"/api/v1/inspections/{inspection_id}", headers=ADMIN).json()
+                assert done["status"] == "completed"
+                assert done["verdict"] in ("OK", "NOK")
+                assert done["model"]["version"] == 1
+                assert done["attempts"] >= 1
