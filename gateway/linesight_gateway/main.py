@@ -19,7 +19,7 @@ from linesight_core.db import check_database, make_engine, make_session_factory,
 from linesight_core.http import make_async_client
 from linesight_core.storage import ObjectStore
 from linesight_gateway import __version__
-from linesight_gateway.api import access, audit, inspections, models, stations, system
+from linesight_gateway.api import access, audit, feedback, inspections, models, stations, stats, system
 from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
 from linesight_gateway.domain.reprocessor import run_reprocessor
@@ -101,6 +101,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.store = store
-    for module in (access, audit, system, models, stations, inspections):
+    for module in (access, audit, system, models, stations, stats, inspections, feedback):
         app.include_router(module.router)
     return app

@@ -219,3 +219,98 @@ def test_inference_down_then_back_completes_pending(env):
                 assert done["verdict"] in ("OK", "NOK")
                 assert done["model"]["version"] == 1
                 assert done["attempts"] >= 1
+
+
+def test_feedback_history_and_accuracy(env):
+    with serve(create_registry(RegistrySettings())) as registry_url:
+        env.setenv("LINESIGHT_REGISTRY_URL", registry_url)
+        with serve(create_inference(InferenceSettings())) as inference_url:
+            env.setenv("LINESIGHT_INFERENCE_URL", inference_url)
+            with TestClient(create_gateway(GatewaySettings())) as gw:
+                sid = setup_station(gw)
+                rng = random.Random(11)
+                ids = []
+                for present in ([0, 1, 2], [0, 1, 2], [0, 2]):
+                    img, _ = draw_scene(rng, present=present)
+                    resp = gw.post(
+                        "/api/v1/inspections",
+                        data={"station_id": sid},
+                        files={"image": ("a.jpg", jpeg(img))},
+                        headers=ADMIN,
+                    )
+                    assert resp.status_code == 201, resp.text
+                    ids.append(resp.json()["id"])
+
+                first = gw.post(
+                    f"/api/v1/inspections/{ids[0]}/feedback", json={"correct": True}, headers=ADMIN
+                )
+                assert first.status_code == 201, first.text
+                wrong = {
+                    "correct": False,
+                    "corrected_verdict": "NOK",
+                    "corrected_counts": {"wrench": 1, "tape": 1},
+                    "notes": "screwdriver is a pen",
+                    "use_for_training": True,
+                }
+                assert (
+                    gw.post(f"/api/v1/inspections/{ids[1]}/feedback", json=wrong, headers=ADMIN).status_code
+                    == 201
+                )
+                changed = gw.post(
+                    f"/api/v1/inspections/{ids[1]}/feedback", json={"correct": True}, headers=ADMIN
+                )
+                assert changed.status_code == 200
+                body = gw.get(f"/api/v1/inspections/{ids[1]}/feedback", headers=ADMIN).json()
+                assert body["correct"] is True and body["revision"] == 2
+                assert [h["content"]["correct"] for h in body["history"]] == [False, True]
+                assert body["history"][0]["content"]["notes"] == "screwdriver is a pen"
+
+                boxes = {
+                    "correct": False,
+                    "corrected_verdict": "OK",
+                    "corrected_boxes": [{"label": "screwdriver", "x1": 10, "y1": 10, "x2": 40, "y2": 120}],
+                }
+                assert (
+                    gw.post(f"/api/v1/inspections/{ids[2]}/feedback", json=boxes, headers=ADMIN).status_code
+                    == 201
+                )
+
+                # corrections are checked
+                bad_label = {**wrong, "corrected_counts": {"hammer": 1}}
+                resp = gw.post(f"/api/v1/inspections/{ids[0]}/feedback", json=bad_label, headers=ADMIN)
+                assert resp.status_code == 422 and "hammer" in resp.json()["detail"]
+                outside = {
+                    **boxes,
+                    "corrected_boxes": [{"label": "tape", "x1": 300, "y1": 10, "x2": 400, "y2": 50}],
+                }
+                assert (
+                    gw.post(f"/api/v1/inspections/{ids[0]}/feedback", json=outside, headers=ADMIN).status_code
+                    == 422
+                )
+                both = {"correct": True, "corrected_verdict": "OK"}
+                assert (
+                    gw.post(f"/api/v1/inspections/{ids[0]}/feedback", json=both, headers=ADMIN).status_code
+                    == 422
+                )
+                nothing = {"correct": False, "corrected_verdict": "OK"}
+                assert (
+                    gw.post(f"/api/v1/inspections/{ids[0]}/feedback", json=nothing, headers=ADMIN).status_code
+                    == 422
+                )
+                missing = "00000000-0000-0000-0000-000000000000"
+                assert (
+                    gw.post(
+                        f"/api/v1/inspections/{missing}/feedback", json={"correct": True}, headers=ADMIN
+                    ).status_code
+                    == 404
+                )
+
+                with_fb = gw.get("/api/v1/inspections", params={"has_feedback": True}, headers=ADMIN).json()
+                assert with_fb["total"] == 3
+                stats = gw.get(f"/api/v1/stations/{sid}/stats", headers=ADMIN).json()
+                assert stats["inspections"] == 3 and stats["pending"] == 0
+                assert stats["ok"] + stats["nok"] == 3
+                [v1] = stats["per_model_version"]
+                assert (v1["model_version"], v1["with_feedback"], v1["correct"]) == (1, 3, 2)
+                assert v1["accuracy"] == round(2 / 3, 4)
+                assert sum(d["ok"] + d["nok"] for d in stats["per_day"]) == 3

@@ -19,7 +19,7 @@ from linesight_core.images import decode_image
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
 from linesight_gateway.api.inspection_schemas import InspectionOut, InspectionPage, ModelRef
-from linesight_gateway.db.models import Inspection, Station
+from linesight_gateway.db.models import Feedback, Inspection, Station
 from linesight_gateway.domain import inspections as domain
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.annotate import annotate
@@ -195,6 +195,7 @@ def list_inspections(
     model_version: int | None = Query(None, ge=1),
     since: datetime | None = None,
     until: datetime | None = None,
+    has_feedback: bool | None = None,
     sort: Literal["newest", "oldest"] = "newest",
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
@@ -210,6 +211,9 @@ def list_inspections(
     for column, value in filters.items():
         if value is not None:
             stmt = stmt.where(column == value)
+    if has_feedback is not None:
+        exists = select(Feedback.inspection_id).where(Feedback.inspection_id == Inspection.id).exists()
+        stmt = stmt.where(exists if has_feedback else ~exists)
     if since:
         stmt = stmt.where(Inspection.created_at >= since)
     if until:

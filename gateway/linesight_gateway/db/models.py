@@ -111,3 +111,37 @@ class Inspection(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Feedback(Base):
+    """The operator's current judgement of an inspection's answer; every change is kept in revisions."""
+
+    __tablename__ = "feedback"
+
+    inspection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.inspections.id", ondelete="CASCADE"), primary_key=True
+    )
+    correct: Mapped[bool] = mapped_column()
+    corrected_verdict: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    corrected_counts: Mapped[dict[str, int] | None] = mapped_column(JSONB, nullable=True)
+    corrected_boxes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB, nullable=True)
+    corrected_class: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    use_for_training: Mapped[bool] = mapped_column(default=False)
+    revision: Mapped[int] = mapped_column(default=1)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FeedbackRevision(Base):
+    __tablename__ = "feedback_revisions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    inspection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.inspections.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column()
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    by_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    by_name: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
