@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError as DBAPIDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from linesight_core.logs import request_id_var
@@ -112,6 +113,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, 422, f"The request is not valid: {summary}", title="Invalid request", errors=errors
         )
+
+    @app.exception_handler(DBAPIDataError)
+    async def _data(request: Request, exc: DBAPIDataError) -> JSONResponse:
+        # The database refused a value the request carried (a NUL character, a number out of range).
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        return problem_response(request, 422, f"The request carries a value that cannot be stored: {reason}.")
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

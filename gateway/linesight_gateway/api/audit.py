@@ -25,7 +25,7 @@ def list_audit(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
-    cursor: int | None = Query(None, ge=1, description="next_cursor of the previous page"),
+    cursor: int | None = Query(None, ge=1, le=2**63 - 1, description="next_cursor of the previous page"),
 ) -> AuditPage:
     events = audit.list_events(
         session,

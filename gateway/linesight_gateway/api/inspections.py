@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from linesight_core.contracts.registry import MAX_VERSION
 from linesight_core.errors import Problem
 from linesight_core.images import decode_image
 from linesight_core.storage import ObjectNotFound, ObjectStore
@@ -192,7 +193,7 @@ def list_inspections(
     status: Literal["completed", "pending"] | None = None,
     verdict: Literal["OK", "NOK"] | None = None,
     confidence_status: Literal["success", "low_confidence", "rejected"] | None = None,
-    model_version: int | None = Query(None, ge=1),
+    model_version: int | None = Query(None, ge=1, le=MAX_VERSION),
     since: datetime | None = None,
     until: datetime | None = None,
     has_feedback: bool | None = None,

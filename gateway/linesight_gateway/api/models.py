@@ -11,6 +11,7 @@ from linesight_core.clients.registry import RegistryClient
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.registry import (
     ALIAS_PATTERN,
+    MAX_VERSION,
     NAME_PATTERN,
     AliasEventOut,
     AliasMove,
@@ -28,6 +29,8 @@ from linesight_core.contracts.registry import (
 from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
 from linesight_gateway.domain import audit
 from linesight_gateway.domain.access import Principal
+
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number")]
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
@@ -157,7 +160,7 @@ async def upload_version(
 
 
 @router.get("/{name}/versions/{version}", response_model=ModelVersionOut, summary="One version")
-async def get_version(request: Request, name: ModelName, version: int, principal: Viewer) -> Response:
+async def get_version(request: Request, name: ModelName, version: VersionPath, principal: Viewer) -> Response:
     resp = await registry(request).request("GET", f"/v1/models/{name}/versions/{version}")
     return Response(resp.content, media_type="application/json")
 
@@ -168,7 +171,7 @@ async def get_version(request: Request, name: ModelName, version: int, principal
 async def update_version(
     request: Request,
     name: ModelName,
-    version: int,
+    version: VersionPath,
     body: ModelVersionUpdate,
     principal: Engineer,
     session: SessionDep,
@@ -189,7 +192,7 @@ async def update_version(
 async def download_version(
     request: Request,
     name: ModelName,
-    version: int,
+    version: VersionPath,
     principal: Viewer,
     expires_minutes: int = Query(15, ge=1, le=24 * 60),
 ) -> Response:

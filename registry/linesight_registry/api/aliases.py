@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.registry import (
     ALIAS_PATTERN,
+    MAX_VERSION,
     AliasEventOut,
     AliasMove,
     AliasOut,
@@ -98,7 +99,7 @@ def resolve(
     session: SessionDep,
     settings: SettingsDep,
     alias: str | None = Query(None, pattern=ALIAS_PATTERN),
-    version: int | None = Query(None, ge=1),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
 ) -> ModelVersionOut:
     if alias and version:
         raise Problem(422, "Give either alias or version, not both.")

@@ -9,10 +9,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.registry import (
+    MAX_VERSION,
     ArtifactLink,
     ModelCreate,
     ModelOut,
@@ -28,6 +29,8 @@ from linesight_registry.api.deps import ActorDep, SessionDep, SettingsDep, Store
 from linesight_registry.domain import catalog
 from linesight_registry.domain.compare import compare_versions
 from linesight_registry.domain.onnx_artifact import check_claims, inspect_onnx
+
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number")]
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -183,7 +186,9 @@ def list_versions(
 
 
 @router.get("/{name}/versions/{version}", response_model=ModelVersionOut, summary="One version")
-def get_version(name: str, version: int, session: SessionDep, settings: SettingsDep) -> ModelVersionOut:
+def get_version(
+    name: str, version: VersionPath, session: SessionDep, settings: SettingsDep
+) -> ModelVersionOut:
     model = catalog.get_model(session, name)
     v = catalog.get_version(session, model, version)
     aliases = catalog.aliases_of_versions(session, model.id).get(v.id, [])
@@ -194,7 +199,7 @@ def get_version(name: str, version: int, session: SessionDep, settings: Settings
     "/{name}/versions/{version}", response_model=ModelVersionOut, summary="Archive or annotate a version"
 )
 def update_version(
-    name: str, version: int, body: ModelVersionUpdate, session: SessionDep, settings: SettingsDep
+    name: str, version: VersionPath, body: ModelVersionUpdate, session: SessionDep, settings: SettingsDep
 ) -> ModelVersionOut:
     model = catalog.get_model(session, name)
     v = catalog.get_version(session, model, version)
@@ -218,7 +223,7 @@ def update_version(
 )
 def download_version(
     name: str,
-    version: int,
+    version: VersionPath,
     session: SessionDep,
     store: StoreDep,
     settings: SettingsDep,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Task = Literal["detect", "classify"]
 VersionStatus = Literal["ready", "archived"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+MAX_VERSION = 2**31 - 1  # a Postgres integer
 ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 
 
@@ -80,7 +81,7 @@ class AliasMove(BaseModel):
         }
     )
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     moved_by: str = Field("", max_length=100)
     reason: str = Field("", max_length=2000)
 
