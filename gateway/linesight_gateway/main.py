@@ -27,6 +27,7 @@ from linesight_gateway.settings import GatewaySettings
 
 MIGRATIONS = Path(__file__).parent / "db" / "migrations"
 BUCKETS = ("images",)
+ROUTER_MODULES = (access, audit, system, models, stations, stats, inspections, feedback)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -101,6 +102,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.store = store
-    for module in (access, audit, system, models, stations, stats, inspections, feedback):
+    for module in ROUTER_MODULES:
         app.include_router(module.router)
     return app

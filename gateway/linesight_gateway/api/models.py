@@ -193,7 +193,7 @@ async def download_version(
     request: Request,
     name: ModelName,
     version: VersionPath,
-    principal: Viewer,
+    principal: Engineer,
     expires_minutes: int = Query(15, ge=1, le=24 * 60),
 ) -> Response:
     resp = await registry(request).request(
