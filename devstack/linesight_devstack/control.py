@@ -55,7 +55,7 @@ def _ready_status(url: str) -> str:
 
 def process_status(name: str, rec: dict[str, Any]) -> ProcessStatus:
     pid = rec.get("pid")
-    alive = bool(pid) and pid_alive(pid, rec.get("start_ticks"))
+    alive = pid is not None and pid_alive(pid, rec.get("start_ticks"))
     if not alive:
         status = "stopped"
     elif rec.get("kind") == "service":

@@ -148,6 +148,7 @@ class ManagedProcess:
         self.popen: subprocess.Popen | None = None
         self.started_at: str | None = None
         self.ticks: int | None = None
+        self._stop_logged = False
 
     @property
     def pid(self) -> int | None:
@@ -158,6 +159,7 @@ class ManagedProcess:
             raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.started_at = now_iso()
+        self._stop_logged = False
         with open(self.log_path, "ab") as log:
             log.write(
                 f"\n===== {self.started_at} devstack starts {self.name}: {' '.join(self.argv)}\n".encode()
@@ -191,6 +193,8 @@ class ManagedProcess:
         """Stop the process and its group; returns its exit code (None if it was never started)."""
         if self.popen is None:
             return None
+        if self.popen.poll() is not None and self._stop_logged:
+            return self.popen.returncode
         stop_group(
             self.popen.pid,
             stop_signal=self.stop_signal,
@@ -199,6 +203,7 @@ class ManagedProcess:
             abort=abort,
         )
         code = self.popen.wait()
+        self._stop_logged = True
         with open(self.log_path, "ab") as log:
             log.write(f"===== {now_iso()} devstack: {self.name} stopped (exit code {code})\n".encode())
         return code

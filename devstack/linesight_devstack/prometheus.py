@@ -93,8 +93,8 @@ def build_config(
 
     copies: list[tuple[Path, PurePosixPath]] = []
     patterns: list[str] = []
+    base = source.parent.resolve() if source is not None else Path()
     for pattern in (config.get("rule_files") or []) if source is not None else []:
-        base = source.parent.resolve()
         for match in sorted(Path(p).resolve() for p in glob.glob(os.path.join(base, pattern))):
             if match.is_relative_to(base):
                 copies.append((match, PurePosixPath(match.relative_to(base).as_posix())))

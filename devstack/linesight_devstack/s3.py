@@ -183,6 +183,7 @@ class S3Server(LocalServer):
             f"-master.port={self.master_port}",
             f"-master.volumeSizeLimitMB={self.volume_size_mb}",
             "-master.telemetry=false",
+            "-master.electionTimeout=1s",  # one master: a restart need not wait out a 10 s election
             f"-volume.port={self.volume_port}",
             "-volume.max=0",  # as many volumes as the disk holds: each bucket grows several at once
             "-volume.preStopSeconds=0",

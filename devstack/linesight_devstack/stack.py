@@ -154,8 +154,9 @@ class Stack:
             e["LINESIGHT_DATABASE_URL"] = self.servers["postgres"].url
         if "redis" in self.servers:
             e["LINESIGHT_REDIS_URL"] = self.servers["redis"].url
-        if "s3" in self.servers:
-            e.update(self.servers["s3"].env)  # type: ignore[attr-defined]
+        s3 = self.servers.get("s3")
+        if isinstance(s3, S3Server):
+            e.update(s3.env)
         for var, key in (
             ("LINESIGHT_SERVICE_TOKEN", "service_token"),
             ("LINESIGHT_ADMIN_API_KEY", "admin_api_key"),
@@ -320,15 +321,16 @@ class Stack:
         """Services first (newest first), then the infrastructure; SIGKILL after each grace period."""
         self.stopping = True
         try:
-            for name in reversed(self._started + [n for n in self.services if n not in self._started]):
-                running = (name in self.services and self.services[name].running) or (
-                    name in self.servers and self.servers[name].running
-                )
-                if running:
+            order = self._started + [n for n in [*self.services, *self.servers] if n not in self._started]
+            for name in reversed(order):
+                proc = self.process(name)
+                if proc is not None and proc.running:
                     self.echo(f"  {name:<16} stopping")
                     self.stop_process(name)
-            for name in self.servers:  # one that failed to start leaves nothing, but make sure
-                self.servers[name].stop(abort=self.abort)
+                elif name in self.servers:  # exited or never started: still clear what it left behind
+                    self.servers[name].stop(abort=self.abort)
+                elif proc is not None:
+                    proc.stop(abort=self.abort)
         finally:
             remove_state(self.data_dir)
             self._started.clear()
@@ -361,9 +363,8 @@ class Stack:
             if name in self.servers and self.servers[name].process is not None:
                 rec = self.servers[name].record()
             elif name in self.services:
-                proc = self.services[name]
                 rec = {
-                    **proc.record(),
+                    **self.services[name].record(),
                     "kind": "service",
                     "port": self.ports[name],
                     "url": self.urls[name],
@@ -371,8 +372,8 @@ class Stack:
                 }
             else:
                 continue
-            proc = self.process(name)
-            rec["running"] = bool(proc and proc.running)
+            current = self.process(name)
+            rec["running"] = bool(current and current.running)
             if name in self._ready_seconds:
                 rec["ready_seconds"] = round(self._ready_seconds[name], 2)
             processes[name] = rec
