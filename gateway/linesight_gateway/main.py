@@ -22,6 +22,7 @@ from linesight_gateway import __version__
 from linesight_gateway.api import access, audit, feedback, inspections, models, stations, stats, system
 from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
+from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.settings import GatewaySettings
 
@@ -101,6 +102,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     app.state.store = store
     for module in ROUTER_MODULES:
         app.include_router(module.router)

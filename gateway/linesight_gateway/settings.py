@@ -18,6 +18,9 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     admin_api_key: SecretStr = SecretStr("")
     # Health of other services is asked with this timeout, so one slow service cannot stall the page.
     status_timeout_seconds: float = 3.0
+    # Authenticated keys are remembered this long per replica (0: ask the database every time). A key
+    # revoked on another replica keeps working here for at most this long.
+    api_key_cache_seconds: float = 10.0
     # An inspection waits this long for the model's answer; past it the photo is kept as `pending`.
     inference_timeout_seconds: float = 5.0
     # How often pending inspections are retried, and how many per round.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from linesight_core.errors import Problem
@@ -47,9 +47,10 @@ def list_api_keys(principal: Admin, session: SessionDep, include_revoked: bool =
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, summary="Revoke an API key")
-def revoke_api_key(key_id: uuid.UUID, principal: Admin, session: SessionDep) -> ApiKeyOut:
+def revoke_api_key(request: Request, key_id: uuid.UUID, principal: Admin, session: SessionDep) -> ApiKeyOut:
     key = revoke_key(session, key_id)
     if key is None:
         raise Problem(404, f"There is no API key with id {key_id}.")
     audit.record(session, principal, "api_key.revoke", "api_key", str(key.id), {"name": key.name})
+    request.app.state.key_cache.forget_key(key.id)
     return ApiKeyOut.model_validate(key)

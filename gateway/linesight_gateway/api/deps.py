@@ -19,7 +19,7 @@ API_KEY_HEADER = "X-API-Key"
 SessionDep = Annotated[Session, Depends(request_session)]
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
+def current_principal(request: Request) -> Principal:
     raw = request.headers.get(API_KEY_HEADER) or bearer_token(request)
     if not raw:
         raise Problem(
@@ -27,10 +27,16 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
             f"An API key is needed: send it in the {API_KEY_HEADER} header.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = authenticate(session, raw)
+    cache = request.app.state.key_cache
+    principal = cache.get(raw)
+    if principal is not None:
+        return principal
+    with request.app.state.session_factory() as session:
+        principal = authenticate(session, raw)
+        session.commit()  # keep last_used_at even when the request itself fails later
     if principal is None:
         raise Problem(401, "The API key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
-    session.commit()  # keep last_used_at even when the request itself fails later
+    cache.put(raw, principal)
     return principal
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 import uuid
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from linesight_core.contracts.registry import MAX_VERSION
 from linesight_core.errors import Problem
 from linesight_core.images import decode_image
-from linesight_core.storage import ObjectNotFound, ObjectStore
+from linesight_core.storage import ObjectNotFound, ObjectStore, StoredObject
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
 from linesight_gateway.api.inspection_schemas import InspectionOut, InspectionPage, ModelRef
 from linesight_gateway.db.models import Feedback, Inspection, Station
@@ -87,10 +88,19 @@ async def _inspect_one(
     t1 = time.perf_counter()
     inspection_id = uuid.uuid4()
     key = f"inspections/{datetime.now(UTC):%Y/%m/%d}/{inspection_id}"
-    stored = await run_in_threadpool(
-        store.put_bytes, settings.bucket("images"), key, data, content_type=content_type
+
+    async def store_photo() -> tuple[StoredObject, float]:
+        stored = await run_in_threadpool(
+            store.put_bytes, settings.bucket("images"), key, data, content_type=content_type
+        )
+        return stored, (time.perf_counter() - t1) * 1000
+
+    # The photo is stored while the model looks at it; the inspection is acknowledged only once both the
+    # photo and its row are written, so an acknowledged photo is never lost.
+    (stored, store_ms), (prediction, error, infer_ms) = await asyncio.gather(
+        store_photo(),
+        domain.ask_model(request.app.state.inference, data, station, settings.inference_timeout_seconds),
     )
-    t2 = time.perf_counter()
     inspection = Inspection(
         id=inspection_id,
         station_id=station.id,
@@ -104,16 +114,10 @@ async def _inspect_one(
         faces_blurred=faces,
         created_by=principal.key_id,
         attempts=0,
-        next_attempt_at=datetime.now(UTC) + domain.backoff(1),
-    )
-    session.add(inspection)
-    await run_in_threadpool(session.commit)  # the photo is recorded before the model is asked
-    prediction, error, infer_ms = await domain.ask_model(
-        request.app.state.inference, data, station, settings.inference_timeout_seconds
     )
     timings = {
         "decode": round((t1 - t0) * 1000, 2),
-        "store": round((t2 - t1) * 1000, 2),
+        "store": round(store_ms, 2),
         "inference": round(infer_ms, 2),
     }
     if prediction is None:
@@ -121,6 +125,7 @@ async def _inspect_one(
     else:
         timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
         domain.complete(inspection, station, prediction, timings)
+    session.add(inspection)
     await run_in_threadpool(session.commit)
     return inspection
 

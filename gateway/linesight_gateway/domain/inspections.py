@@ -67,7 +67,7 @@ def complete(
 
 def mark_failed_attempt(inspection: Inspection, error: str) -> None:
     inspection.status = "pending"
-    inspection.attempts += 1
+    inspection.attempts = (inspection.attempts or 0) + 1
     inspection.error = error[:1000]
     inspection.next_attempt_at = datetime.now(UTC) + backoff(inspection.attempts)
 
