@@ -24,7 +24,7 @@ from linesight_core.storage import ObjectStore
 from linesight_inference import __version__
 from linesight_inference.api import models, predict, runtime
 from linesight_inference.domain.artifacts import ArtifactCache
-from linesight_inference.domain.execution import plan_execution
+from linesight_inference.domain.execution import plan_execution, plan_parallelism
 from linesight_inference.domain.pool import ModelPool, PoolConfig
 from linesight_inference.domain.prediction import ImageLimits, Predictor
 from linesight_inference.domain.promotions import PromotionWatcher
@@ -48,6 +48,13 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
     plan = plan_execution(
         settings.ort_providers, ort.get_available_providers(), settings.ort_intra_op_threads
     )
+    parallelism = plan_parallelism(
+        plan,
+        len(os.sched_getaffinity(0)),
+        settings.ort_intra_op_threads,
+        settings.max_concurrent_batches,
+        settings.ort_solo_session,
+    )
     store = ObjectStore.from_settings(settings)
     redis = make_redis(settings.redis_url)
     models_bucket = settings.bucket("models")
@@ -66,8 +73,11 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
         max_batch_size=settings.max_batch_size,
         max_batch_wait_s=settings.max_batch_wait_ms / 1000,
         max_queue_depth=settings.max_queue_depth,
-        max_concurrent_batches=settings.max_concurrent_batches,
+        max_concurrent_batches=parallelism.concurrent_batches,
+        threads_per_run=parallelism.threads_per_run,
+        solo_threads=parallelism.solo_threads,
         allow_spinning=settings.ort_allow_spinning,
+        rect_letterbox=settings.rect_letterbox,
     )
 
     @asynccontextmanager
@@ -76,7 +86,13 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
         await run_in_threadpool(store.ensure_buckets, *(settings.bucket(p) for p in BUCKETS))
         log.info(
             "execution providers chosen",
-            extra={"providers": list(plan.providers), "available": list(plan.available)},
+            extra={
+                "providers": list(plan.providers),
+                "available": list(plan.available),
+                "threads_per_run": parallelism.threads_per_run,
+                "concurrent_batches": parallelism.concurrent_batches,
+                "solo_threads": parallelism.solo_threads,
+            },
         )
         if plan.unavailable_requested:
             log.warning(
@@ -87,7 +103,7 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
             settings.preprocess_threads or os.cpu_count() or 1, thread_name_prefix="preprocess"
         )
         inference = ThreadPoolExecutor(
-            (settings.max_loaded_models + 1) * settings.max_concurrent_batches, thread_name_prefix="inference"
+            (settings.max_loaded_models + 1) * parallelism.concurrent_batches, thread_name_prefix="inference"
         )
         loading = ThreadPoolExecutor(2, thread_name_prefix="model-load")
         registry = RegistryClient.create(
@@ -134,6 +150,7 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.execution = plan
+    app.state.parallelism = parallelism
     app.state.store = store
     app.state.redis = redis
     record_execution_provider(plan.chosen)

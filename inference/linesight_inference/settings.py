@@ -22,11 +22,16 @@ class InferenceSettings(CoreSettings, RedisSettings, S3Settings):
     # "auto": CUDA when ONNX Runtime reports it, else CPU. Otherwise a comma-separated preference list of
     # provider names ("CUDAExecutionProvider,CPUExecutionProvider") or short names ("cuda,cpu").
     ort_providers: str = "auto"
-    # Threads ONNX Runtime uses inside one operator; 0 lets ONNX Runtime decide (one per physical core).
+    # Threads ONNX Runtime uses inside one run. 0: automatic (see max_concurrent_batches): on an
+    # accelerator ONNX Runtime decides; on the CPU the cores are shared among concurrent runs.
     ort_intra_op_threads: int = Field(default=0, ge=0)
     # Idle ONNX Runtime threads spin for work by default: fastest for a lone session, but on a small CPU
     # the spinning takes cycles from decoding and HTTP. Off by default here; see inference/README.md.
     ort_allow_spinning: bool = False
+    # On the CPU, when runs use fewer threads than there are cores: keep a second session per model version
+    # on every core (spinning) for a batch that has the CPU to itself. Faster lone requests on a dedicated
+    # host; its spinning threads hurt when other processes compete for the CPU, hence off by default.
+    ort_solo_session: bool = False
 
     # Live ONNX Runtime sessions kept; the least recently used one is released (after it drains) past it.
     max_loaded_models: int = Field(default=4, ge=1)
@@ -35,11 +40,15 @@ class InferenceSettings(CoreSettings, RedisSettings, S3Settings):
     # waits. Models exported without a dynamic batch axis always run one image at a time.
     max_batch_size: int = Field(default=16, ge=1, le=256)
     max_batch_wait_ms: float = Field(default=5.0, ge=0.0, le=1000.0)
-    # Batches of one model version that may run at the same time. 1 when a session's intra-op threads use
-    # every core; on a small CPU, single-threaded sessions running two batches side by side do better.
-    max_concurrent_batches: int = Field(default=1, ge=1, le=16)
+    # Batches of one model version that may run at the same time. 0: automatic: 1 on an accelerator; on the
+    # CPU up to 4 runs side by side, each with an equal share of the cores (2 cores: 2 runs of 1 thread).
+    max_concurrent_batches: int = Field(default=0, ge=0, le=64)
     # Images waiting for one model version beyond which new ones are refused (503) instead of queued.
     max_queue_depth: int = Field(default=512, ge=1)
+    # Detect models with dynamic input sizes: pad a photo only to the next stride multiple, as Ultralytics'
+    # predict does (a 4:3 photo runs at 160x128 instead of 160x160: a fifth less to compute). Photos of
+    # different aspect ratios then share a batch but not an ONNX Runtime run. false: always the square.
+    rect_letterbox: bool = True
     # Smallest image side accepted: below it there is nothing to inspect (a 1x1 upload is a client bug).
     image_min_side: int = Field(default=8, ge=1)
     # Images in one POST /v1/predict/batch.

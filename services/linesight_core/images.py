@@ -71,8 +71,9 @@ def decode_image(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             probe.load()
-            image = ImageOps.exif_transpose(probe) or probe
-            image = image.convert("RGB")
+            # In place and only when needed: a copy of a 12 Mpx photo costs more than decoding it.
+            ImageOps.exif_transpose(probe, in_place=True)
+            image = probe if probe.mode == "RGB" else probe.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected(413, f"The image decodes to more than {max_pixels} pixels.") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:

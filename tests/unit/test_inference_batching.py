@@ -19,6 +19,7 @@ class Recorder:
 
     def __init__(self, fail_on: object = None) -> None:
         self.batches: list[list[object]] = []
+        self.solo: list[bool] = []
         self.gate: threading.Event | None = None
         self.started = threading.Event()
         self.fail_on = fail_on
@@ -26,7 +27,8 @@ class Recorder:
         self.most_running = 0
         self._lock = threading.Lock()
 
-    def __call__(self, jobs: list[object]) -> list[object]:
+    def __call__(self, jobs: list[object], solo: bool) -> list[object]:
+        self.solo.append(solo)
         with self._lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
@@ -71,6 +73,7 @@ def test_a_lone_request_on_an_idle_model_is_not_held_for_max_wait(executor):
     assert result.batch_size == 1
     assert result.queue_s < LONG_WAIT / 2
     assert rec.batches == [["a"]]
+    assert rec.solo == [True]  # alone on the CPU: the run may use every core
 
 
 def test_requests_arriving_while_the_session_is_busy_share_the_next_runs(executor):
@@ -90,6 +93,7 @@ def test_requests_arriving_while_the_session_is_busy_share_the_next_runs(executo
 
     rec, results = asyncio.run(scenario())
     assert [len(b) for b in rec.batches] == [1, 4, 4, 1]
+    assert rec.solo == [True, False, False, True]  # only a batch with nothing behind it runs alone
     assert [r.value for r in results] == [f"out-x{i}" for i in range(10)]  # each gets its own answer
     assert [r.batch_size for r in results] == [1, 4, 4, 4, 4, 4, 4, 4, 4, 1]
 
@@ -140,7 +144,9 @@ def test_a_failing_run_fails_its_batch_and_a_failing_image_only_itself(executor)
         await blocker
         mixed_results = await asyncio.gather(*mixed, return_exceptions=True)
         boom = await asyncio.gather(
-            batcher.submit("boom", expected=False), batcher.submit("fine", expected=False), return_exceptions=True
+            batcher.submit("boom", expected=False),
+            batcher.submit("fine", expected=False),
+            return_exceptions=True,
         )
         await batcher.aclose()
         return mixed_results, boom

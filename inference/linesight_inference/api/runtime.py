@@ -25,6 +25,9 @@ def runtime_info(request: Request) -> RuntimeInfo:
         chosen_provider=plan.chosen,
         unavailable_requested=list(plan.unavailable_requested),
         intra_op_threads=plan.intra_op_threads,
+        threads_per_run=request.app.state.parallelism.threads_per_run,
+        concurrent_batches=request.app.state.parallelism.concurrent_batches,
+        solo_threads=request.app.state.parallelism.solo_threads,
         cpu_count=os.cpu_count() or 1,
         model_cache_dir=str(settings.model_cache_dir),
     )

@@ -3,7 +3,8 @@
 Batches run in worker threads, so the event loop stays free; at most `max_concurrent_batches` at a time
 per model version. A batch starts when a slot is free and either the queue holds a full batch, or no
 more images are on their way (announced with `expect` while they are being decoded), or the oldest
-queued image has waited `max_wait`. A lone request on an idle model therefore starts at once; waiting only ever happens for
+queued image has waited `max_wait`. The run function is told whether its batch runs alone (nothing else
+running, queued or announced), so it may use every core for it. A lone request on an idle model therefore starts at once; waiting only ever happens for
 images known to be coming, or while every slot is busy anyway."""
 
 from __future__ import annotations
@@ -48,14 +49,13 @@ class _Queued(Generic[J, R]):
 class Batcher(Generic[J, R]):
     def __init__(
         self,
-        run: Callable[[list[J]], Sequence[R | Exception]],
+        run: Callable[[list[J], bool], Sequence[R | Exception]],
         *,
         executor: Executor | None,
         max_batch_size: int,
         max_wait_s: float,
         max_queue_depth: int,
         max_concurrent_batches: int = 1,
-        on_batch: Callable[[int], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
     ) -> None:
         self._run = run
@@ -64,7 +64,6 @@ class Batcher(Generic[J, R]):
         self.max_wait_s = max(0.0, max_wait_s)
         self.max_queue_depth = max_queue_depth
         self.max_concurrent_batches = max(1, max_concurrent_batches)
-        self._on_batch = on_batch
         self._on_depth = on_depth
         self._queue: deque[_Queued[J, R]] = deque()
         self._expected = 0
@@ -157,15 +156,19 @@ class Batcher(Generic[J, R]):
                     batch.append(item)
             self._depth_changed()
             if batch:
+                # Alone: nothing else running, queued or on its way; the run may take every core.
+                solo = self._in_flight == 0 and not self._queue and self._expected == 0
                 self._in_flight += 1
-                task = loop.create_task(self._run_batch(loop, batch))
+                task = loop.create_task(self._run_batch(loop, batch, solo))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
 
-    async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Queued[J, R]]) -> None:
+    async def _run_batch(
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Queued[J, R]], solo: bool
+    ) -> None:
         started = time.perf_counter()
         try:
-            results = await loop.run_in_executor(self._executor, self._run, [q.job for q in batch])
+            results = await loop.run_in_executor(self._executor, self._run, [q.job for q in batch], solo)
         except Exception as exc:  # the run failed: every request of the batch hears why
             log.exception("batch failed", extra={"batch_size": len(batch)})
             for q in batch:
@@ -175,8 +178,6 @@ class Batcher(Generic[J, R]):
         finally:
             self._in_flight -= 1
             self._wake.set()
-        if self._on_batch is not None:
-            self._on_batch(len(batch))
         for q, result in zip(batch, results, strict=True):
             if q.future.done():
                 continue

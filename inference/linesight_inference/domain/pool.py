@@ -44,7 +44,10 @@ class PoolConfig:
     max_batch_wait_s: float = 0.005
     max_queue_depth: int = 512
     max_concurrent_batches: int = 1
+    threads_per_run: int = 0
+    solo_threads: int = 0
     allow_spinning: bool = False
+    rect_letterbox: bool = True
 
 
 class ModelLoadFailed(Problem):
@@ -209,7 +212,6 @@ class ModelPool:
             max_wait_s=cfg.max_batch_wait_s,
             max_queue_depth=cfg.max_queue_depth,
             max_concurrent_batches=cfg.max_concurrent_batches,
-            on_batch=metrics.BATCH_SIZE.observe,
             on_depth=depth.set,
         )
         seconds = time.perf_counter() - start
@@ -236,6 +238,10 @@ class ModelPool:
             task=meta.task,
             imgsz=(meta.imgsz[0], meta.imgsz[1]),
             plan=self.config.plan,
+            threads=self.config.threads_per_run,
+            solo_threads=self.config.solo_threads,
+            stride=meta.stride if self.config.rect_letterbox else None,
+            on_run=metrics.BATCH_SIZE.observe,
             allow_spinning=self.config.allow_spinning,
         )
         runner.warm_up((1, self.config.max_batch_size))

@@ -73,10 +73,10 @@ class Predictor:
         failed = [(i, r) for i, r in enumerate(prepared) if isinstance(r, BaseException)]
         if failed:
             lv.batcher.forget(len(images))
-            index, exc = failed[0]
-            if isinstance(exc, Problem) and len(images) > 1:
-                exc.detail = f"images[{index}]: {exc.detail}"
-            raise exc
+            index, error = failed[0]
+            if isinstance(error, Problem) and len(images) > 1:
+                error.detail = f"images[{index}]: {error.detail}"
+            raise error
         options = Options(conf=params.conf, iou=params.iou, max_det=params.max_det, top_k=params.top_k)
         outcomes = await asyncio.gather(
             *(lv.batcher.submit(Job(p, options)) for p, _ in prepared)  # type: ignore[misc]
@@ -161,6 +161,6 @@ class Predictor:
             detections=detections,
             classes=classes,
             image=ImageSize(width=prepared.width, height=prepared.height),
-            batch_size=outcome.batch_size,
+            batch_size=out.batch_size,
             timings_ms=StageTimings(**{k: round(v * 1000, 3) for k, v in timings.items()}),
         )

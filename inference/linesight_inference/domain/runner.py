@@ -4,6 +4,7 @@ how each output row becomes detections or classes (the numpy/OpenCV code of doma
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,17 @@ class Output:
     classes: list[tuple[int, float]] | None
     inference_s: float
     postprocess_s: float
+    batch_size: int  # images in the ONNX Runtime run that answered this one
 
 
 class ModelRunner:
-    """Owns an ONNX Runtime session. `run` may be called from several threads at once (ONNX Runtime's
-    `InferenceSession.run` is thread-safe); see batching."""
+    """Owns the ONNX Runtime session(s) of one model version. `run` may be called from several threads at
+    once (`InferenceSession.run` is thread-safe); see batching.
+
+    With `solo_threads`, a second session of the same model uses that many threads, spinning between
+    operators, for a batch that has the CPU to itself: a lone request is answered as fast as a session on
+    every core answers, while under load the concurrent runs share the cores without waking each other's
+    threads."""
 
     def __init__(
         self,
@@ -62,17 +69,15 @@ class ModelRunner:
         task: str,
         imgsz: tuple[int, int],
         plan: ExecutionPlan,
+        threads: int = 0,
         allow_spinning: bool = False,
+        solo_threads: int = 0,
+        stride: int | None = None,
+        on_run: Callable[[int], None] | None = None,
     ) -> None:
-        opts = ort.SessionOptions()
-        if plan.intra_op_threads:
-            opts.intra_op_num_threads = plan.intra_op_threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
-        self.session: ort.InferenceSession | None = ort.InferenceSession(
-            str(path), sess_options=opts, providers=list(plan.providers)
+        self.session: ort.InferenceSession | None = _open(path, plan, threads, allow_spinning)
+        self.solo_session: ort.InferenceSession | None = (
+            _open(path, plan, solo_threads, True) if solo_threads else None
         )
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
@@ -84,42 +89,53 @@ class ModelRunner:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.end2end = meta.get("end2end", "False") == "True"
         self.half = inp.type == "tensor(float16)"
+        # A detect model with dynamic height and width gets photos padded only to the next stride multiple
+        # (less to compute for a non-square photo); rows of different shapes then run separately.
+        dynamic_size = not (isinstance(inp.shape[2], int) and isinstance(inp.shape[3], int))
+        self.stride = stride if task == "detect" and dynamic_size and stride else None
+        self._on_run = on_run
 
     def prepare(self, image: Image.Image) -> Prepared:
-        """RGB image → network input row. Detect letterboxes to the export size so rows of different images
-        stack into one batch; classify resizes the shortest side and crops the centre."""
+        """RGB image → network input row. Detect letterboxes into the export size (padded to the stride
+        when the model takes any size); classify resizes the shortest side and crops the centre."""
         if self.task == "detect":
-            tensor, lb = letterbox(np.asarray(image), self.imgsz)
+            tensor, lb = letterbox(np.asarray(image), self.imgsz, stride=self.stride)
         else:
             tensor, lb = classify_input(image, self.imgsz), None
         if self.half:
             tensor = tensor.astype(np.float16)
         return Prepared(tensor, lb, image.width, image.height)
 
-    def run(self, jobs: list[Job]) -> list[Output | Exception]:
-        """One ONNX Runtime run over the jobs' rows, then each row's post-processing. A row whose
-        post-processing fails fails alone; a failing run fails them all (raised)."""
-        session = self.session
+    def run(self, jobs: list[Job], solo: bool = False) -> list[Output | Exception]:
+        """ONNX Runtime runs over the jobs' rows (one per input shape: one run unless photos of different
+        aspect ratios meet), then each row's post-processing. A row whose post-processing fails fails
+        alone; a failing run fails them all (raised)."""
+        session = (self.solo_session if solo else None) or self.session
         if session is None:
             raise RuntimeError("the model was released")
-        batch = (
-            jobs[0].prepared.tensor[None] if len(jobs) == 1 else np.stack([j.prepared.tensor for j in jobs])
-        )
-        start = time.perf_counter()
-        raw = session.run([self.output_name], {self.input_name: batch})[0]
-        inference_s = time.perf_counter() - start
-        outputs: list[Output | Exception] = []
+        groups: dict[tuple[int, ...], list[int]] = {}
         for i, job in enumerate(jobs):
-            t0 = time.perf_counter()
-            try:
-                out = self._postprocess(raw[i], job)
-            except Exception as exc:  # noqa: BLE001 - reported on this image's request only
-                outputs.append(exc)
-                continue
-            outputs.append(
-                Output(out[0], out[1], inference_s=inference_s, postprocess_s=time.perf_counter() - t0)
-            )
-        return outputs
+            groups.setdefault(job.prepared.tensor.shape, []).append(i)
+        outputs: list[Output | Exception | None] = [None] * len(jobs)
+        for rows in groups.values():
+            if len(rows) == 1:
+                batch = jobs[rows[0]].prepared.tensor[None]
+            else:
+                batch = np.stack([jobs[i].prepared.tensor for i in rows])
+            start = time.perf_counter()
+            raw = session.run([self.output_name], {self.input_name: batch})[0]
+            inference_s = time.perf_counter() - start
+            if self._on_run is not None:
+                self._on_run(len(rows))
+            for k, i in enumerate(rows):
+                t0 = time.perf_counter()
+                try:
+                    det, classes = self._postprocess(raw[k], jobs[i])
+                except Exception as exc:  # noqa: BLE001 - reported on this image's request only
+                    outputs[i] = exc
+                    continue
+                outputs[i] = Output(det, classes, inference_s, time.perf_counter() - t0, len(rows))
+        return [o for o in outputs if o is not None]
 
     def _postprocess(
         self, row: np.ndarray, job: Job
@@ -146,8 +162,22 @@ class ModelRunner:
             if n > 1 and not self.dynamic_batch:
                 continue
             blank = np.full((n, 3, h, w), 114 / 255, dtype=dtype)
-            assert self.session is not None
-            self.session.run([self.output_name], {self.input_name: blank})
+            for session in (self.session, self.solo_session):
+                if session is not None:
+                    session.run([self.output_name], {self.input_name: blank})
 
     def close(self) -> None:
-        self.session = None  # ONNX Runtime frees the session and its memory when the last reference goes
+        # ONNX Runtime frees a session and its memory when the last reference goes (a run still going
+        # holds its own).
+        self.session = self.solo_session = None
+
+
+def _open(path: Path, plan: ExecutionPlan, threads: int, spinning: bool) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    return ort.InferenceSession(str(path), sess_options=opts, providers=list(plan.providers))

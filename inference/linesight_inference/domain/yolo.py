@@ -27,13 +27,21 @@ class Letterbox:
     orig_h: int
 
 
-def letterbox(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
-    """Resize keeping the aspect ratio and pad with grey to `size` (height, width). Returns CHW float32 0..1."""
+def letterbox(
+    rgb: np.ndarray, size: tuple[int, int], *, stride: int | None = None
+) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping the aspect ratio and pad with grey to `size` (height, width). Returns CHW float32 0..1.
+
+    With `stride`, pad only up to the next multiple of it, as Ultralytics' predict does for models with
+    dynamic input sizes (its `auto` letterbox): a 640x480 photo into 160x160 becomes 160x128."""
     h, w = rgb.shape[:2]
     new_h, new_w = size
     r = min(new_h / h, new_w / w)
     unpad_w, unpad_h = max(round(w * r), 1), max(round(h * r), 1)
-    dw, dh = (new_w - unpad_w) / 2, (new_h - unpad_h) / 2
+    pad_w, pad_h = new_w - unpad_w, new_h - unpad_h
+    if stride:
+        pad_w, pad_h = pad_w % stride, pad_h % stride
+    dw, dh = pad_w / 2, pad_h / 2
     if (w, h) != (unpad_w, unpad_h):
         rgb = cv2.resize(rgb, (unpad_w, unpad_h), interpolation=cv2.INTER_LINEAR)
     top, bottom = round(dh - 0.1), round(dh + 0.1)

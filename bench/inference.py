@@ -1,0 +1,531 @@
+"""Inference benchmark: the LineSight inference service against the ONNX Runtime ceiling and against the usual
+way of serving YOLO, on the same detect model and the same images, in one run.
+
+  (a) a bare ONNX Runtime session in a loop (default options, `--threads` intra-op threads) on the tensors
+      the service runs, already preprocessed: the ceiling; batch 1, and batch 8 for reference;
+  (b) the inference service over HTTP (`python -m linesight_inference`, resolving the model through a real
+      registry, its default settings unless `--service-env`) at concurrency 1, 8 and 32;
+  (c) Ultralytics `YOLO("model.onnx").predict` inside a minimal FastAPI endpoint under uvicorn, same
+      concurrencies; with `--pytorch-baseline` also (c'), the same endpoint on the `.pt` weights the ONNX
+      file was exported from (how most projects serve YOLO).
+
+The configurations run in interleaved rounds and each reports its median round, so a burst of load from
+another process on a shared machine hits one round, not one configuration.
+
+Run from the repository root, loopback only:
+
+    .venv/bin/python bench/inference.py [--service-env LINESIGHT_MAX_BATCH_SIZE=8 ...]
+
+The services need Postgres, Redis and an S3 store: private ones are started from local binaries
+(linesight_devstack) unless LINESIGHT_DATABASE_URL, LINESIGHT_REDIS_URL and LINESIGHT_S3_ENDPOINT (with
+LINESIGHT_S3_ACCESS_KEY/_SECRET_KEY) name existing ones; a database is created there and dropped. The
+load generator is a small keep-alive HTTP/1.1 client on asyncio that sends prebuilt requests, so that on a
+small machine it takes as little CPU as possible from the servers it measures; both (b) and (c) get it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, File, UploadFile
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support: the synthetic photos and the cached test models
+
+TOKEN = "bench-token"
+BOUNDARY = "linesightbenchboundary"
+PYTORCH_LABEL = "(c') ultralytics .pt + fastapi"
+
+
+# --- the baseline: how most projects serve YOLO -------------------------------------------------------
+
+
+def baseline_app(model_path: str, imgsz: int):  # type: ignore[no-untyped-def]
+    """Ultralytics predict in a FastAPI endpoint, as its docs and most tutorials show."""
+    import cv2
+    import numpy as np
+    from ultralytics import YOLO
+
+    app = FastAPI()
+    model = YOLO(model_path, task="detect")
+
+    @app.post("/predict")
+    async def predict(image: UploadFile = File(...)) -> dict:
+        data = np.frombuffer(await image.read(), np.uint8)
+        frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        result = model.predict(frame, imgsz=imgsz, conf=0.25, iou=0.7, verbose=False)[0]
+        boxes = result.boxes
+        return {
+            "detections": [
+                {"label": result.names[int(c)], "confidence": float(p), "box": [float(v) for v in xyxy]}
+                for xyxy, p, c in zip(
+                    boxes.xyxy.tolist(), boxes.conf.tolist(), boxes.cls.tolist(), strict=True
+                )
+            ],
+            "image": {"width": frame.shape[1], "height": frame.shape[0]},
+        }
+
+    return app
+
+
+def serve_baseline(model_path: str, imgsz: int, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(baseline_app(model_path, imgsz), host="127.0.0.1", port=port, log_level="warning")
+
+
+# --- a lean load generator ----------------------------------------------------------------------------
+
+
+def multipart_request(path: str, field: str, image: bytes, fields: dict[str, str], auth: bool) -> bytes:
+    parts = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    parts.append(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="photo.jpg"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\n".encode()
+        + image
+        + b"\r\n"
+    )
+    body = b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+    )
+    if auth:
+        head += f"Authorization: Bearer {TOKEN}\r\n"
+    return (head + "\r\n").encode() + body
+
+
+@dataclass
+class RunResult:
+    label: str
+    concurrency: int
+    images: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+    client_cpu: float
+    server_cpu: float
+    other_cpu: float = 0.0  # CPU used by other processes on the machine meanwhile (should be ~0)
+
+    @property
+    def rate(self) -> float:
+        return self.images / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def _client(
+    port: int, requests: list[bytes], offset: int, until: float, out: list[float], bad: list[bytes]
+):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = offset
+    try:
+        while time.perf_counter() < until:
+            t0 = time.perf_counter()
+            writer.write(requests[i % len(requests)])
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+            if head[9:12] == b"200":
+                out.append(time.perf_counter() - t0)
+            else:
+                bad.append(head[:12] + b" " + body[:300])
+            i += 1
+    finally:
+        writer.close()
+
+
+async def _load(
+    port: int, requests: list[bytes], concurrency: int, seconds: float
+) -> tuple[list[float], list[bytes]]:
+    latencies: list[float] = []
+    bad: list[bytes] = []
+    until = time.perf_counter() + seconds
+    await asyncio.gather(*(_client(port, requests, k * 7, until, latencies, bad) for k in range(concurrency)))
+    return latencies, bad
+
+
+def drive(
+    label: str, port: int, pid: int, requests: list[bytes], concurrency: int, seconds: float
+) -> RunResult:
+    import psutil
+
+    server = psutil.Process(pid)
+    asyncio.run(_load(port, requests, concurrency, min(2.0, seconds / 3)))  # warm-up, not counted
+    c0, s0, m0 = time.process_time(), sum(server.cpu_times()[:2]), machine_busy()
+    t0 = time.perf_counter()
+    latencies, bad = asyncio.run(_load(port, requests, concurrency, seconds))
+    elapsed = time.perf_counter() - t0
+    c1, s1, m1 = time.process_time(), sum(server.cpu_times()[:2]), machine_busy()
+    if bad:
+        print(f"  {label} c={concurrency}: {len(bad)} failed requests, first: {bad[0][:200]!r}")
+    client, served = (c1 - c0) / elapsed, (s1 - s0) / elapsed
+    other = max(0.0, (m1 - m0) / elapsed - client - served)
+    return RunResult(label, concurrency, len(latencies), elapsed, latencies, len(bad), client, served, other)
+
+
+def machine_busy() -> float:
+    """CPU seconds all processes on the machine used so far."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return (
+        t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0) + getattr(t, "steal", 0)
+    )
+
+
+# --- (a) the ceiling ----------------------------------------------------------------------------------
+
+
+class BareSession:
+    """(a): one ONNX Runtime session with default options but the thread count, on preprocessed inputs."""
+
+    def __init__(self, model: Path, photos: list[bytes], imgsz: int, threads: int) -> None:
+        import numpy as np
+        import onnxruntime as ort
+        from PIL import Image
+
+        from linesight_inference.domain.yolo import letterbox
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self.name = self.session.get_inputs()[0].name
+        inputs = [
+            # the tensors the service runs: padded to the stride, as for every dynamic-size detect model
+            letterbox(np.asarray(Image.open(io.BytesIO(p)).convert("RGB")), (imgsz, imgsz), stride=32)[0]
+            for p in photos
+        ]
+        self.stacks = {
+            b: [np.stack([inputs[(i + k) % len(inputs)] for k in range(b)]) for i in range(len(inputs))]
+            for b in (1, 8)
+        }
+
+    def measure(self, batch: int, seconds: float) -> RunResult:
+        stacks = self.stacks[batch]
+        for x in stacks[:4]:
+            self.session.run(None, {self.name: x})
+        latencies = []
+        c0, m0 = time.process_time(), machine_busy()
+        t0 = time.perf_counter()
+        i = 0
+        while time.perf_counter() - t0 < seconds:
+            s = time.perf_counter()
+            self.session.run(None, {self.name: stacks[i % len(stacks)]})
+            latencies.append(time.perf_counter() - s)
+            i += 1
+        elapsed = time.perf_counter() - t0
+        own = (time.process_time() - c0) / elapsed
+        other = max(0.0, (machine_busy() - m0) / elapsed - own)
+        return RunResult(
+            f"(a) onnxruntime batch {batch}", 1, i * batch, elapsed, latencies, 0, own, 0.0, other
+        )
+
+
+# --- the services -------------------------------------------------------------------------------------
+
+
+def fresh_database(admin_url: str) -> tuple[str, str]:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_http(url: str, proc, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=3).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer in {timeout} s")
+
+
+def print_table(rows: list[RunResult]) -> None:
+    print(
+        f"  {'what':<31}{'conc':>5}{'images/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'client cpu':>12}{'server cpu':>12}{'other cpu':>11}"
+    )
+    for r in rows:
+        print(
+            f"  {r.label:<31}{r.concurrency:>5}{r.rate:>10.1f}{r.pct(0.5):>9.1f}{r.pct(0.99):>9.1f}{r.errors:>8}"
+            f"{r.client_cpu:>12.2f}{r.server_cpu:>12.2f}{r.other_cpu:>11.2f}"
+        )
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=5.0, help="measured seconds per configuration and round")
+    p.add_argument(
+        "--rounds", type=int, default=3, help="rounds; each configuration reports its median round"
+    )
+    p.add_argument("--concurrency", default="1,8,32")
+    p.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads of (a)"
+    )
+    p.add_argument("--size", default="640x480", help="photo size WxH")
+    p.add_argument("--photos", type=int, default=32)
+    p.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a LINESIGHT_* setting of the inference service (repeatable); default: its defaults",
+    )
+    p.add_argument("--skip-baseline", action="store_true", help="leave (c) out")
+    p.add_argument(
+        "--pytorch-baseline",
+        action="store_true",
+        help="also (c'): the same endpoint on the PyTorch weights the ONNX file was exported from",
+    )
+    p.add_argument("--serve-baseline", nargs=3, metavar=("MODEL", "IMGSZ", "PORT"), help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+@contextmanager
+def infrastructure(work: Path) -> Iterator[dict[str, str]]:
+    """LINESIGHT_* settings of Postgres, Redis and the S3 store: from the environment when
+    LINESIGHT_DATABASE_URL, LINESIGHT_REDIS_URL and LINESIGHT_S3_ENDPOINT are all set, else private servers
+    started here from local binaries (linesight_devstack) and stopped at the end."""
+    keys = ("LINESIGHT_DATABASE_URL", "LINESIGHT_REDIS_URL", "LINESIGHT_S3_ENDPOINT")
+    if all(os.environ.get(k) for k in keys):
+        yield {k: v for k, v in os.environ.items() if k.startswith(("LINESIGHT_S3_", *keys))}
+        return
+    from linesight_devstack import PostgresServer, RedisServer, S3Server
+
+    folder = work / "infra"
+    folder.mkdir()
+    folder.chmod(0o711)  # as root, Postgres runs as `postgres` and must reach its cluster folder
+    print("starting private Postgres, Redis and S3 store (linesight_devstack) ...")
+    with (
+        PostgresServer(folder / "postgres", durable=False) as pg,
+        RedisServer(folder / "redis") as redis,
+        S3Server(folder / "s3") as s3,
+    ):
+        yield {"LINESIGHT_DATABASE_URL": pg.url, "LINESIGHT_REDIS_URL": redis.url, **s3.env}
+
+
+def make_photos(count: int, size: str) -> list[bytes]:
+    from tests.support.synthetic import draw_scene
+
+    w, h = (int(v) for v in size.split("x"))
+    rng = random.Random(11)
+    photos = []
+    for _ in range(count):
+        img, _ = draw_scene(rng, size=(w, h))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=90)
+        photos.append(buf.getvalue())
+    return photos
+
+
+@dataclass
+class Target:
+    label: str
+    port: int
+    pid: int
+    requests: list[bytes]
+
+
+@contextmanager
+def inference_service(
+    infra: dict[str, str], work: Path, model: Path, photos: list[bytes], extra: dict[str, str]
+) -> Iterator[Target]:
+    """(b): a registry and an inference process, the model uploaded and in production."""
+    import httpx
+
+    from tests.support.services import RegistryAdmin, ServiceProcess
+
+    db_url, db_name = fresh_database(infra["LINESIGHT_DATABASE_URL"])
+    common = {
+        **infra,
+        "LINESIGHT_S3_BUCKET_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "LINESIGHT_SERVICE_TOKEN": TOKEN,
+        "LINESIGHT_LOG_LEVEL": "WARNING",
+    }
+    registry = inference = None
+    try:
+        registry = ServiceProcess(
+            "linesight_registry", {**common, "LINESIGHT_DATABASE_URL": db_url}, work / "registry.log"
+        )
+        registry.wait_ready()
+        inference = ServiceProcess(
+            "linesight_inference",
+            {
+                **common,
+                "LINESIGHT_REGISTRY_URL": registry.url,
+                "LINESIGHT_MODEL_CACHE_DIR": str(work / "models"),
+            }
+            | extra,
+            work / "inference.log",
+        )
+        inference.wait_ready()
+        admin = RegistryAdmin(registry.url, TOKEN)
+        admin.create_model("bench-tools", "detect")
+        admin.upload("bench-tools", model)
+        admin.move("bench-tools", "production", 1)
+        admin.close()
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        first = httpx.post(
+            f"{inference.url}/v1/predict",
+            headers=auth,
+            data={"model": "bench-tools"},
+            files={"image": photos[0]},
+        ).json()
+        rt = httpx.get(f"{inference.url}/v1/runtime", headers=auth).json()
+        shown = " ".join(f"{k}={v}" for k, v in extra.items()) or "default settings"
+        print(
+            f"(b) inference service: {shown}; ONNX Runtime {rt['threads_per_run'] or 'default'} thread(s) per "
+            f"run, {rt['concurrent_batches']} run(s) at a time; first photo: {len(first['detections'])} detections"
+        )
+        requests = [
+            multipart_request("/v1/predict", "image", ph, {"model": "bench-tools"}, True) for ph in photos
+        ]
+        yield Target("(b) linesight inference", inference.port, inference.proc.pid, requests)
+    finally:
+        for proc in (inference, registry):
+            if proc is not None:
+                proc.stop()
+        drop_database(infra["LINESIGHT_DATABASE_URL"], db_name)
+
+
+@contextmanager
+def ultralytics_service(
+    work: Path, model: Path, imgsz: int, photos: list[bytes], label: str = "(c) ultralytics + fastapi"
+) -> Iterator[Target]:
+    """(c): Ultralytics predict in a FastAPI endpoint, its own uvicorn process."""
+    import httpx
+
+    from tests.support.services import free_port
+
+    port = free_port()
+    env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(work / "ultralytics")}
+    with open(work / "baseline.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve-baseline", str(model), str(imgsz), str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_http(f"http://127.0.0.1:{port}/docs", proc)
+            first = httpx.post(
+                f"http://127.0.0.1:{port}/predict", files={"image": photos[0]}, timeout=60
+            ).json()
+            print(f"{label} ({model.name}): first photo: {len(first['detections'])} detections")
+            requests = [multipart_request("/predict", "image", ph, {}, False) for ph in photos]
+            yield Target(label, port, proc.pid, requests)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def median_run(runs: list[RunResult]) -> RunResult:
+    return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
+
+
+def main() -> int:
+    args = parse_args()
+    if args.serve_baseline:
+        serve_baseline(args.serve_baseline[0], int(args.serve_baseline[1]), int(args.serve_baseline[2]))
+        return 0
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    from tests.support.yolo_models import detect_model, pt_for
+
+    model = detect_model()
+    imgsz = 160
+    photos = make_photos(args.photos, args.size)
+    levels = [int(c) for c in args.concurrency.split(",")]
+    extra = dict(kv.split("=", 1) for kv in args.service_env)
+    print(
+        f"model {model.name} (YOLOv8n detect, imgsz {imgsz}), {len(photos)} JPEG photos {args.size} "
+        f"(~{statistics.mean(map(len, photos)) / 1024:.0f} KiB), {os.cpu_count()} CPUs; {args.rounds} rounds "
+        f"of {args.seconds:g} s per configuration, interleaved; (a) with {args.threads} intra-op threads"
+    )
+    work = Path(tempfile.mkdtemp(prefix="linesight-bench-"))
+    work.chmod(0o711)  # Postgres (run as `postgres` when we are root) must reach its folder inside
+    bare = BareSession(model, photos, imgsz, args.threads)
+    runs: dict[tuple[str, int], list[RunResult]] = {}
+    with ExitStack() as stack:
+        infra = stack.enter_context(infrastructure(work))
+        targets = [stack.enter_context(inference_service(infra, work, model, photos, extra))]
+        if not args.skip_baseline:
+            targets.append(stack.enter_context(ultralytics_service(work, model, imgsz, photos)))
+        if args.pytorch_baseline:
+            weights = pt_for(model)  # the weights the ONNX file was exported from
+            targets.append(
+                stack.enter_context(ultralytics_service(work, weights, imgsz, photos, PYTORCH_LABEL))
+            )
+        for n in range(args.rounds):
+            round_rows = [bare.measure(b, args.seconds) for b in (1, 8)]
+            for t in targets:
+                for c in levels:
+                    round_rows.append(drive(t.label, t.port, t.pid, t.requests, c, args.seconds))
+            for r in round_rows:
+                runs.setdefault((r.label, r.concurrency), []).append(r)
+            print(f"\nround {n + 1}")
+            print_table(round_rows)
+
+    print(f"\nmedian of {args.rounds} rounds")
+    summary = {key: median_run(rs) for key, rs in runs.items()}
+    print_table(list(summary.values()))
+    ceiling = summary[("(a) onnxruntime batch 1", 1)]
+    print("\nratios of images/s (a = bare ONNX Runtime at batch 1)")
+    for c in levels:
+        b = summary[("(b) linesight inference", c)]
+        line = f"  c={c:<3} b/a = {b.rate / ceiling.rate:.2f}"
+        if not args.skip_baseline:
+            line += f"   b/c = {b.rate / summary[('(c) ultralytics + fastapi', c)].rate:.2f}"
+        if args.pytorch_baseline:
+            pytorch = summary[(PYTORCH_LABEL, c)]
+            line += f"   b/c' = {b.rate / pytorch.rate:.2f}"
+        print(line)
+    print(f"\nlogs in {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

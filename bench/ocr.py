@@ -1,0 +1,100 @@
+"""Label reading accuracy and speed on a generated corpus: precision and recall per code type, the share
+of labels routed to review, the precision of auto-approved codes, and p50 parse time against one bare
+`tesseract` pass on the same images in the same run.
+
+    .venv/bin/python bench/ocr.py --count 200 [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from linesight_ocr.domain.codes import gtin_valid
+from linesight_ocr.domain.label import ReadOptions, read_label
+from linesight_ocr.domain.vendors import load_profiles
+from linesight_ocr.synthetic import FONTS, degrade, random_spec, render
+
+TYPES = ("serial", "part_number", "mac", "ean13")
+
+
+def corpus_item(rng: random.Random):
+    spec = random_spec(rng, valid_ean=rng.random() > 0.1)
+    spec.font = rng.choice(FONTS)
+    spec.font_px = rng.choice((16, 20, 26, 32))
+    spec.barcode = rng.random() < 0.6
+    image = degrade(
+        render(spec),
+        rng,
+        blur=rng.choice((0, 0, 0.6, 1.0)),
+        noise=rng.choice((0, 0, 8, 15)),
+        perspective=rng.choice((0, 0, 0.03, 0.06)),
+    )
+    rotation = rng.choice((0, 90, 180, 270))
+    faults = {"rotation": rotation, "font_px": spec.font_px, "barcode": spec.barcode}
+    return spec, image.rotate(-rotation, expand=True, fillcolor=255).convert("RGB"), faults
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    profiles = load_profiles()
+    options = ReadOptions(languages=["eng"], tesseract_timeout=60, deskew=False, review_below=0.8)
+    tp, fp, fn = Counter(), Counter(), Counter()
+    approved_right = approved_total = reviewed = 0
+    parse_s, bare_s = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.count):
+            spec, image, _ = corpus_item(rng)
+            path = Path(tmp) / f"{i}.png"
+            image.save(path)
+            start = time.perf_counter()
+            subprocess.run(["tesseract", str(path), "-"], capture_output=True, check=True)
+            bare_s.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            read, _ = read_label(image, options, profiles)
+            parse_s.append(time.perf_counter() - start)
+            reviewed += read.needs_review
+            found: dict[str, set[str]] = {}
+            for code in read.codes:
+                if code.type in TYPES:
+                    found.setdefault(code.type, set()).add(code.value)
+                    # an EAN is right when its value is, and valid exactly when its check digit is
+                    right = code.value == spec.expected[code.type] and (
+                        code.type != "ean13" or code.valid == gtin_valid(spec.ean13)
+                    )
+                    if not read.needs_review:
+                        approved_total += 1
+                        approved_right += right
+            for kind in TYPES:
+                values = found.get(kind, set())
+                hit = spec.expected[kind] in values
+                tp[kind] += hit
+                fn[kind] += not hit
+                fp[kind] += len(values - {spec.expected[kind]})
+    print(f"labels: {args.count} (seed {args.seed})")
+    print(f"{'type':<12} {'precision':>9} {'recall':>7}")
+    for kind in TYPES:
+        precision = tp[kind] / max(tp[kind] + fp[kind], 1)
+        recall = tp[kind] / max(tp[kind] + fn[kind], 1)
+        print(f"{kind:<12} {precision:>9.3f} {recall:>7.3f}")
+    print(f"routed to review: {reviewed / args.count:.1%}")
+    print(f"auto-approved codes: {approved_total}, precision {approved_right / max(approved_total, 1):.3f}")
+    p50_parse, p50_bare = statistics.median(parse_s), statistics.median(bare_s)
+    print(
+        f"p50 parse {p50_parse * 1000:.0f} ms, p50 bare tesseract {p50_bare * 1000:.0f} ms, "
+        f"ratio {p50_parse / p50_bare:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

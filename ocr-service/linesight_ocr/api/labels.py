@@ -1,0 +1,80 @@
+"""POST /v1/parse-label (an uploaded image) and /v1/parse-label/url (an image fetched by URL)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+
+from linesight_core.contracts.ocr import LabelRead, LabelUrlRequest
+from linesight_core.errors import Problem
+from linesight_core.images import decode_image
+from linesight_ocr import metrics
+from linesight_ocr.domain.fetch import AllowList, fetch_image
+from linesight_ocr.domain.label import ReadOptions, read_label
+from linesight_ocr.settings import OcrSettings
+
+router = APIRouter(prefix="/v1", tags=["labels"])
+
+ERRORS = {
+    413: {"description": "The image is over the byte or pixel limit"},
+    415: {"description": "Not an accepted image format (JPEG, PNG, WEBP, BMP, TIFF)"},
+    422: {"description": "Not an image, an empty or damaged image, an unknown vendor hint, a refused URL"},
+}
+
+
+def _parse(request: Request, data: bytes, vendor_hint: str | None) -> LabelRead:
+    settings: OcrSettings = request.app.state.settings
+    profiles = request.app.state.vendor_profiles
+    if vendor_hint and vendor_hint.strip().lower() not in profiles:
+        raise Problem(422, f"Unknown vendor_hint {vendor_hint!r}; known: {', '.join(sorted(profiles))}.")
+    start = time.perf_counter()
+    decoded = decode_image(data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
+    decode_ms = (time.perf_counter() - start) * 1000
+    options = ReadOptions(
+        languages=settings.languages,
+        tesseract_timeout=settings.ocr_tesseract_timeout_seconds,
+        deskew=settings.ocr_deskew,
+        review_below=settings.ocr_review_below_confidence,
+    )
+    read, agreement = read_label(decoded.image, options, profiles, vendor_hint, decode_ms)
+    metrics.PARSE_SECONDS.observe(time.perf_counter() - start)
+    for code in read.codes:
+        metrics.CODES_FOUND.labels(code.type, str(code.valid).lower()).inc()
+    metrics.LABEL_READS.labels(str(read.needs_review).lower()).inc()
+    for reason in read.review_reasons:
+        metrics.REVIEW_REASONS.labels(reason).inc()
+    for result in agreement:
+        metrics.BARCODE_AGREEMENT.labels(result).inc()
+    return read
+
+
+# Plain `def`: Tesseract runs as a subprocess and blocks, so FastAPI runs these in its thread pool.
+@router.post("/parse-label", response_model=LabelRead, summary="Read a label image", responses=ERRORS)
+def parse_label(
+    request: Request,
+    image: Annotated[UploadFile, File(description="The label photo")],
+    vendor_hint: Annotated[str | None, Form(max_length=64, description="Vendor id, e.g. `dell`")] = None,
+) -> LabelRead:
+    settings: OcrSettings = request.app.state.settings
+    data = image.file.read(settings.image_max_bytes + 1)
+    return _parse(request, data, vendor_hint)
+
+
+@router.post(
+    "/parse-label/url",
+    response_model=LabelRead,
+    summary="Fetch a label image by URL and read it",
+    responses={**ERRORS, 504: {"description": "The image did not arrive within the time limit"}},
+)
+def parse_label_url(request: Request, body: LabelUrlRequest) -> LabelRead:
+    settings: OcrSettings = request.app.state.settings
+    data = fetch_image(
+        body.image_url,
+        allow=AllowList.parse(settings.url_allowlist),
+        max_bytes=settings.image_max_bytes,
+        timeout=settings.ocr_url_timeout_seconds,
+        max_redirects=settings.ocr_url_max_redirects,
+    )
+    return _parse(request, data, body.vendor_hint)

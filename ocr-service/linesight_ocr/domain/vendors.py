@@ -1,0 +1,70 @@
+"""Vendor profiles: one YAML file per vendor in linesight_ocr/vendors/ says how to recognise the vendor
+on a label, which keys it prints and what its serial and part numbers look like."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+VENDOR_DIR = Path(__file__).resolve().parent.parent / "vendors"
+FIELDS = ("serial", "part_number", "model")
+
+
+class VendorProfileInvalid(ValueError):
+    """A vendor file does not have the shape this module reads."""
+
+
+@dataclass(frozen=True)
+class FieldFormat:
+    keys: tuple[str, ...]
+    pattern: re.Pattern[str] | None  # full-match pattern of the value, None: any plausible code
+
+
+@dataclass(frozen=True)
+class VendorProfile:
+    id: str
+    name: str
+    words: tuple[str, ...]  # upper case; any one of them on the label recognises the vendor
+    fields: dict[str, FieldFormat] = field(default_factory=dict)
+
+
+def _field(vendor: str, name: str, spec: object) -> FieldFormat:
+    if not isinstance(spec, dict):
+        raise VendorProfileInvalid(f"{vendor}: '{name}' must be a mapping with keys and regex")
+    keys = tuple(str(k) for k in spec.get("keys", []))
+    regex = spec.get("regex")
+    try:
+        pattern = re.compile(str(regex)) if regex else None
+    except re.error as exc:
+        raise VendorProfileInvalid(f"{vendor}: '{name}.regex' is not a regular expression: {exc}") from exc
+    return FieldFormat(keys=keys, pattern=pattern)
+
+
+def load_profile(path: Path) -> VendorProfile:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not data.get("id") or not data.get("name"):
+        raise VendorProfileInvalid(f"{path.name}: needs at least 'id' and 'name'")
+    words = tuple(str(w).upper() for w in (data.get("recognise") or {}).get("words", []))
+    if not words:
+        raise VendorProfileInvalid(f"{path.name}: 'recognise.words' lists no word to recognise the vendor by")
+    fields = {name: _field(data["id"], name, data[name]) for name in FIELDS if name in data}
+    return VendorProfile(id=str(data["id"]), name=str(data["name"]), words=words, fields=fields)
+
+
+def load_profiles(folder: Path = VENDOR_DIR) -> dict[str, VendorProfile]:
+    profiles = [load_profile(p) for p in sorted(folder.glob("*.y*ml"))]
+    return {p.id: p for p in profiles}
+
+
+def recognise(profiles: dict[str, VendorProfile], words: list[str]) -> VendorProfile | None:
+    """The vendor whose words appear most often among the label's words (ties: first by id)."""
+    seen = [w.upper().strip(":.,;()[]") for w in words]
+    best, best_hits = None, 0
+    for profile in profiles.values():
+        hits = sum(1 for w in seen if w in profile.words)
+        if hits > best_hits:
+            best, best_hits = profile, hits
+    return best

@@ -1,0 +1,157 @@
+"""Label code rules without Tesseract: GTIN check digits, MAC addresses, OCR confusion repair only where
+a format demands it, vendor profiles from YAML, and the SSRF address checks of the URL fetch."""
+
+import ipaddress
+import random
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from linesight_ocr.domain.codes import gtin_valid, normalise_mac, repair_to_pattern
+from linesight_ocr.domain.fetch import AllowList, UrlRefused, checked_address, forbidden_reason
+from linesight_ocr.domain.preprocess import Prepared, deskew_angle
+from linesight_ocr.domain.vendors import VendorProfileInvalid, load_profile, load_profiles, recognise
+from linesight_ocr.synthetic import random_spec, render
+
+
+@pytest.mark.parametrize("code", ["4006381333931", "96385074", "036000291452", "10012345678902"])
+def test_valid_gtins(code):
+    assert gtin_valid(code)
+
+
+@pytest.mark.parametrize(
+    "code", ["4006381333932", "96385075", "036000291453", "400638133393", "4OO6381333931"]
+)
+def test_a_wrong_check_digit_or_length_is_never_valid(code):
+    assert not gtin_valid(code)
+
+
+def test_mac_addresses_are_normalised_and_repaired_only_to_hex():
+    assert normalise_mac("3c-52-82-1a-2b-4f") == "3C:52:82:1A:2B:4F"
+    assert normalise_mac("3C52821A2B4F") == "3C:52:82:1A:2B:4F"
+    assert normalise_mac("3C:52:82:IA:2B:4O") == "3C:52:82:1A:2B:40"
+    assert normalise_mac("3C:52:82:1A:2B") is None
+    assert normalise_mac("ZZ:52:82:1A:2B:4F") is None
+
+
+def test_repair_only_where_the_format_demands_it():
+    hex12 = re.compile(r"[0-9A-F]{12}")
+    # O is not hex: repaired; B is hex: kept although it looks like an 8.
+    assert repair_to_pattern("BOAEO7552812", hex12) == "B0AE07552812"
+    assert repair_to_pattern("O8YY5T", re.compile(r"0[0-9A-Z]{5}")) == "08YY5T"
+    # Already in format: untouched, even with letters that look like digits.
+    assert repair_to_pattern("PF3KSZQ2", re.compile(r"[A-Z0-9]{8}")) == "PF3KSZQ2"
+    # Two repairs fit equally well: the format cannot say which, so no repair.
+    assert repair_to_pattern("SS", re.compile(r"[0-9][A-Z]|[A-Z][0-9]")) is None
+    assert repair_to_pattern("XYZ", re.compile(r"[0-9]{3}")) is None
+
+
+def test_the_shipped_vendor_profiles_load_and_recognise_their_labels():
+    profiles = load_profiles()
+    assert {"hp", "lenovo", "dell", "ubiquiti"} <= set(profiles)
+    assert recognise(profiles, ["LENOVO", "Model:", "ThinkPad"]).id == "lenovo"
+    assert recognise(profiles, ["Service", "Tag:", "DELL"]).id == "dell"
+    assert recognise(profiles, ["Serial", "12345"]) is None
+    assert profiles["dell"].fields["serial"].pattern.fullmatch("ABC1234")
+
+
+def test_adding_a_vendor_is_adding_a_file(tmp_path):
+    (tmp_path / "acme.yaml").write_text(
+        "id: acme\nname: ACME\nrecognise:\n  words: [ACME]\nserial:\n  keys: [SER]\n  regex: 'A[0-9]{5}'\n"
+    )
+    profile = load_profiles(tmp_path)["acme"]
+    assert profile.fields["serial"].keys == ("SER",)
+    (tmp_path / "broken.yaml").write_text("id: broken\nname: Broken\n")
+    with pytest.raises(VendorProfileInvalid, match=r"recognise\.words"):
+        load_profile(tmp_path / "broken.yaml")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "192.168.0.10",
+        "172.16.5.5",
+        "169.254.169.254",
+        "169.254.1.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "100.64.0.1",
+        "::1",
+        "fd00:ec2::254",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+    ],
+)
+def test_non_public_addresses_are_refused(address):
+    assert forbidden_reason(ipaddress.ip_address(address)) is not None
+
+
+def test_public_addresses_pass():
+    assert forbidden_reason(ipaddress.ip_address("93.184.216.34")) is None
+    assert forbidden_reason(ipaddress.ip_address("2606:4700::1111")) is None
+
+
+def test_urls_are_checked_before_any_connection():
+    none = AllowList.parse([])
+    for url, status in [
+        ("file:///etc/passwd", 422),
+        ("gopher://127.0.0.1/", 422),
+        ("http://127.0.0.1:8080/a.png", 422),
+        ("http://169.254.169.254/latest/meta-data/", 422),
+        ("http://[::1]/a.png", 422),
+        ("http://user:pw@93.184.216.34/a.png", 422),
+    ]:
+        with pytest.raises(UrlRefused) as refused:
+            checked_address(url, none)
+        assert refused.value.status == status
+    assert "metadata" in str(_refusal("http://169.254.169.254/", none))
+    allowed = AllowList.parse(["127.0.0.0/8"])
+    assert checked_address("http://127.0.0.1:8080/a.png", allowed)[3] == ipaddress.ip_address("127.0.0.1")
+    # The metadata address stays refused unless the allow-list names it.
+    with pytest.raises(UrlRefused):
+        checked_address("http://169.254.169.254/", allowed)
+
+
+def _refusal(url, allow):
+    with pytest.raises(UrlRefused) as refused:
+        checked_address(url, allow)
+    return refused.value
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_boxes_go_back_to_upload_coordinates(rotation):
+    # An upload 200x100 scaled by 2 (400x200), then turned `rotation` degrees clockwise.
+    prepared = Prepared(
+        image=None,
+        scale=2.0,
+        rotation=rotation,
+        orientation_confidence=1.0,
+        deskew_degrees=0.0,
+        scaled_size=(400, 200),
+    )
+    upload_box = (10, 20, 30, 40)  # in the 200x100 upload
+    x1, y1, x2, y2 = (v * 2 for v in upload_box)
+    w, h = 400, 200
+    turned = {
+        0: (x1, y1, x2, y2),
+        90: (h - y2, x1, h - y1, x2),
+        180: (w - x2, h - y2, w - x1, h - y1),
+        270: (y1, w - x2, y2, w - x1),
+    }[rotation]
+    assert prepared.to_source(*turned) == upload_box
+
+
+def test_deskew_finds_a_small_tilt():
+    spec = random_spec(random.Random(3), "hp")
+    spec.barcode = False
+    label = render(spec)
+    canvas = Image.new("L", (label.width + 200, label.height + 200), 255)
+    canvas.paste(label, (100, 100))
+    tilted = canvas.rotate(4, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    assert abs(deskew_angle(np.asarray(tilted)) - 4) < 1.0
+    assert abs(deskew_angle(np.asarray(canvas))) < 0.5
