@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
+import redis
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -13,6 +15,8 @@ from linesight_core.db import request_session
 from linesight_core.events import MODEL_PROMOTED, publish
 from linesight_core.storage import ObjectStore
 from linesight_registry.settings import RegistrySettings
+
+log = logging.getLogger(__name__)
 
 
 def get_store(request: Request) -> ObjectStore:
@@ -33,7 +37,11 @@ class Publisher:
         self.redis = request.app.state.redis
 
     def __call__(self, event: ModelPromoted) -> None:
-        publish(self.redis, MODEL_PROMOTED, event.model_dump(mode="json"))
+        # The move is already committed; a lost event is caught up by inference's periodic check.
+        try:
+            publish(self.redis, MODEL_PROMOTED, event.model_dump(mode="json"))
+        except redis.RedisError as exc:
+            log.warning("model.promoted not published", extra={"model": event.model_name, "error": str(exc)})
 
 
 SessionDep = Annotated[Session, Depends(request_session)]
