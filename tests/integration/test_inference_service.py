@@ -1,13 +1,8 @@
 """The inference service boots on real Redis and a real S3 store: /health, /ready naming the dependency
 that is down, /metrics, and /v1/runtime behind the service token."""
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,16 +15,12 @@ from linesight_core.storage import ObjectStore
 from linesight_inference.domain.execution import CUDA, ProviderUnavailable
 from linesight_inference.main import create_app
 from linesight_inference.settings import InferenceSettings
+from tests.support.servers import free_port
+from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "inference-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RegistryReadiness:
@@ -168,31 +159,13 @@ def test_refuses_to_start_on_cpu_when_cuda_is_required(service_env, monkeypatch)
         create_app(settings)
 
 
-def test_python_m_serves_and_stops_on_sigterm(service_env):
-    port = free_port()
-    env = {**os.environ, **service_env, "LINESIGHT_HOST": "127.0.0.1", "LINESIGHT_PORT": str(port)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "linesight_inference"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def test_python_m_serves_and_stops_on_sigterm(service_env, tmp_path):
+    service = ServiceProcess("linesight_inference", service_env, tmp_path / "inference.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "inference did not become ready"
-            time.sleep(0.3)
-        assert "linesight_http_requests_total" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        service.wait_ready(timeout=60)
+        assert "linesight_http_requests_total" in httpx.get(f"{service.url}/metrics").text
     finally:
-        proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0]
+        code = service.stop()
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells what stopped it
-    assert proc.returncode in (0, -signal.SIGTERM), output
-    assert "stopped service=inference" in output
+    assert code in (0, -signal.SIGTERM), service.log_text()
+    assert "stopped service=inference" in service.log_text()

@@ -2,14 +2,9 @@
 configured language data and the barcode decoder reads back a barcode it drew; /v1/capabilities says
 what it can read, behind the service token."""
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 import zxingcpp
 from fastapi.testclient import TestClient
@@ -17,6 +12,7 @@ from fastapi.testclient import TestClient
 from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
 from linesight_ocr.main import create_app
 from linesight_ocr.settings import OcrSettings
+from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
@@ -84,36 +80,11 @@ def test_the_decoder_self_test_fails_on_an_unreadable_image():
         check_decoder(images)
 
 
-def test_python_m_serves_and_stops_on_sigterm():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "LINESIGHT_HOST": "127.0.0.1",
-        "LINESIGHT_PORT": str(port),
-        "LINESIGHT_LOG_FORMAT": "console",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "linesight_ocr"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def test_python_m_serves_and_stops_on_sigterm(tmp_path):
+    service = ServiceProcess("linesight_ocr", {}, tmp_path / "ocr.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the OCR service did not become ready"
-            time.sleep(0.3)
+        service.wait_ready(timeout=60)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0]
-    assert proc.returncode in (0, -signal.SIGTERM), output
-    assert "stopped service=ocr-service" in output
+        code = service.stop()
+    assert code in (0, -signal.SIGTERM), service.log_text()
+    assert "stopped service=ocr-service" in service.log_text()

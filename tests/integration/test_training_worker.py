@@ -18,14 +18,9 @@ import pytest
 from linesight_training.main import create_celery_app
 from linesight_training.settings import TrainingSettings
 from linesight_training.tasks import PING
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Worker:

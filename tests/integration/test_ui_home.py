@@ -5,7 +5,6 @@ the UI's key."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from linesight_ui.main import HOME
 from linesight_ui.metrics import PAGE_VIEWS
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -54,12 +54,6 @@ SERVICES = {
     ],
     "checked_at": "2026-01-05T08:30:00Z",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class GatewaySystemEndpoint:
