@@ -1,0 +1,161 @@
+"""Label Studio JSON exports (a list of tasks) with their images in the same zip, read through the same
+safe archive checks as YOLO zips."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from typing import Any
+from urllib.parse import unquote
+
+from linesight_registry.domain.archives import (
+    IMAGE_SUFFIXES,
+    ArchivedItem,
+    ArchiveLimits,
+    MemberError,
+    ParsedArchive,
+    Problems,
+    SafeZip,
+    add_item,
+    read_image,
+    suffix,
+    with_labels,
+)
+from linesight_registry.domain.labels import box, canonical_boxes
+
+MAX_JSON_BYTES = 512 * 1024 * 1024
+
+# Label Studio prefixes uploaded files with 8 hex digits and a dash (`1f2e3d4c-photo.jpg`).
+UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
+
+
+def _image_basename(ref: str) -> str:
+    return posixpath.basename(unquote(ref.split("?", 1)[0]))
+
+
+def _ls_labels(task: str, class_names: list[str], results: list[Any], where: str, problems: Problems) -> Any:
+    """Labels from one annotation's results: rectangles in percent of the image (top-left corner, size)
+    for detect, the first choice for classify; None when the annotation says nothing for the task."""
+    kind = "rectanglelabels" if task == "detect" else "choices"
+    boxes: list[dict[str, Any]] = []
+    for r in results:
+        if not isinstance(r, dict) or r.get("type") != kind:
+            continue
+        v = r.get("value")
+        names = v.get(kind) if isinstance(v, dict) else None
+        if not isinstance(v, dict) or not isinstance(names, list) or not names:
+            problems.add(f"{where}: a {kind} result without a class.")
+            continue
+        name = str(names[0])
+        if name not in class_names:
+            problems.add(
+                f"{where}: class {name!r} is not a class of the dataset; classes: {', '.join(class_names)}."
+            )
+            continue
+        if task == "classify":
+            return {"class_id": class_names.index(name)}
+        try:
+            if float(v.get("rotation") or 0) % 360:
+                problems.add(f"{where}: rotated boxes ({v.get('rotation')}°) cannot be stored as YOLO boxes.")
+                continue
+            x, y, w, h = (float(v[k]) / 100 for k in ("x", "y", "width", "height"))
+            boxes.append(box(class_names.index(name), x + w / 2, y + h / 2, w, h, len(class_names)))
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.add(f"{where}: {exc if isinstance(exc, ValueError) else 'x, y, width, height needed'}")
+    if task == "classify":
+        return None
+    return canonical_boxes(boxes)
+
+
+def read_labelstudio(path: str, task: str, class_names: list[str], limits: ArchiveLimits) -> ParsedArchive:
+    """A Label Studio JSON export (a list of tasks) with the images in the same zip, matched by file
+    name. Cancelled annotations are skipped; of several, the last one counts. A task without a finished
+    annotation is skipped, not imported as an empty image."""
+    problems = Problems()
+    z = SafeZip(path, limits, problems)
+    try:
+        out = _read_labelstudio(z, task, class_names, problems)
+    finally:
+        z.close()
+    problems.check()
+    return out
+
+
+def _read_labelstudio(z: SafeZip, task: str, class_names: list[str], problems: Problems) -> ParsedArchive:
+    out = ParsedArchive()
+    exports = [n for n in z.files if suffix(n) == ".json"]
+    if len(exports) != 1:
+        problems.add(
+            "A Label Studio archive holds exactly one JSON export; found "
+            + (", ".join(sorted(exports)[:5]) if exports else "none")
+            + "."
+        )
+        return out
+    try:
+        tasks = json.loads(z.read(exports[0], MAX_JSON_BYTES))
+    except MemberError as exc:
+        problems.add(f"{exports[0]}: {exc}")
+        return out
+    except (ValueError, RecursionError) as exc:
+        problems.add(f"{exports[0]}: not valid JSON ({exc}).")
+        return out
+    if not isinstance(tasks, list):
+        problems.add(f"{exports[0]}: a Label Studio JSON export is a list of tasks.")
+        return out
+    by_name: dict[str, list[str]] = {}
+    for n in z.files:
+        if suffix(n) in IMAGE_SUFFIXES:
+            by_name.setdefault(posixpath.basename(n), []).append(n)
+    used: set[str] = set()
+    seen: dict[str, ArchivedItem] = {}
+    decoded: dict[str, ArchivedItem | None] = {}
+    unannotated = 0
+    for index, t in enumerate(tasks):
+        where = f"task {t.get('id', index) if isinstance(t, dict) else index}"
+        ref = (
+            t.get("data", {}).get("image")
+            if isinstance(t, dict) and isinstance(t.get("data"), dict)
+            else None
+        )
+        if not isinstance(ref, str) or not ref:
+            problems.add(f"{where}: no data.image to match an image in the archive.")
+            continue
+        base = _image_basename(ref)
+        candidates = by_name.get(base) or by_name.get(UPLOAD_PREFIX.sub("", base)) or []
+        if not candidates:
+            problems.add(f"{where}: its image {base!r} is not in the archive.")
+            continue
+        if len(candidates) > 1:
+            problems.add(f"{where}: {base!r} matches several images ({', '.join(candidates[:3])}).")
+            continue
+        member = candidates[0]
+        used.add(member)
+        annotations = [
+            a for a in t.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")
+        ]
+        labels = (
+            _ls_labels(task, class_names, annotations[-1].get("result") or [], where, problems)
+            if annotations
+            else None
+        )
+        if not annotations or (task == "classify" and labels is None):
+            unannotated += 1
+            continue
+        if member not in decoded:
+            decoded[member] = read_image(z, member, problems)
+        item = decoded[member]
+        if item is not None:
+            add_item(out, seen, with_labels(item, labels), problems)
+    out.images = len(used)
+    out.skipped = unannotated
+    if unannotated:
+        out.warnings.append(f"Skipped {unannotated} task(s) without a finished annotation.")
+    unused = sorted(n for names in by_name.values() for n in names if n not in used)
+    if unused:
+        out.warnings.append(
+            f"Ignored {len(unused)} image(s) no task refers to, e.g. {', '.join(unused[:3])}."
+        )
+    if not tasks:
+        problems.add(f"{exports[0]}: the export holds no tasks.")
+    return out
