@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -16,8 +18,10 @@ from linesight_core.db import check_database, make_engine, make_session_factory,
 from linesight_core.events import check_redis, make_redis
 from linesight_core.storage import ObjectStore
 from linesight_registry import __version__
-from linesight_registry.api import aliases, models
+from linesight_registry.api import aliases, datasets, models, training_runs
 from linesight_registry.db.models import SCHEMA
+from linesight_registry.domain.queue import TrainingQueue
+from linesight_registry.domain.sweeper import run_sweeper
 from linesight_registry.settings import RegistrySettings
 
 MIGRATIONS = Path(__file__).parent / "db" / "migrations"
@@ -34,21 +38,30 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     store = ObjectStore.from_settings(settings)
     redis_client = make_redis(settings.redis_url)
     buckets = [settings.bucket(p) for p in BUCKETS]
+    training_queue = TrainingQueue(settings.broker_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(run_migrations, engine, MIGRATIONS, SCHEMA)
         await run_in_threadpool(store.ensure_buckets, *buckets)
+        sweeper = asyncio.create_task(
+            run_sweeper(app.state.session_factory, settings), name="training-sweeper"
+        )
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            training_queue.close()
             redis_client.close()
             engine.dispose()
 
     app = create_service_app(
         settings,
         title="LineSight registry",
-        description="Internal API: models, versions, aliases, artifacts. Calls need the service token.",
+        description="Internal API: models, versions, aliases, artifacts, datasets, training runs. Calls need "
+        "the service token.",
         version=__version__,
         readiness={
             "database": partial(check_database, engine),
@@ -61,7 +74,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.store = store
     app.state.redis = redis_client
+    app.state.training_queue = training_queue
     internal = [Depends(service_token_dependency(settings.service_token.get_secret_value()))]
-    for module in (models, aliases):
+    for module in (models, aliases, training_runs, datasets):
         app.include_router(module.router, dependencies=internal)
     return app

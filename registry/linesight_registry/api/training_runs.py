@@ -1,0 +1,333 @@
+"""Training runs: engineers create, list, watch and cancel them; the training worker starts them, reports
+every epoch, keeps them alive with heartbeats and finishes them. Also .pt uploads, which become
+conversion runs: the registry stores the pickle untouched and never opens it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+
+from linesight_core.contracts.common import Page
+from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN
+from linesight_core.contracts.training import (
+    CONVERT_TASK,
+    CONVERT_TIME_LIMIT_SECONDS,
+    MAX_TIME_LIMIT_SECONDS,
+    METRIC_PATTERN,
+    TRAIN_TASK,
+    EpochProgress,
+    EpochRecord,
+    RunControl,
+    RunFinish,
+    RunHeartbeat,
+    RunKind,
+    RunStart,
+    RunStatus,
+    TrainingRunCreate,
+    TrainingRunOut,
+)
+from linesight_core.errors import Problem
+from linesight_registry.api.deps import ActorDep, PublisherDep, SessionDep, SettingsDep, StoreDep
+from linesight_registry.api.models import _spool_upload
+from linesight_registry.db.models import TrainingRun
+from linesight_registry.domain import catalog, training, training_inputs
+from linesight_registry.domain.queue import QueueUnavailable, TrainingQueue
+
+router = APIRouter(tags=["training runs"])
+RUNS = "/v1/training-runs"
+RUN = RUNS + "/{run_id}"
+CONFLICT = {409: {"description": "The run is in a state that does not allow this"}}
+
+
+def get_queue(request: Request) -> TrainingQueue:
+    return request.app.state.training_queue
+
+
+QueueDep = Annotated[TrainingQueue, Depends(get_queue)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _enqueue(session: SessionDep, queue: TrainingQueue, run: TrainingRun, task: str) -> TrainingRunOut:
+    """Commit the run first (the worker asks for it as soon as it gets the task), then queue the task."""
+    session.add(run)
+    training.transition(run, "queued")
+    session.commit()
+    assert run.task_id is not None
+    try:
+        queue.send(task, run.id, run.task_id, run.time_limit_seconds)
+    except QueueUnavailable as exc:
+        run.error = f"the training queue did not take the task: {exc}"
+        run.finished_at = _now()
+        training.transition(run, "failed")
+        session.commit()
+        raise Problem(
+            503,
+            f"The training queue cannot be reached; run {run.id} was recorded as failed. Try again later.",
+        ) from exc
+    return training.run_out(run)
+
+
+@router.post(
+    RUNS,
+    response_model=TrainingRunOut,
+    status_code=201,
+    summary="Start a training run on a dataset version",
+    responses={
+        404: {"description": "Unknown dataset, version or base model"},
+        503: {"description": "No queue"},
+    },
+)
+def create_run(
+    body: TrainingRunCreate, session: SessionDep, actor: ActorDep, queue: QueueDep
+) -> TrainingRunOut:
+    dataset = training_inputs.dataset_version(session, body.dataset, body.dataset_version, for_training=True)
+    if body.architecture is not None:
+        training_inputs.check_architecture(body.architecture, dataset.task)
+    weights = None
+    if body.base_model is not None and body.base_version is not None:
+        weights = training_inputs.base_weights(session, body.base_model, body.base_version, dataset.task)
+    training_inputs.target_model(session, body.model_name, dataset.task)
+    run = TrainingRun(
+        id=uuid.uuid4(),
+        kind="train",
+        task=dataset.task,
+        model_name=body.model_name,
+        dataset=body.dataset,
+        dataset_version=body.dataset_version,
+        dataset_version_id=dataset.id,
+        architecture=body.architecture,
+        base_model=body.base_model,
+        base_version=body.base_version,
+        base_weights_key=weights,
+        epochs=body.epochs,
+        imgsz=body.imgsz,
+        batch=body.batch,
+        seed=body.seed,
+        patience=body.patience,
+        time_limit_seconds=body.time_limit_seconds,
+        selection_metric=body.selection_metric or training.default_selection_metric(dataset.task),
+        auto_promote=body.auto_promote,
+        notes=body.notes,
+        task_id=str(uuid.uuid4()),
+        created_by=actor,
+    )
+    return _enqueue(session, queue, run, TRAIN_TASK)
+
+
+@router.get(RUNS, response_model=Page[TrainingRunOut], summary="List training runs, newest first")
+def list_runs(
+    session: SessionDep,
+    status: RunStatus | None = None,
+    kind: RunKind | None = None,
+    model: str | None = Query(None, pattern=NAME_PATTERN, description="Target model name"),
+    dataset: str | None = Query(None, pattern=NAME_PATTERN),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> Page[TrainingRunOut]:
+    runs, total = training.list_runs(
+        session, status=status, kind=kind, model=model, dataset=dataset, limit=limit, offset=offset
+    )
+    return Page[TrainingRunOut](
+        items=[training.run_out(r) for r in runs], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get(RUN, response_model=TrainingRunOut, summary="One run with its latest epoch")
+def get_run(run_id: uuid.UUID, session: SessionDep) -> TrainingRunOut:
+    return training.run_out(training.get_run(session, run_id))
+
+
+@router.get(
+    RUN + "/epochs",
+    response_model=list[EpochRecord],
+    summary="A run's epochs, oldest first (poll with `after` to watch it)",
+)
+def list_epochs(
+    run_id: uuid.UUID,
+    session: SessionDep,
+    after: int = Query(0, ge=0, le=1000, description="Only epochs after this one"),
+    attempt: int | None = Query(None, ge=1, le=1000, description="Default: the current attempt"),
+) -> list[EpochRecord]:
+    run = training.get_run(session, run_id)
+    return training.list_epochs(session, run, attempt=attempt, after=after)
+
+
+@router.post(
+    RUN + "/cancel",
+    response_model=TrainingRunOut,
+    summary="Cancel a run",
+    description="A queued run is revoked and cancelled at once; a running one stops at the end of its "
+    "current epoch and then ends cancelled.",
+    responses=CONFLICT,
+)
+def cancel_run(run_id: uuid.UUID, session: SessionDep, queue: QueueDep) -> TrainingRunOut:
+    run = training.get_run(session, run_id, lock=True)
+    revoke = training.cancel(run, now=_now())
+    session.commit()
+    if revoke and run.task_id:
+        queue.revoke(run.task_id)
+    return training.run_out(run)
+
+
+# --- the worker's calls ------------------------------------------------------------------------------
+
+
+@router.post(
+    RUN + "/start",
+    response_model=TrainingRunOut,
+    summary="Worker: take a queued run (or a running one whose worker went silent)",
+    responses={409: {"description": "Finished, cancelled or running elsewhere: drop the task"}},
+)
+def start_run(
+    run_id: uuid.UUID, body: RunStart, session: SessionDep, settings: SettingsDep
+) -> TrainingRunOut:
+    run = training.get_run(session, run_id, lock=True)
+    refusal = training.start(
+        run,
+        body.worker,
+        body.task_id,
+        now=_now(),
+        heartbeat_timeout=settings.training_heartbeat_timeout_seconds,
+        max_attempts=settings.training_max_attempts,
+    )
+    session.commit()
+    if refusal is not None:
+        raise Problem(409, refusal)
+    return training.run_out(run)
+
+
+@router.post(RUN + "/progress", response_model=RunControl, summary="Worker: one finished epoch")
+def report_progress(run_id: uuid.UUID, body: EpochProgress, session: SessionDep) -> RunControl:
+    run = training.get_run(session, run_id, lock=True)
+    answer = training.record_epoch(session, run, body, now=_now())
+    session.commit()
+    return answer
+
+
+@router.post(RUN + "/heartbeat", response_model=RunControl, summary="Worker: still alive")
+def heartbeat(run_id: uuid.UUID, session: SessionDep, body: RunHeartbeat | None = None) -> RunControl:
+    run = training.get_run(session, run_id, lock=True)
+    answer = training.heartbeat(run, body.attempt if body else None, now=_now())
+    session.commit()
+    return answer
+
+
+@router.post(
+    RUN + "/finish",
+    response_model=TrainingRunOut,
+    summary="Worker: how the run ended",
+    description="A succeeded run's version gets the staging alias when it beats production on the run's "
+    "selection metric (or when there is no production version), and production too with auto_promote.",
+    responses=CONFLICT,
+)
+def finish_run(
+    run_id: uuid.UUID, body: RunFinish, session: SessionDep, publish: PublisherDep
+) -> TrainingRunOut:
+    run = training.get_run(session, run_id, lock=True)
+    if training.is_repeated_finish(run, body):
+        return training.run_out(run)
+    refusal = training.check_finish(run, body)
+    if refusal is not None:
+        raise Problem(409, refusal)
+    if body.status == "succeeded":
+        assert body.model_version is not None
+        model = catalog.get_model(session, run.model_name)
+        try:
+            version = catalog.get_version(session, model, body.model_version)
+        except Problem:
+            raise Problem(
+                422,
+                f"Model {run.model_name!r} has no version {body.model_version}; upload it before finishing.",
+            ) from None
+        if version.training_run_id not in (None, run.id):
+            raise Problem(
+                422, f"Version {body.model_version} was registered by training run {version.training_run_id}."
+            )
+    training.finish(run, body, now=_now())
+    session.commit()
+    if body.status == "succeeded":
+        training.apply_decision(session, run, publish=publish)
+        session.commit()
+    return training.run_out(run)
+
+
+# --- .pt uploads ---------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/models/{name}/versions/from-pt",
+    response_model=TrainingRunOut,
+    status_code=201,
+    summary="Upload a PyTorch checkpoint (.pt) to be converted to ONNX by the training worker",
+    description="The file is a pickle: it is stored as it came, under uploads/<sha256>.pt in the models "
+    "bucket, and only the worker opens it, in a sandboxed process. The answer is the conversion run; the "
+    "version appears when it succeeds. With a dataset version, the result is evaluated and may be "
+    "staged like a trained model.",
+    responses={413: {"description": "Over the size limit"}, 422: {"description": "Not a torch.save file"}},
+)
+def upload_checkpoint(
+    name: str,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    queue: QueueDep,
+    file: Annotated[UploadFile, File(description="A checkpoint written by torch.save (Ultralytics .pt)")],
+    imgsz: Annotated[int, Form(ge=32, le=2048, multiple_of=32, description="ONNX input size")] = 640,
+    dataset: Annotated[str | None, Form(pattern=NAME_PATTERN)] = None,
+    dataset_version: Annotated[int | None, Form(ge=1, le=MAX_VERSION)] = None,
+    selection_metric: Annotated[str | None, Form(pattern=METRIC_PATTERN)] = None,
+    auto_promote: Annotated[bool, Form()] = False,
+    time_limit_seconds: Annotated[int, Form(ge=60, le=MAX_TIME_LIMIT_SECONDS)] = CONVERT_TIME_LIMIT_SECONDS,
+    created_by: Annotated[str | None, Form(max_length=100)] = None,
+    notes: Annotated[str, Form(max_length=4000)] = "",
+) -> TrainingRunOut:
+    model = catalog.get_model(session, name)
+    if (dataset is None) != (dataset_version is None):
+        raise Problem(422, "Give dataset and dataset_version together, or neither.")
+    dataset_ref = None
+    if dataset is not None and dataset_version is not None:
+        dataset_ref = training_inputs.dataset_version(session, dataset, dataset_version, for_training=False)
+        if dataset_ref.task != model.task:
+            raise Problem(
+                422, f"Model {name!r} is a {model.task} model; dataset {dataset!r} is for {dataset_ref.task}."
+            )
+    path, _ = _spool_upload(file, settings.max_pt_bytes)
+    try:
+        training_inputs.check_torch_checkpoint(path)
+        with open(path, "rb") as fh:
+            stored = store.put_content_addressed(
+                settings.bucket("models"),
+                "uploads",
+                fh,
+                content_type="application/octet-stream",
+                suffix=".pt",
+            )
+    finally:
+        os.unlink(path)
+    run = TrainingRun(
+        id=uuid.uuid4(),
+        kind="convert",
+        task=model.task,
+        model_name=model.name,
+        dataset=dataset,
+        dataset_version=dataset_version,
+        dataset_version_id=dataset_ref.id if dataset_ref else None,
+        source_key=stored.key,
+        source_sha256=stored.sha256,
+        imgsz=imgsz,
+        time_limit_seconds=time_limit_seconds,
+        selection_metric=selection_metric or training.default_selection_metric(model.task),
+        auto_promote=auto_promote,
+        notes=notes,
+        task_id=str(uuid.uuid4()),
+        created_by=created_by or actor,
+    )
+    return _enqueue(session, queue, run, CONVERT_TASK)

@@ -1,0 +1,78 @@
+"""The registry's background sweeper: fails running runs whose worker went silent or whose time ran out,
+so no run stays `running` forever, and counts unfinished runs for the active-runs gauge. Safe in every
+replica: rows are claimed with SKIP LOCKED."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from linesight_core.db import session_scope
+from linesight_registry.db.models import TrainingRun
+from linesight_registry.domain import training
+from linesight_registry.domain.training_metrics import ACTIVE, SWEPT
+from linesight_registry.settings import RegistrySettings
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+def sweep_once(
+    session_factory: sessionmaker[Session], settings: RegistrySettings, *, now: datetime | None = None
+) -> list[TrainingRun]:
+    """One round; returns the runs it failed."""
+    now = now or datetime.now(UTC)
+    failed: list[TrainingRun] = []
+    with session_scope(session_factory) as session:
+        runs = session.scalars(
+            select(TrainingRun)
+            .where(TrainingRun.status == "running")
+            .order_by(TrainingRun.heartbeat_at)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        for run in runs:
+            reason = training.sweep_reason(
+                run,
+                now=now,
+                heartbeat_timeout=settings.training_heartbeat_timeout_seconds,
+                grace_seconds=settings.training_time_limit_grace_seconds,
+            )
+            if reason is None:
+                continue
+            run.error = reason
+            run.finished_at = now
+            training.transition(run, "failed")
+            SWEPT.labels("time_limit" if reason.startswith("time limit") else "heartbeat").inc()
+            log.warning(
+                "training run failed by the sweeper",
+                extra={"run_id": str(run.id), "worker": run.worker, "reason": reason},
+            )
+            failed.append(run)
+        counts = dict(
+            session.execute(
+                select(TrainingRun.status, func.count())
+                .where(TrainingRun.status.in_(("queued", "running")))
+                .group_by(TrainingRun.status)
+            ).all()
+        )
+    for status in ("queued", "running"):
+        ACTIVE.labels(status).set(counts.get(status, 0))
+    return failed
+
+
+async def run_sweeper(session_factory: sessionmaker[Session], settings: RegistrySettings) -> None:
+    while True:
+        try:
+            await run_in_threadpool(sweep_once, session_factory, settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("training sweep failed")
+        await asyncio.sleep(settings.sweeper_interval_seconds)
