@@ -32,5 +32,6 @@ def create_celery_app(settings: TrainingSettings) -> Celery:
         # Logging is linesight_core's: JSON lines with the service name, like every other service.
         worker_hijack_root_logger=False,
     )
+    app.conf.linesight_settings = settings
     register_tasks(app)
     return app

@@ -42,3 +42,19 @@ class TrainingSettings(CoreSettings, RedisSettings, S3Settings):
     @property
     def broker_url(self) -> str:
         return self.celery_broker_url or self.redis_url
+
+    # Where training runs: "auto" takes the first CUDA GPU when torch sees one, else the CPU; or "cpu",
+    # or a CUDA index such as "0".
+    training_device: str = "auto"
+    # Dataloader processes per run. 0 inside Celery's prefork pool, whose children may not fork.
+    dataloader_workers: int = Field(default=0, ge=0)
+    # How often a running run tells the registry it is alive (the registry's timeout must be longer).
+    heartbeat_interval_seconds: float = Field(default=10.0, gt=0)
+    # Limits of the child process that opens an uploaded .pt (a pickle) to convert it.
+    convert_memory_bytes: int = Field(
+        default=8 * 2**30, ge=256 * 2**20
+    )  # address space: torch alone takes ~3 GiB
+    convert_cpu_seconds: int = Field(default=600, ge=10)
+    convert_wall_seconds: int = Field(default=900, ge=10)
+    # Keep each run's folder (dataset, weights, plots) after it finished, for debugging.
+    keep_run_files: bool = False

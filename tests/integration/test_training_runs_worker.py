@@ -1,0 +1,205 @@
+"""Training runs on a real registry and a real training worker (`python -m linesight_training`) with Redis
+as the broker and the S3 store: a run reports its epochs and can be cancelled at an epoch end; a worker
+killed mid-run (SIGKILL, the whole process group) leaves a run that the registry marks failed once its
+heartbeats stop, instead of `running` forever."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import free_port
+from tests.support.services import ServiceProcess
+from tests.support.synthetic import write_detect_zip
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "training-runs-test-token"
+HEARTBEAT_TIMEOUT = 8
+
+
+def broker_db(redis_url: str, db: int) -> str:
+    """A Redis database of its own, so no other test's worker takes these runs (or the reverse)."""
+    return redis_url.rsplit("/", 1)[0] + f"/{db}"
+
+
+class Worker:
+    """The worker in its own process group: killing the group kills the Celery main process and its pool
+    children at once, as a crashed container would."""
+
+    def __init__(self, env: dict[str, str], tmp: Path) -> None:
+        self.port = free_port()
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.log_path = tmp / "worker.log"
+        self._log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "linesight_training"],
+            env={
+                **os.environ,
+                **env,
+                "LINESIGHT_HOST": "127.0.0.1",
+                "LINESIGHT_PORT": str(self.port),
+                "LINESIGHT_LOG_FORMAT": "console",
+                "LINESIGHT_WORKER_HOSTNAME": f"test-{uuid.uuid4().hex[:6]}@%h",
+                "LINESIGHT_METRICS_DIR": str(tmp / "metrics"),
+                "LINESIGHT_YOLO_CONFIG_DIR": str(tmp / "ultralytics"),
+                "LINESIGHT_TRAINING_WORK_DIR": str(tmp / "work"),
+                "LINESIGHT_HEARTBEAT_INTERVAL_SECONDS": "1",
+            },
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def env(postgres_url, redis_url, s3_env):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = make_url(postgres_url)
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    broker = broker_db(redis_url, 11)
+    import redis
+
+    redis.Redis.from_url(broker).flushdb()
+    yield {
+        **s3_env,
+        "LINESIGHT_DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
+        "LINESIGHT_REDIS_URL": redis_url,
+        "LINESIGHT_CELERY_BROKER_URL": broker,
+        "LINESIGHT_S3_BUCKET_PREFIX": f"ls-{uuid.uuid4().hex[:10]}",
+        "LINESIGHT_SERVICE_TOKEN": TOKEN,
+    }
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def registry(env, tmp_path_factory):
+    log = tmp_path_factory.mktemp("registry") / "registry.log"
+    proc = ServiceProcess(
+        "linesight_registry",
+        {
+            **env,
+            "LINESIGHT_TRAINING_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT),
+            "LINESIGHT_SWEEPER_INTERVAL_SECONDS": "1",
+        },
+        log,
+    )
+    try:
+        proc.wait_ready()
+        with httpx.Client(
+            base_url=proc.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120
+        ) as http:
+            http.env = {**env, "LINESIGHT_REGISTRY_URL": proc.url}  # type: ignore[attr-defined]
+            yield http
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def dataset_version(registry, tmp_path_factory):
+    body = {"name": "kill-bench", "task": "detect", "class_names": ["wrench", "screwdriver", "tape"]}
+    assert registry.post("/v1/datasets", json=body).status_code == 201
+    archive = write_detect_zip(tmp_path_factory.mktemp("data") / "bench.zip", 32, seed=3, size=(160, 120))
+    with archive.open("rb") as fh:
+        resp = registry.post(
+            "/v1/datasets/kill-bench/imports", files={"file": ("bench.zip", fh)}, data={"format": "yolo"}
+        )
+    assert resp.status_code == 200, resp.text
+    resp = registry.post("/v1/datasets/kill-bench/versions", json={"notes": "kill test"})
+    assert resp.status_code == 201, resp.text
+    return resp.json()["version"]
+
+
+def start_run(registry, version: int, epochs: int) -> str:
+    resp = registry.post(
+        "/v1/training-runs",
+        json={
+            "dataset": "kill-bench",
+            "dataset_version": version,
+            "model_name": "kill-bench",
+            "architecture": "yolov8n.yaml",
+            "epochs": epochs,
+            "imgsz": 96,
+            "batch": 8,
+            "patience": 0,
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.json()["id"]
+
+
+def wait_run(registry, run_id: str, until, worker: Worker, timeout: float = 300.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = registry.get(f"/v1/training-runs/{run_id}").json()
+        if until(run):
+            return run
+        assert time.monotonic() < deadline, f"run never reached the state: {run}\n{worker.output()}"
+        time.sleep(0.5)
+
+
+def test_cancel_stops_a_running_run_at_the_end_of_the_epoch(registry, dataset_version, tmp_path):
+    worker = Worker(registry.env, tmp_path / "w")
+    try:
+        run_id = start_run(registry, dataset_version, epochs=100)
+        wait_run(registry, run_id, lambda r: r["epochs_done"] >= 1, worker)
+        assert registry.post(f"/v1/training-runs/{run_id}/cancel").status_code == 200
+        run = wait_run(
+            registry, run_id, lambda r: r["status"] in ("cancelled", "failed", "succeeded"), worker
+        )
+        assert run["status"] == "cancelled", run
+        assert run["epochs_done"] < 100
+        assert run["model_version"] is None
+        epochs = registry.get(f"/v1/training-runs/{run_id}/epochs").json()
+        assert [e["epoch"] for e in epochs] == list(range(1, run["epochs_done"] + 1))
+    finally:
+        worker.stop()
+
+
+def test_a_killed_worker_leaves_a_failed_run_not_a_running_one(registry, dataset_version, tmp_path):
+    worker = Worker(registry.env, tmp_path / "w")
+    run_id = start_run(registry, dataset_version, epochs=200)
+    try:
+        running = wait_run(registry, run_id, lambda r: r["epochs_done"] >= 1, worker)
+        assert running["status"] == "running" and running["worker"]
+        worker.kill()
+        killed_at = time.monotonic()
+        run = wait_run(
+            registry, run_id, lambda r: r["status"] != "running", worker, timeout=HEARTBEAT_TIMEOUT + 60
+        )
+        assert run["status"] == "failed"
+        assert "heartbeat" in run["error"], run["error"]
+        assert time.monotonic() - killed_at < HEARTBEAT_TIMEOUT + 30
+        assert run["finished_at"] is not None
+    finally:
+        worker.stop()
