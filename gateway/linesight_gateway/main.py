@@ -14,21 +14,47 @@ from starlette.concurrency import run_in_threadpool
 
 from linesight_core.app import create_app as create_service_app
 from linesight_core.clients.inference import InferenceClient
+from linesight_core.clients.ocr import OcrClient
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.db import check_database, make_engine, make_session_factory, run_migrations, session_scope
 from linesight_core.http import make_async_client
 from linesight_core.storage import ObjectStore
 from linesight_gateway import __version__
-from linesight_gateway.api import access, audit, feedback, inspections, models, stations, stats, system
+from linesight_gateway.api import (
+    access,
+    audit,
+    datasets,
+    feedback,
+    inspections,
+    labels,
+    models,
+    stations,
+    stats,
+    system,
+    training_runs,
+)
 from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
+from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
 from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.settings import GatewaySettings
 
 MIGRATIONS = Path(__file__).parent / "db" / "migrations"
 BUCKETS = ("images",)
-ROUTER_MODULES = (access, audit, system, models, stations, stats, inspections, feedback)
+ROUTER_MODULES = (
+    access,
+    audit,
+    system,
+    models,
+    stations,
+    stats,
+    inspections,
+    feedback,
+    labels,
+    datasets,
+    training_runs,
+)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -65,6 +91,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             timeout=settings.inference_timeout_seconds,
             retries=0,
         )
+        app.state.ocr = OcrClient.create(
+            settings.ocr_url,
+            service_token=settings.service_token.get_secret_value(),
+            timeout=settings.ocr_timeout_seconds,
+            retries=0,
+        )
         reprocessor = asyncio.create_task(
             run_reprocessor(
                 app.state.session_factory,
@@ -77,13 +109,23 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
             name="inspection-reprocessor",
         )
+        dataset_sync = asyncio.create_task(
+            run_dataset_sync(
+                DatasetSync(app.state.session_factory, store, buckets[0], app.state.registry),
+                interval=settings.dataset_sync_interval_seconds,
+                batch=settings.dataset_sync_batch_size,
+            ),
+            name="feedback-dataset-sync",
+        )
         try:
             yield
         finally:
-            reprocessor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reprocessor
+            for task in (reprocessor, dataset_sync):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await app.state.inference.aclose()
+            await app.state.ocr.aclose()
             await app.state.registry.aclose()
             await app.state.status_client.aclose()
             engine.dispose()

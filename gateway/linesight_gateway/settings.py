@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from linesight_core.settings import CoreSettings, DatabaseSettings, S3Settings
@@ -26,3 +26,13 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     # How often pending inspections are retried, and how many per round.
     reprocess_interval_seconds: float = 5.0
     reprocess_batch_size: int = 16
+    # Feedback marked "use for training" goes to the station's registry dataset this often, this many
+    # per round (domain/dataset_sync.py); a failed push is retried with back-off.
+    dataset_sync_interval_seconds: float = 5.0
+    dataset_sync_batch_size: int = 32
+    # A label read waits this long for the OCR service (LINESIGHT_OCR_URL); past it the upload is refused
+    # with 504 and nothing is stored.
+    ocr_timeout_seconds: float = 30.0
+    # A label read whose every code the OCR service read with at least this confidence, and which it did
+    # not flag itself, is approved at once; the others wait in the review queue.
+    label_auto_approve_threshold: float = Field(0.90, ge=0.0, le=1.0)

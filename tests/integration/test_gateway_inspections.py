@@ -250,7 +250,6 @@ def test_feedback_history_and_accuracy(env):
                     "corrected_verdict": "NOK",
                     "corrected_counts": {"wrench": 1, "tape": 1},
                     "notes": "screwdriver is a pen",
-                    "use_for_training": True,
                 }
                 assert (
                     gw.post(f"/api/v1/inspections/{ids[1]}/feedback", json=wrong, headers=ADMIN).status_code

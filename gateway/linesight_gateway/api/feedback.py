@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from linesight_core.clients.errors import UpstreamError
 from linesight_core.errors import Problem
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
-from linesight_gateway.api.feedback_schemas import FeedbackIn, FeedbackOut, FeedbackRevisionOut
+from linesight_gateway.api.feedback_schemas import DatasetLink, FeedbackIn, FeedbackOut, FeedbackRevisionOut
 from linesight_gateway.db.models import Feedback, Inspection, Station
 from linesight_gateway.domain import audit
 from linesight_gateway.domain import feedback as domain
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/inspections/{inspection_id}/feedback", tags=["feedback"])
 
@@ -31,6 +35,14 @@ def feedback_out(session, feedback: Feedback) -> FeedbackOut:  # type: ignore[no
         use_for_training=feedback.use_for_training,
         revision=feedback.revision,
         updated_at=feedback.updated_at,
+        dataset=DatasetLink(
+            dataset=feedback.dataset_name,
+            item_id=feedback.dataset_item_id,
+            synced=feedback.dataset_synced_revision == feedback.revision and not feedback.dataset_sync_error,
+            error=feedback.dataset_sync_error,
+        )
+        if feedback.use_for_training or feedback.dataset_name
+        else None,
         history=[
             FeedbackRevisionOut(revision=r.revision, content=r.content, by_name=r.by_name, at=r.at)
             for r in revisions
@@ -58,10 +70,17 @@ async def give_feedback(
     payload = body.model_dump(mode="json")
     class_names = None
     if not body.correct:
-        version = await request.app.state.registry.resolve(
-            inspection.model_name, version=inspection.model_version
-        )
-        class_names = set(version.class_names.values())
+        try:
+            version = await request.app.state.registry.resolve(
+                inspection.model_name, version=inspection.model_version
+            )
+            class_names = set(version.class_names.values())
+        except UpstreamError as exc:
+            if exc.status < 500:
+                raise
+            # The registry is away: keep the operator's correction now; the class names are checked
+            # again when the feedback is added to the dataset (dataset_sync), which retries until then.
+            log.warning("feedback saved without the class check", extra={"error": str(exc)})
     domain.check_corrections(inspection, station, payload, class_names)
     feedback, created = await run_in_threadpool(domain.save, session, inspection, payload, principal)
     audit.record(

@@ -79,8 +79,60 @@ class FeedbackRevisionOut(BaseModel):
     at: datetime
 
 
+class DatasetLink(BaseModel):
+    """Where a feedback marked "use for training" stands in the station's dataset."""
+
+    dataset: str | None = None
+    item_id: str | None = None
+    synced: bool = Field(description="The dataset holds this feedback's latest revision")
+    error: str | None = Field(None, description="Why the last attempt did not add it")
+
+
 class FeedbackOut(FeedbackIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "correct": False,
+                    "corrected_verdict": "OK",
+                    "corrected_counts": {"wrench": 1, "screwdriver": 2},
+                    "notes": "screwdriver hidden under the cloth",
+                    "use_for_training": True,
+                    "inspection_id": "1f0c2a9e-4a51-4b8e-9d6a-3b5c0c1e2f10",
+                    "revision": 2,
+                    "updated_at": "2026-11-22T10:04:00Z",
+                    "dataset": {
+                        "dataset": "bench-tools",
+                        "item_id": "2c6e8a0b-4d1f-4a37-8c59-6e0a2b4d6f81",
+                        "synced": True,
+                    },
+                    "history": [
+                        {
+                            "revision": 1,
+                            "content": {"correct": True, "notes": "", "use_for_training": False},
+                            "by_name": "line 3 tablet",
+                            "at": "2026-11-22T10:01:00Z",
+                        },
+                        {
+                            "revision": 2,
+                            "content": {
+                                "correct": False,
+                                "corrected_verdict": "OK",
+                                "corrected_counts": {"wrench": 1, "screwdriver": 2},
+                                "notes": "screwdriver hidden under the cloth",
+                                "use_for_training": True,
+                            },
+                            "by_name": "line 3 tablet",
+                            "at": "2026-11-22T10:04:00Z",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     inspection_id: str
     revision: int
     updated_at: datetime
+    dataset: DatasetLink | None = Field(None, description="Set when the feedback is or was used for training")
     history: list[FeedbackRevisionOut] = Field(description="Every version of this feedback, oldest first")

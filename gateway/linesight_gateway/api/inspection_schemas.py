@@ -29,7 +29,7 @@ class InspectionOut(BaseModel):
                     "confidence": 0.93,
                     "confidence_status": "success",
                     "counts": {"wrench": 1},
-                    "missing": [{"label": "screwdriver", "expected": 1, "found": 0}],
+                    "missing": [{"label": "screwdriver", "expected": 2, "found": 0}],
                     "unexpected": [],
                     "predictions": [
                         {
@@ -39,8 +39,18 @@ class InspectionOut(BaseModel):
                             "box": {"x1": 34.5, "y1": 80.2, "x2": 75.0, "y2": 181.9},
                         }
                     ],
-                    "model": {"name": "bench-tools", "alias": "production", "version": 3, "sha256": "9f2c…"},
-                    "image": {"width": 640, "height": 480, "sha256": "ab12…", "faces_blurred": 0},
+                    "model": {
+                        "name": "bench-tools",
+                        "alias": "production",
+                        "version": 3,
+                        "sha256": "904cb1c3b85f864a9b4f43b3f59e11d44b7ce7921fe877926553eb0845e211e8",
+                    },
+                    "image": {
+                        "width": 640,
+                        "height": 480,
+                        "sha256": "9b73ce2e5c72e9c8eb35ae3f509ef901b26ed3e9811f0782f3633cceab140918",
+                        "faces_blurred": 0,
+                    },
                     "timings_ms": {"decode": 4.1, "store": 6.3, "inference": 21.0, "total": 34.2},
                     "error": None,
                     "attempts": 0,

@@ -29,6 +29,7 @@ from linesight_gateway.domain.privacy import blur_faces, encode_jpeg
 
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 MAX_BATCH = 16
+STATION_EXAMPLE = "8c1d2b55-9a0e-4f51-8a21-0e3f4a5b6c7d"
 
 
 def inspection_out(i: Inspection) -> InspectionOut:
@@ -148,7 +149,9 @@ async def create_inspection(
     principal: Operator,
     session: SessionDep,
     image: Annotated[UploadFile, File(description="The photo: JPEG, PNG, WEBP, BMP or TIFF")],
-    station_id: Annotated[uuid.UUID, Form()],
+    station_id: Annotated[
+        uuid.UUID, Form(description="Where the photo was taken", examples=[STATION_EXAMPLE])
+    ],
 ) -> Response:
     station = await run_in_threadpool(_station, session, station_id)
     data = await image.read(request.app.state.settings.image_max_bytes + 1)
@@ -169,7 +172,9 @@ async def create_inspections(
     principal: Operator,
     session: SessionDep,
     images: Annotated[list[UploadFile], File(description=f"Up to {MAX_BATCH} photos")],
-    station_id: Annotated[uuid.UUID, Form()],
+    station_id: Annotated[
+        uuid.UUID, Form(description="Where the photos were taken", examples=[STATION_EXAMPLE])
+    ],
 ) -> list[InspectionOut]:
     if len(images) > MAX_BATCH:
         raise Problem(413, f"At most {MAX_BATCH} photos per batch; got {len(images)}.")
@@ -253,7 +258,15 @@ def _image_bytes(request: Request, inspection: Inspection) -> tuple[bytes, str]:
 
 
 @router.get(
-    "/{inspection_id}/image", summary="The stored photo", responses={200: {"content": {"image/*": {}}}}
+    "/{inspection_id}/image",
+    summary="The stored photo",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/*": {}},
+            "description": "The photo as stored: faces blurred (JPEG) when the station asks for it",
+        }
+    },
 )
 def get_image(request: Request, inspection_id: uuid.UUID, principal: Viewer, session: SessionDep) -> Response:
     data, content_type = _image_bytes(request, _get(session, inspection_id))
@@ -263,7 +276,8 @@ def get_image(request: Request, inspection_id: uuid.UUID, principal: Viewer, ses
 @router.get(
     "/{inspection_id}/annotated",
     summary="The photo with boxes, labels and the verdict drawn",
-    responses={200: {"content": {"image/jpeg": {}}}},
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "A JPEG of the upright photo"}},
 )
 def get_annotated(
     request: Request, inspection_id: uuid.UUID, principal: Viewer, session: SessionDep

@@ -111,7 +111,12 @@ async def list_versions(
     response_model=ModelVersionOut,
     status_code=201,
     summary="Upload an ONNX model as a new version",
-    responses={200: {"description": "The same file was uploaded before: its existing version"}},
+    responses={
+        200: {
+            "model": ModelVersionOut,
+            "description": "The same file was uploaded before: its existing version",
+        }
+    },
 )
 async def upload_version(
     request: Request,
@@ -120,12 +125,27 @@ async def upload_version(
     principal: Engineer,
     session: SessionDep,
     file: Annotated[UploadFile, File(description="The ONNX file exported by Ultralytics")],
-    task: Annotated[Task | None, Form()] = None,
-    class_names: Annotated[str | None, Form(description="JSON list of class names to check")] = None,
-    imgsz: Annotated[str | None, Form(description="JSON [height, width] to check")] = None,
-    metrics: Annotated[str | None, Form(description="JSON object")] = None,
-    params: Annotated[str | None, Form(description="JSON object")] = None,
-    notes: Annotated[str, Form(max_length=4000)] = "",
+    task: Annotated[
+        Task | None, Form(description="The model's task, to check against the file", examples=["detect"])
+    ] = None,
+    class_names: Annotated[
+        str | None,
+        Form(description="JSON list of class names to check", examples=['["wrench", "screwdriver", "tape"]']),
+    ] = None,
+    imgsz: Annotated[
+        str | None, Form(description="JSON [height, width] to check", examples=["[640, 640]"])
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        Form(description="JSON object: metric name → value", examples=['{"mAP50": 0.78, "mAP50-95": 0.52}']),
+    ] = None,
+    params: Annotated[
+        str | None,
+        Form(description="JSON object: training parameters", examples=['{"epochs": 50, "imgsz": 640}']),
+    ] = None,
+    notes: Annotated[
+        str, Form(max_length=4000, examples=["exported from run 17 on the lab workstation"])
+    ] = "",
 ) -> ModelVersionOut:
     fields = {
         "task": task,

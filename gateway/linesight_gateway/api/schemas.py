@@ -10,6 +10,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from linesight_gateway.domain.access import Role
 
+# Shown in the OpenAPI document: the admin creates a key for the line 3 tablet.
+_ADMIN_KEY_ID = "9e8d7c6b-5a49-4382-b716-05f4e3d2c1b0"
+_KEY_ID = "0b5d7f91-3c2e-4a68-9d10-4f6b8d0a2c53"
+_KEY_EXAMPLE: dict[str, Any] = {
+    "id": _KEY_ID,
+    "name": "line 3 tablet",
+    "prefix": "lsk_3f9a1c2e",
+    "role": "operator",
+    "created_at": "2026-11-02T07:55:00Z",
+    "created_by": _ADMIN_KEY_ID,
+    "last_used_at": "2026-11-22T09:59:41Z",
+    "revoked_at": None,
+    "bootstrap": False,
+}
+
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "line 3 tablet", "role": "operator"}]})
@@ -19,7 +34,7 @@ class ApiKeyCreate(BaseModel):
 
 
 class ApiKeyOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_KEY_EXAMPLE]})
 
     id: uuid.UUID
     name: str
@@ -33,6 +48,18 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_KEY_EXAMPLE,
+                    "last_used_at": None,
+                    "key": "lsk_3f9a1c2e_q9ZrV7wK2mXc4TnB8pLd1sYf6GhJ0uEa3RiN5oWkMv",
+                }
+            ]
+        }
+    )
+
     key: str = Field(description="The key itself. Shown once: only its hash is stored.")
 
 
@@ -41,13 +68,34 @@ class ApiKeyList(BaseModel):
 
 
 class WhoAmI(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"key_id": _KEY_ID, "name": "line 3 tablet", "role": "operator"}]}
+    )
+
     key_id: uuid.UUID
     name: str
     role: Role
 
 
 class AuditEventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1042,
+                    "at": "2026-11-02T07:55:00Z",
+                    "actor_key_id": _ADMIN_KEY_ID,
+                    "actor_name": "bootstrap admin",
+                    "action": "api_key.create",
+                    "object_type": "api_key",
+                    "object_id": _KEY_ID,
+                    "details": {"name": "line 3 tablet", "role": "operator", "prefix": "lsk_3f9a1c2e"},
+                    "request_id": "4f1c2b9e8d7a4c3b9e0f1a2b3c4d5e6f",
+                }
+            ]
+        },
+    )
 
     id: int
     at: datetime

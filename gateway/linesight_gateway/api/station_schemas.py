@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -32,6 +32,41 @@ class Thresholds(BaseModel):
         return self
 
 
+class TrainingPolicy(BaseModel):
+    """How operators' corrections at this station become training data and new models."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"dataset": "line-3-bench", "retrain_after": 50, "auto_train": True, "epochs": 40}]
+        }
+    )
+
+    dataset: str | None = Field(
+        None,
+        pattern=NAME_PATTERN,
+        description="Registry dataset that feedback marked 'use for training' goes to; empty: the "
+        "station's name (created on first use with the model's classes)",
+    )
+    retrain_after: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="Cut a new dataset version when this many feedback items arrived since the last one; "
+        "empty: never automatically",
+    )
+    auto_train: bool = Field(False, description="Start a training run on every automatically cut version")
+    auto_promote: bool = Field(
+        False, description="A trained model that beats production becomes production without a person"
+    )
+    selection_metric: str | None = Field(
+        None, max_length=32, description="Champion/challenger metric; empty: mAP50-95 (detect), accuracy"
+    )
+    architecture: str = Field("yolov8n.yaml", pattern=r"^[a-z0-9._-]{1,64}\.yaml$")
+    epochs: int = Field(30, ge=1, le=1000)
+    imgsz: int = Field(320, ge=32, le=2048, multiple_of=32)
+    batch: int = Field(16, ge=1, le=256)
+
+
 class StationFields(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -44,6 +79,7 @@ class StationFields(BaseModel):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     blur_faces: bool = Field(False, description="Blur faces before the photo is stored")
     active: bool = True
+    training: TrainingPolicy = Field(default_factory=TrainingPolicy)
 
 
 class StationCreate(StationFields):
@@ -86,6 +122,7 @@ class StationUpdate(BaseModel):
     thresholds: Thresholds | None = None
     blur_faces: bool | None = None
     active: bool | None = None
+    training: TrainingPolicy | None = None
 
 
 def check_mode_rules(mode: str, expected: list[ExpectedItem], ok_classes: list[str]) -> None:
@@ -99,7 +136,50 @@ def check_mode_rules(mode: str, expected: list[ExpectedItem], ok_classes: list[s
 
 
 class StationOut(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "8c1d2b55-9a0e-4f51-8a21-0e3f4a5b6c7d",
+                    "name": "line-3-bench",
+                    "description": "Tool bench at the end of line 3",
+                    "mode": "detect",
+                    "model_name": "bench-tools",
+                    "model_alias": "production",
+                    "expected_items": [
+                        {"label": "wrench", "min_count": 1},
+                        {"label": "screwdriver", "min_count": 2},
+                    ],
+                    "ok_classes": [],
+                    "thresholds": {"success": 0.7, "low_confidence": 0.5},
+                    "has_reference_image": True,
+                    "blur_faces": True,
+                    "active": True,
+                    "training": {
+                        "dataset": "bench-tools",
+                        "retrain_after": 50,
+                        "auto_train": True,
+                        "auto_promote": False,
+                        "selection_metric": "mAP50-95",
+                        "architecture": "yolov8n.yaml",
+                        "epochs": 40,
+                        "imgsz": 320,
+                        "batch": 16,
+                    },
+                    "training_state": {
+                        "dataset": "bench-tools",
+                        "feedback_since_version": 12,
+                        "last_version": 3,
+                        "last_cut_at": "2026-11-21T17:00:00Z",
+                        "last_run_id": "f2a4c6e8-0b1d-4f35-9a57-3c5e7a9b1d20",
+                    },
+                    "created_at": "2026-11-02T08:30:00Z",
+                    "updated_at": "2026-11-21T17:00:00Z",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     name: str
@@ -113,6 +193,11 @@ class StationOut(BaseModel):
     has_reference_image: bool
     blur_faces: bool
     active: bool
+    training: TrainingPolicy
+    training_state: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Where the feedback loop stands: dataset, last_version, feedback_since_version, last_run_id",
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -21,6 +21,7 @@ from linesight_gateway.api.station_schemas import (
     StationPage,
     StationUpdate,
     Thresholds,
+    TrainingPolicy,
     check_mode_rules,
 )
 from linesight_gateway.db.models import Station
@@ -44,6 +45,8 @@ def station_out(s: Station) -> StationOut:
         has_reference_image=s.reference_image_key is not None,
         blur_faces=s.blur_faces,
         active=s.active,
+        training=TrainingPolicy(**(s.training or {})),
+        training_state=s.training_state or {},
         created_at=s.created_at,
         updated_at=s.updated_at,
     )
@@ -78,6 +81,7 @@ async def create_station(
         low_confidence_threshold=body.thresholds.low_confidence,
         blur_faces=body.blur_faces,
         active=body.active,
+        training=body.training.model_dump(),
     )
     session.add(station)
     session.flush()
@@ -143,6 +147,8 @@ async def update_station(
         station.blur_faces = body.blur_faces
     if body.active is not None:
         station.active = body.active
+    if body.training is not None:
+        station.training = body.training.model_dump()
     domain.touch(station)
     audit.record(
         session,
@@ -201,7 +207,10 @@ async def put_reference_image(
     "/{station_id}/reference-image",
     summary="The reference photo",
     response_class=StreamingResponse,
-    responses={200: {"content": {"image/*": {}}}, 404: {"description": "No station or no photo"}},
+    responses={
+        200: {"content": {"image/*": {}}, "description": "The photo as it was uploaded"},
+        404: {"description": "No station or no photo"},
+    },
 )
 def get_reference_image(request: Request, station_id: uuid.UUID, principal: Viewer, session: SessionDep):  # type: ignore[no-untyped-def]
     station = domain.get_station(session, station_id)

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Date, case, cast, func, select
 
 from linesight_gateway.api.deps import SessionDep, Viewer
@@ -34,6 +34,45 @@ class DayCount(BaseModel):
 
 
 class StationStats(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "station_id": "8c1d2b55-9a0e-4f51-8a21-0e3f4a5b6c7d",
+                    "inspections": 1280,
+                    "completed": 1276,
+                    "pending": 4,
+                    "ok": 1153,
+                    "nok": 123,
+                    "nok_rate": 0.0964,
+                    "confidence": {"success": 1190, "low_confidence": 61, "rejected": 25},
+                    "per_model_version": [
+                        {
+                            "model_version": 3,
+                            "inspections": 1100,
+                            "nok_rate": 0.1018,
+                            "with_feedback": 212,
+                            "correct": 190,
+                            "accuracy": 0.8962,
+                        },
+                        {
+                            "model_version": 4,
+                            "inspections": 176,
+                            "nok_rate": 0.0625,
+                            "with_feedback": 30,
+                            "correct": 29,
+                            "accuracy": 0.9667,
+                        },
+                    ],
+                    "per_day": [
+                        {"day": "2026-11-21", "ok": 402, "nok": 41, "pending": 0},
+                        {"day": "2026-11-22", "ok": 388, "nok": 35, "pending": 4},
+                    ],
+                }
+            ]
+        }
+    )
+
     station_id: uuid.UUID
     inspections: int
     completed: int

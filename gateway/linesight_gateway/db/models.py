@@ -70,6 +70,9 @@ class Station(Base):
     reference_image_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
     blur_faces: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    # TrainingPolicy (api/station_schemas.py) and where the feedback loop stands (domain/dataset_sync.py)
+    training: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    training_state: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -129,6 +132,14 @@ class Feedback(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     use_for_training: Mapped[bool] = mapped_column(default=False)
     revision: Mapped[int] = mapped_column(default=1)
+    # The registry dataset item made from this feedback, and which revision it carries; a revision
+    # newer than the synced one (or a sync that failed) is picked up by domain/dataset_sync.py.
+    dataset_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    dataset_item_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dataset_synced_revision: Mapped[int | None] = mapped_column(nullable=True)
+    dataset_sync_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dataset_sync_attempts: Mapped[int] = mapped_column(default=0)
+    dataset_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -142,6 +153,74 @@ class FeedbackRevision(Base):
     )
     revision: Mapped[int] = mapped_column()
     content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    by_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    by_name: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LabelRead(Base):
+    """One product-label photo and what the OCR service read on it; reads the OCR was not sure of wait in
+    the review queue until a person approves or corrects their codes."""
+
+    __tablename__ = "label_reads"
+    __table_args__ = (
+        Index("ix_label_reads_status_created", "status", "created_at"),
+        Index("ix_label_reads_created", "created_at"),
+        Index("ix_label_reads_reviewed", "reviewed_at"),
+        Index("ix_label_reads_vendor", "vendor_id"),
+        Index("ix_label_reads_station", "station_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    status: Mapped[str] = mapped_column(String(16))  # needs_review | approved | corrected
+    auto_approved: Mapped[bool] = mapped_column(default=False)
+    station_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(f"{SCHEMA}.stations.id", ondelete="SET NULL"), nullable=True
+    )
+    station_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    context: Mapped[str] = mapped_column(Text, default="")
+    vendor_hint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    vendor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    vendor_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    vendor_matched_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The codes as they stand now (each with its review state), and as the OCR service read them.
+    codes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    ocr_codes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    review_reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # Tokens are read by the export only; lists show their count.
+    tokens: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, deferred=True)
+    tokens_count: Mapped[int] = mapped_column(default=0)
+    barcodes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    rotation: Mapped[int] = mapped_column(default=0)
+    timings_ms: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    image_key: Mapped[str] = mapped_column(String(256))
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    image_content_type: Mapped[str] = mapped_column(String(64))
+    image_width: Mapped[int] = mapped_column()
+    image_height: Mapped[int] = mapped_column()
+    notes: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(default=1)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    reviewed_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    reviewed_by_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LabelReadChange(Base):
+    """Every state a label read went through: the OCR read, its approval, each correction."""
+
+    __tablename__ = "label_read_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    read_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.label_reads.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column()
+    action: Mapped[str] = mapped_column(String(16))  # read | auto_approve | approve | correct
+    status: Mapped[str] = mapped_column(String(16))
+    codes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    notes: Mapped[str] = mapped_column(Text, default="")
     by_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     by_name: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

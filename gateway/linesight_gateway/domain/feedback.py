@@ -26,6 +26,12 @@ def check_corrections(
             raise Problem(
                 422, "A wrong answer at a detect station needs corrected_counts or corrected_boxes."
             )
+        if body.get("use_for_training") and body.get("corrected_boxes") is None:
+            raise Problem(
+                422,
+                "use_for_training at a detect station needs corrected_boxes: counts alone cannot "
+                "teach a detector where the items are.",
+            )
     else:
         if body.get("corrected_counts") is not None or body.get("corrected_boxes") is not None:
             raise Problem(422, "Counts and boxes are for detect stations; give corrected_class.")

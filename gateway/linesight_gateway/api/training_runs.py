@@ -1,0 +1,169 @@
+"""Training runs through the gateway: engineers start, watch and cancel them, and upload PyTorch
+checkpoints (.pt) for conversion; everyone with a key can watch. Every change is in the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+
+from linesight_core.contracts.common import Page
+from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN
+from linesight_core.contracts.training import (
+    CONVERT_TIME_LIMIT_SECONDS,
+    MAX_TIME_LIMIT_SECONDS,
+    METRIC_PATTERN,
+    EpochRecord,
+    RunKind,
+    RunStatus,
+    TrainingRunCreate,
+    TrainingRunOut,
+)
+from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
+from linesight_gateway.api.proxy import UPLOAD_TIMEOUT_SECONDS, actor, params_of, passthrough
+from linesight_gateway.domain import audit
+
+router = APIRouter(tags=["training runs"])
+RUNS = "/api/v1/training-runs"
+RUN = RUNS + "/{run_id}"
+
+
+@router.post(RUNS, response_model=TrainingRunOut, status_code=201, summary="Start a training run")
+async def create_run(
+    request: Request, body: TrainingRunCreate, principal: Engineer, session: SessionDep
+) -> Response:
+    resp = await passthrough(
+        request, "POST", "/v1/training-runs", json=body.model_dump(mode="json"), actor=actor(principal)
+    )
+    run = TrainingRunOut.model_validate_json(resp.body)
+    audit.record(
+        session,
+        principal,
+        "training_run.create",
+        "training_run",
+        str(run.id),
+        {"model": run.model_name, "dataset": run.dataset, "dataset_version": run.dataset_version},
+    )
+    return resp
+
+
+@router.get(RUNS, response_model=Page[TrainingRunOut], summary="List training runs, newest first")
+async def list_runs(
+    request: Request,
+    principal: Viewer,
+    status: RunStatus | None = None,
+    kind: RunKind | None = None,
+    model: str | None = Query(None, pattern=NAME_PATTERN),
+    dataset: str | None = Query(None, pattern=NAME_PATTERN),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> Response:
+    params = params_of(status=status, kind=kind, model=model, dataset=dataset, limit=limit, offset=offset)
+    return await passthrough(request, "GET", "/v1/training-runs", params=params)
+
+
+@router.get(RUN, response_model=TrainingRunOut, summary="One run: status, latest epoch, evaluation")
+async def get_run(request: Request, run_id: uuid.UUID, principal: Viewer) -> Response:
+    return await passthrough(request, "GET", f"/v1/training-runs/{run_id}")
+
+
+@router.get(RUN + "/epochs", response_model=list[EpochRecord], summary="Every epoch the run reported")
+async def list_epochs(
+    request: Request,
+    run_id: uuid.UUID,
+    principal: Viewer,
+    after: int = Query(0, ge=0, le=1000, description="Only epochs after this one (poll with the last seen)"),
+    attempt: int | None = Query(None, ge=1, le=1000, description="Default: the current attempt"),
+) -> Response:
+    params = params_of(after=after, attempt=attempt)
+    return await passthrough(request, "GET", f"/v1/training-runs/{run_id}/epochs", params=params)
+
+
+@router.post(
+    RUN + "/cancel",
+    response_model=TrainingRunOut,
+    summary="Cancel: a queued run at once, a running one at the end of its current epoch",
+    responses={409: {"description": "The run has finished already"}},
+)
+async def cancel_run(
+    request: Request, run_id: uuid.UUID, principal: Engineer, session: SessionDep
+) -> Response:
+    resp = await passthrough(request, "POST", f"/v1/training-runs/{run_id}/cancel", actor=actor(principal))
+    audit.record(session, principal, "training_run.cancel", "training_run", str(run_id), {})
+    return resp
+
+
+@router.post(
+    "/api/v1/models/{name}/versions/from-pt",
+    response_model=TrainingRunOut,
+    status_code=201,
+    summary="Upload a PyTorch checkpoint (.pt) to be converted to ONNX",
+    description="A .pt file is a Python pickle and can run code when it is opened. Only the training "
+    "worker opens it, in a separate process with memory and CPU limits and without the platform's "
+    "credentials; the gateway and the registry store it untouched. Upload only files from people you "
+    "trust. The answer is the conversion run; the model version appears when it succeeds.",
+    tags=["models"],
+)
+async def upload_checkpoint(
+    request: Request,
+    name: Annotated[str, Path(pattern=NAME_PATTERN, examples=["bench-tools"])],
+    principal: Engineer,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="A checkpoint written by Ultralytics (torch.save)")],
+    imgsz: Annotated[
+        int, Form(ge=32, le=2048, multiple_of=32, description="ONNX input size", examples=[640])
+    ] = 640,
+    dataset: Annotated[
+        str | None,
+        Form(
+            pattern=NAME_PATTERN,
+            description="Dataset to evaluate the new version on",
+            examples=["bench-tools"],
+        ),
+    ] = None,
+    dataset_version: Annotated[
+        int | None, Form(ge=1, le=MAX_VERSION, description="Version of that dataset", examples=[3])
+    ] = None,
+    selection_metric: Annotated[
+        str | None,
+        Form(pattern=METRIC_PATTERN, description="Metric to compare with production", examples=["mAP50-95"]),
+    ] = None,
+    auto_promote: Annotated[
+        bool, Form(description="Move production too when the new version is better", examples=[False])
+    ] = False,
+    time_limit_seconds: Annotated[
+        int,
+        Form(
+            ge=60,
+            le=MAX_TIME_LIMIT_SECONDS,
+            description="Stop and fail the conversion after",
+            examples=[1800],
+        ),
+    ] = CONVERT_TIME_LIMIT_SECONDS,
+    notes: Annotated[str, Form(max_length=4000, examples=["checkpoint from the lab workstation"])] = "",
+) -> Response:
+    fields = {
+        "imgsz": imgsz,
+        "dataset": dataset,
+        "dataset_version": dataset_version,
+        "selection_metric": selection_metric,
+        "auto_promote": str(auto_promote).lower(),
+        "time_limit_seconds": time_limit_seconds,
+        "created_by": actor(principal),
+        "notes": notes,
+    }
+    resp = await passthrough(
+        request,
+        "POST",
+        f"/v1/models/{name}/versions/from-pt",
+        files={"file": (file.filename or "model.pt", file.file, "application/octet-stream")},
+        data={k: str(v) for k, v in fields.items() if v is not None},
+        actor=actor(principal),
+        timeout=UPLOAD_TIMEOUT_SECONDS,
+    )
+    run = TrainingRunOut.model_validate_json(resp.body)
+    audit.record(
+        session, principal, "model.pt_upload", "model", name, {"run": str(run.id), "filename": file.filename}
+    )
+    return resp
