@@ -14,6 +14,49 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 MAX_VERSION = 2**31 - 1  # a Postgres integer
 ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 
+# Shown in the OpenAPI documents: one model, bench-tools, with versions 3 (production) and 4 (staging).
+_SHA_V3 = "904cb1c3b85f864a9b4f43b3f59e11d44b7ce7921fe877926553eb0845e211e8"
+_SHA_V4 = "d314bc038fa8a10ef81ba45d3c0ef3e3557cb1813d54b8721d85c83489257511"
+_ENGINEER = "anna (0b5d7f91-3c2e-4a68-9d10-4f6b8d0a2c53)"
+_VERSION_3_EXAMPLE: dict[str, Any] = {
+    "id": "c4e2a1f0-5b3d-4c6e-8a7f-9e0d1c2b3a45",
+    "model_name": "bench-tools",
+    "version": 3,
+    "sha256": _SHA_V3,
+    "artifact_bucket": "linesight-models",
+    "artifact_key": f"onnx/{_SHA_V3}.onnx",
+    "size_bytes": 12262417,
+    "task": "detect",
+    "imgsz": [640, 640],
+    "class_names": {"0": "wrench", "1": "screwdriver", "2": "tape"},
+    "stride": 32,
+    "dynamic_batch": True,
+    "metrics": {"mAP50": 0.78, "mAP50-95": 0.52, "precision": 0.81, "recall": 0.74},
+    "params": {"epochs": 50, "imgsz": 640, "batch": 16},
+    "dataset_version_id": "9d3f1b57-6e2a-4c80-b4d1-7f9e2a6c8b30",
+    "training_run_id": "e7b4c2d9-1a3f-4e56-9b08-2d4f6a8c0e19",
+    "created_by": "training:e7b4c2d9-1a3f-4e56-9b08-2d4f6a8c0e19",
+    "notes": "",
+    "status": "ready",
+    "created_at": "2026-11-20T14:05:00Z",
+    "aliases": ["production"],
+}
+_VERSION_4_EXAMPLE: dict[str, Any] = {
+    **_VERSION_3_EXAMPLE,
+    "id": "7a9c1e3b-5d7f-4b21-8c43-6e8a0c2e4f67",
+    "version": 4,
+    "sha256": _SHA_V4,
+    "artifact_key": f"onnx/{_SHA_V4}.onnx",
+    "metrics": {"mAP50": 0.81, "mAP50-95": 0.55, "precision": 0.83, "recall": 0.72},
+    "params": {"epochs": 20, "imgsz": 640, "batch": 16},
+    "dataset_version_id": "1e5b9d2f-7c3a-4e84-a6f0-8b2d4f6a8c13",
+    "training_run_id": "f2a4c6e8-0b1d-4f35-9a57-3c5e7a9b1d20",
+    "created_by": "training:f2a4c6e8-0b1d-4f35-9a57-3c5e7a9b1d20",
+    "notes": "fine-tuned on week 12 feedback",
+    "created_at": "2026-11-22T09:02:00Z",
+    "aliases": ["staging"],
+}
+
 
 class ModelCreate(BaseModel):
     model_config = ConfigDict(
@@ -28,11 +71,30 @@ class ModelCreate(BaseModel):
 
 
 class ModelUpdate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"description": "Tools on the bench of line 3, camera above"}]}
+    )
+
     description: str = Field(max_length=2000)
 
 
 class ModelOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3b0f6a52-7c1d-4e8a-9f21-5d6e7a8b9c01",
+                    "name": "bench-tools",
+                    "task": "detect",
+                    "description": "Tools on the bench of line 3",
+                    "created_at": "2026-11-02T08:15:00Z",
+                    "latest_version": 4,
+                    "aliases": {"production": 3, "staging": 4},
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     name: str
@@ -44,7 +106,9 @@ class ModelOut(BaseModel):
 
 
 class ModelVersionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+    model_config = ConfigDict(
+        from_attributes=True, protected_namespaces=(), json_schema_extra={"examples": [_VERSION_3_EXAMPLE]}
+    )
 
     id: uuid.UUID
     model_name: str
@@ -70,6 +134,15 @@ class ModelVersionOut(BaseModel):
 
 
 class ModelVersionUpdate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "archived", "notes": "replaced by v4: missed screwdrivers under glare"},
+                {"notes": "trained on the night-shift photos too"},
+            ]
+        }
+    )
+
     status: VersionStatus | None = None
     notes: str | None = Field(None, max_length=4000)
 
@@ -94,11 +167,42 @@ class AliasOut(BaseModel):
     updated_at: datetime
     updated_by: str
 
-    model_config = ConfigDict(protected_namespaces=())
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_name": "bench-tools",
+                    "alias": "production",
+                    "version": 4,
+                    "sha256": _SHA_V4,
+                    "updated_at": "2026-11-22T09:12:00Z",
+                    "updated_by": _ENGINEER,
+                }
+            ]
+        },
+    )
 
 
 class AliasEventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+    model_config = ConfigDict(
+        from_attributes=True,
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 17,
+                    "model_name": "bench-tools",
+                    "alias": "production",
+                    "from_version": 3,
+                    "to_version": 4,
+                    "moved_by": _ENGINEER,
+                    "reason": "mAP50-95 0.55 > 0.52 on the test split",
+                    "at": "2026-11-22T09:12:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     model_name: str
@@ -111,6 +215,20 @@ class AliasEventOut(BaseModel):
 
 
 class ArtifactLink(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": f"http://localhost:8333/linesight-models/onnx/{_SHA_V3}.onnx"
+                    "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=900&X-Amz-Signature=5c1e…",
+                    "expires_at": "2026-11-22T10:15:00Z",
+                    "sha256": _SHA_V3,
+                    "size_bytes": 12262417,
+                }
+            ]
+        }
+    )
+
     url: str
     expires_at: datetime
     sha256: str
@@ -118,7 +236,27 @@ class ArtifactLink(BaseModel):
 
 
 class VersionComparison(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_name": "bench-tools",
+                    "versions": [_VERSION_3_EXAMPLE, _VERSION_4_EXAMPLE],
+                    "metric_names": ["mAP50", "mAP50-95", "precision", "recall"],
+                    "metrics": {
+                        "mAP50": {"3": 0.78, "4": 0.81},
+                        "mAP50-95": {"3": 0.52, "4": 0.55},
+                        "precision": {"3": 0.81, "4": 0.83},
+                        "recall": {"3": 0.74, "4": 0.72},
+                    },
+                    "params": {"epochs": {"3": 50, "4": 20}},
+                    "classes_equal": True,
+                    "best": {"mAP50": 4, "mAP50-95": 4, "precision": 4, "recall": 3},
+                }
+            ]
+        },
+    )
 
     model_name: str
     versions: list[ModelVersionOut]

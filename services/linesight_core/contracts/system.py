@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class CheckResult(BaseModel):
@@ -28,6 +28,43 @@ class ServiceStatus(BaseModel):
 
 
 class ServicesStatus(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "services": [
+                        {
+                            "name": "gateway",
+                            "url": "http://localhost:8000",
+                            "status": "ready",
+                            "detail": "",
+                            "checks": {
+                                "database": {"ok": True, "ms": 1.4, "error": ""},
+                                "object_store": {"ok": True, "ms": 3.2, "error": ""},
+                            },
+                        },
+                        {
+                            "name": "registry",
+                            "url": "http://registry:8003",
+                            "status": "ready",
+                            "detail": "",
+                            "checks": {"database": {"ok": True, "ms": 1.1, "error": ""}},
+                            "latency_ms": 6.8,
+                        },
+                        {
+                            "name": "inference",
+                            "url": "http://inference:8001",
+                            "status": "unreachable",
+                            "detail": "ConnectError: All connection attempts failed",
+                            "checks": {},
+                        },
+                    ],
+                    "checked_at": "2026-11-22T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     services: list[ServiceStatus]
     checked_at: datetime
 
