@@ -4,7 +4,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-unit test-integration test-e2e lint format dev status down clean
+.PHONY: venv test test-unit test-integration test-e2e lint format dev demo status down clean
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -34,6 +34,11 @@ test-e2e: venv
 # The whole system as local processes (no Docker needed); Ctrl-C stops it.
 dev: venv
 	$(PY) -m linesight_devstack up
+
+# First run: synthetic bench photos → dataset → trained detector → promotion → inspection → feedback.
+# Uses the stack `make dev` runs, or starts one for the demo. No network needed.
+demo: venv
+	$(PY) -m linesight_devstack demo
 
 status: venv
 	$(PY) -m linesight_devstack status

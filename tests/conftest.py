@@ -5,6 +5,7 @@ time a test asks for it and stopped when the session ends."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +16,13 @@ import pytest
 from linesight_devstack import PostgresServer, RedisServer, S3Server
 
 TESTS = Path(__file__).parent
+
+# Ultralytics reads these once, when a test first imports it: one offline config folder for the whole
+# session, whichever test imports it first (the worker's own processes get theirs from their settings).
+os.environ.setdefault(
+    "YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / f"linesight-tests-ultralytics-{os.getuid()}")
+)
+os.environ["YOLO_OFFLINE"] = "1"
 FOLDER_MARKERS = ("unit", "integration", "e2e")
 
 

@@ -11,12 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 from linesight_devstack.control import stack_status, stop_stack
+from linesight_devstack.demo import Demo, DemoConfig, DemoError
 from linesight_devstack.ports import DEFAULT_PORT_BASE, MAX_PORT_BASE
 from linesight_devstack.prometheus import duration_seconds
 from linesight_devstack.server import StartCancelled, StartError
 from linesight_devstack.services import INFRA, SERVICE_NAMES, StackError
 from linesight_devstack.stack import Stack
+from linesight_devstack.state import load_secrets
 
 DEFAULT_DATA_DIR = ".devstack"
 
@@ -79,6 +83,26 @@ def parser() -> argparse.ArgumentParser:
         "--no-fsync",
         action="store_true",
         help="Postgres without fsync: faster, unsafe if the machine crashes",
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        help="first run: train a detector on synthetic bench photos and inspect with it, step by step",
+    )
+    data_dir_arg(demo)
+    demo.add_argument(
+        "--port-base",
+        type=_port_base,
+        default=int(os.environ.get("LINESIGHT_DEVSTACK_PORT_BASE", DEFAULT_PORT_BASE)),
+        help="when the demo starts the stack itself (no stack runs in --data-dir)",
+    )
+    demo.add_argument("--images", type=int, default=DemoConfig.images, help="synthetic photos to import")
+    demo.add_argument("--epochs", type=int, default=DemoConfig.epochs)
+    demo.add_argument(
+        "--imgsz", type=int, default=DemoConfig.imgsz, help="training image size (multiple of 32)"
+    )
+    demo.add_argument(
+        "--keep", action="store_true", help="leave a stack the demo started running until Ctrl-C"
     )
 
     status = sub.add_parser("status", help="what runs, from state.json; exit code 1 unless all is ready")
@@ -152,6 +176,67 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _running_gateway(data_dir: Path) -> tuple[str, str] | None:
+    """The gateway URL and admin key of a healthy stack already running in `data_dir`."""
+    status = stack_status(data_dir.absolute())
+    if status is None or not status.healthy:
+        return None
+    gateway = next((p.url for p in status.processes if p.name == "gateway"), None)
+    key = load_secrets(data_dir).get("admin_api_key")
+    return (gateway, key) if gateway and key else None
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    def echo(line: str) -> None:
+        print(line, flush=True)
+
+    config = DemoConfig(images=args.images, epochs=args.epochs, imgsz=args.imgsz)
+    stack: Stack | None = None
+    running = _running_gateway(args.data_dir)
+    if running is None:
+        echo(f"Starting the local stack in {args.data_dir} (port base {args.port_base}) ...")
+        try:
+            stack = Stack(args.data_dir, args.port_base, durable=False, echo=echo)
+            stack.start()
+        except (StackError, StartError, FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        running = (stack.urls["gateway"], stack.env["LINESIGHT_ADMIN_API_KEY"])
+    else:
+        echo(f"Using the stack running in {args.data_dir}")
+    gateway, key = running
+    demo = Demo(gateway, key, config, echo=echo)
+    try:
+        result = demo.run()
+        echo(
+            f"\nThe loop ran: dataset v{result.dataset_version} → run {result.run_id} "
+            f"({result.epochs_reported} epochs) → model v{result.model_version} → inspection "
+            f"{result.inspection.get('verdict')} → feedback → dataset v{result.next_dataset_version['version']}"
+        )
+        if stack is not None and "ui" in stack.urls:
+            echo(f"UI: {stack.urls['ui']}   API docs: {gateway}/docs")
+        if stack is not None and args.keep:
+            echo("The stack keeps running; Ctrl-C stops it.")
+            try:
+                while True:
+                    time.sleep(1.0)
+            except KeyboardInterrupt:
+                pass
+        return 0
+    except (DemoError, httpx.HTTPError) as exc:
+        print(f"\ndemo failed: {exc}", file=sys.stderr)
+        if stack is not None:
+            print(f"logs: {stack.log_dir}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        demo.close()
+        if stack is not None:
+            echo("stopping the stack")
+            stack.stop()
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     status = stack_status(args.data_dir.absolute())
     if status is None:
@@ -176,4 +261,4 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return {"up": cmd_up, "status": cmd_status, "down": cmd_down}[args.command](args)
+    return {"up": cmd_up, "demo": cmd_demo, "status": cmd_status, "down": cmd_down}[args.command](args)

@@ -1,0 +1,94 @@
+"""The whole feedback loop on the local stack, through the gateway, as `make demo` runs it: station →
+dataset import → version → training run with progress → evaluation report → model version with
+lineage → staging → promotion → inspection answered by the new version → feedback → new dataset version.
+Small settings (few images and epochs) keep it to a few minutes on two CPU cores."""
+
+import httpx
+import pytest
+
+from linesight_devstack.demo import Demo, DemoConfig
+
+CONFIG = DemoConfig(name="loop-bench", images=48, image_size=(256, 192), epochs=4, imgsz=160, batch=8)
+
+
+@pytest.fixture(scope="module")
+def gateway(stack):
+    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
+    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def loop(stack):
+    lines: list[str] = []
+    demo = Demo(stack.urls["gateway"], stack.env["LINESIGHT_ADMIN_API_KEY"], CONFIG, echo=lines.append)
+    try:
+        result = demo.run()
+    finally:
+        demo.close()
+        print("\n".join(lines))
+    return result, lines
+
+
+def test_training_reports_every_epoch_and_registers_a_version_with_lineage(gateway, loop):
+    result, lines = loop
+    run = gateway.get(f"/api/v1/training-runs/{result.run_id}").json()
+    assert run["status"] == "succeeded"
+    epochs = gateway.get(f"/api/v1/training-runs/{result.run_id}/epochs").json()
+    assert [e["epoch"] for e in epochs] == list(range(1, CONFIG.epochs + 1))
+    assert all(e["elapsed_s"] > 0 and "mAP50" in e["metrics"] for e in epochs)
+    assert sum(line.strip().startswith("epoch ") for line in lines) == CONFIG.epochs
+
+    version = gateway.get(f"/api/v1/models/{CONFIG.name}/versions/{result.model_version}").json()
+    dataset_version = gateway.get(f"/api/v1/datasets/{CONFIG.name}/versions/{result.dataset_version}").json()
+    assert version["training_run_id"] == result.run_id
+    assert version["dataset_version_id"] == dataset_version["id"]
+    assert version["params"]["epochs"] == CONFIG.epochs
+    assert version["metrics"]["mAP50"] == pytest.approx(run["evaluation"]["challenger"]["metrics"]["mAP50"])
+
+
+def test_evaluation_report_has_metrics_per_class_and_plots(loop):
+    result, _ = loop
+    ev = result.evaluation
+    assert ev["split"] in ("test", "val") and ev["images"] > 0
+    metrics = ev["challenger"]["metrics"]
+    assert {"mAP50", "mAP50-95", "precision", "recall"} <= metrics.keys()
+    assert 0.0 <= metrics["mAP50-95"] <= metrics["mAP50"] <= 1.0
+    assert ev["champion"] is None  # the first model of this name has no production version to beat
+    assert ev["challenger"]["confusion_matrix"]
+    assert {"confusion_matrix", "pr_curve"} <= ev["challenger"]["plots"].keys()
+
+
+def test_the_first_model_is_staged_then_promoted_and_answers_inspections(gateway, loop):
+    result, _ = loop
+    assert result.staged
+    model = gateway.get(f"/api/v1/models/{CONFIG.name}").json()
+    assert model["aliases"]["production"] == result.model_version
+    assert model["aliases"]["staging"] == result.model_version
+    history = gateway.get(f"/api/v1/models/{CONFIG.name}/alias-history").json()["items"]
+    staged = [h for h in history if h["alias"] == "staging"]
+    assert staged and staged[-1]["moved_by"].startswith("training:")
+    assert result.inspection["model"]["version"] == result.model_version
+    assert result.inspection["status"] == "completed"
+
+
+def test_feedback_becomes_a_new_dataset_version(gateway, loop):
+    result, _ = loop
+    new = result.next_dataset_version
+    assert new["version"] == result.dataset_version + 1
+    assert new["diff"]["added"] + new["diff"]["relabelled"] == 1
+    item = gateway.get(f"/api/v1/datasets/{CONFIG.name}/items/{result.feedback_item}").json()
+    assert item["source"] == "feedback"
+    assert item["origin"] == f"inspection:{result.inspection['id']}"
+    if result.feedback_corrected:  # the operator's boxes: the wrench and the screwdriver
+        assert sorted(label["class_id"] for label in item["labels"]) == [0, 1]
+    else:  # the answer was confirmed: the model's own boxes are the labels
+        assert item["labels"]
+    station = next(
+        s
+        for s in gateway.get("/api/v1/stations", params={"q": CONFIG.name}).json()["items"]
+        if s["name"] == CONFIG.name
+    )
+    assert station["training_state"]["last_version"] == new["version"]
+    audit = gateway.get("/api/v1/audit", params={"action": "dataset.version.auto"}).json()["items"]
+    assert any(e["details"].get("version") == new["version"] for e in audit)
