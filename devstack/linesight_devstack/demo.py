@@ -37,6 +37,8 @@ class DemoConfig:
     batch: int = 16
     seed: int = 0
     training_timeout_s: float = 1800.0
+    # The station retrains by itself on the version its feedback makes (the demo does not wait for it).
+    auto_train: bool = False
 
 
 @dataclass
@@ -51,6 +53,7 @@ class DemoResult:
     feedback_item: str = ""
     feedback_corrected: bool = False
     next_dataset_version: dict[str, Any] = field(default_factory=dict)
+    station_training_state: dict[str, Any] = field(default_factory=dict)
 
 
 class Demo:
@@ -224,7 +227,14 @@ class Demo:
                 "model_name": name,
                 "description": "Demo bench: a wrench, a screwdriver and a roll of tape",
                 "expected_items": [{"label": c, "min_count": 1} for c in CLASSES],
-                "training": {"dataset": name, "retrain_after": 1},
+                "training": {
+                    "dataset": name,
+                    "retrain_after": 1,
+                    "auto_train": self.config.auto_train,
+                    "epochs": self.config.epochs,
+                    "imgsz": self.config.imgsz,
+                    "batch": self.config.batch,
+                },
             },
         )
         self.echo(
@@ -294,12 +304,23 @@ class Demo:
                 raise DemoError(f"the feedback did not reach the dataset: {link['error']}")
             if link.get("synced") and latest and latest["version"] > after:
                 self.echo(
-                    f"  the correction is dataset item {link['item_id']}; the station's policy cut "
+                    f"  the feedback is dataset item {link['item_id']}; the station's policy cut "
                     f"version {latest['version']} (+{latest['diff']['added']} ~{latest['diff']['relabelled']})"
                 )
-                return {"item_id": link["item_id"], "version": latest}
+                state = self._station_state()
+                if state.get("last_run_id"):
+                    self.echo(f"  and started training run {state['last_run_id']} on it")
+                elif state.get("last_run_error"):
+                    self.echo(f"  no training run on it: {state['last_run_error']}")
+                return {"item_id": link["item_id"], "version": latest, "state": state}
             time.sleep(1.0)
         raise DemoError("the feedback did not become a new dataset version in time")
+
+    def _station_state(self) -> dict[str, Any]:
+        for s in self.call("GET", "/api/v1/stations", params={"q": self.config.name})["items"]:
+            if s["name"] == self.config.name:
+                return dict(s["training_state"])
+        return {}
 
     def run(self) -> DemoResult:
         result = DemoResult()
@@ -328,6 +349,7 @@ class Demo:
         result.feedback_corrected = not self.correct(inspection, placed)["correct"]
         loop = self.wait_for_feedback_version(inspection["id"], result.dataset_version)
         result.feedback_item, result.next_dataset_version = loop["item_id"], loop["version"]
+        result.station_training_state = loop["state"]
         step("Done")
         return result
 

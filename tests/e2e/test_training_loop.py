@@ -8,7 +8,9 @@ import pytest
 
 from linesight_devstack.demo import Demo, DemoConfig
 
-CONFIG = DemoConfig(name="loop-bench", images=48, image_size=(256, 192), epochs=4, imgsz=160, batch=8)
+CONFIG = DemoConfig(
+    name="loop-bench", images=48, image_size=(256, 192), epochs=4, imgsz=160, batch=8, auto_train=True
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +94,14 @@ def test_feedback_becomes_a_new_dataset_version(gateway, loop):
     assert station["training_state"]["last_version"] == new["version"]
     audit = gateway.get("/api/v1/audit", params={"action": "dataset.version.auto"}).json()["items"]
     assert any(e["details"].get("version") == new["version"] for e in audit)
+
+
+def test_the_station_retrains_on_the_version_its_feedback_made(gateway, loop):
+    result, _ = loop
+    run_id = result.station_training_state["last_run_id"]
+    run = gateway.get(f"/api/v1/training-runs/{run_id}").json()
+    assert (run["dataset"], run["dataset_version"]) == (CONFIG.name, result.next_dataset_version["version"])
+    assert (run["model_name"], run["epochs"], run["imgsz"]) == (CONFIG.name, CONFIG.epochs, CONFIG.imgsz)
+    assert run["status"] in ("queued", "running", "succeeded")
+    # Let it end before the stack stops, so the worker's warm shutdown has nothing left to wait for.
+    gateway.post(f"/api/v1/training-runs/{run_id}/cancel")

@@ -9,6 +9,7 @@ import random
 import time
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -43,7 +44,17 @@ def env(fresh_service_env, monkeypatch, tmp_path):
     monkeypatch.setenv("LINESIGHT_MODEL_CACHE_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("LINESIGHT_DATASET_SYNC_INTERVAL_SECONDS", "0.3")
     monkeypatch.setenv("LINESIGHT_HTTP_RETRIES", "0")
+    # Training runs started by the station's policy go to a broker database of this test's own.
+    broker = fresh_service_env["LINESIGHT_REDIS_URL"].rsplit("/", 1)[0] + "/12"
+    redis.Redis.from_url(broker).flushdb()
+    monkeypatch.setenv("LINESIGHT_CELERY_BROKER_URL", broker)
     return monkeypatch
+
+
+def broker_url() -> str:
+    import os
+
+    return os.environ["LINESIGHT_CELERY_BROKER_URL"]
 
 
 def wait_for(gw, inspection_id: str, check, timeout: float = 30.0) -> dict:
@@ -93,7 +104,7 @@ def test_feedback_flows_into_the_station_dataset(env):
                 "mode": "detect",
                 "model_name": "fb",
                 "expected_items": [{"label": c, "min_count": 1} for c in CLASSES],
-                "training": {"retrain_after": 2},
+                "training": {"retrain_after": 2, "auto_train": True, "epochs": 5, "imgsz": 160},
             },
             headers=ADMIN,
         )
@@ -174,6 +185,16 @@ def test_feedback_flows_into_the_station_dataset(env):
             assert st["training_state"]["feedback_since_version"] == 0
             audit = gw.get("/api/v1/audit", params={"action": "dataset.version.auto"}, headers=ADMIN).json()
             assert audit["items"][0]["actor_name"] == "feedback-loop"
+            # The station opted in to training, but both images fell in the train split (the split comes
+            # from the image hash): the run is refused, the version stands, and the station says why.
+            assert version["split_counts"] == {"train": 2, "val": 0, "test": 0}
+            assert "val or test" in st["training_state"]["last_run_error"]
+            assert (
+                gw.get("/api/v1/training-runs", params={"dataset": "fb-bench"}, headers=ADMIN).json()["total"]
+                == 0
+            )
+            assert redis.Redis.from_url(broker_url()).llen("training") == 0
+            assert "val or test" in audit["items"][0]["details"]["training_run_error"]
 
             # Taken out of training: the item leaves the dataset (the frozen version keeps it).
             withdraw = correction(boxes1, use_for_training=False)

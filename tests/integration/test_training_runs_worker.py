@@ -203,3 +203,36 @@ def test_a_killed_worker_leaves_a_failed_run_not_a_running_one(registry, dataset
         assert run["finished_at"] is not None
     finally:
         worker.stop()
+
+
+def test_a_run_past_its_time_limit_is_stopped_and_failed(registry, dataset_version, tmp_path):
+    worker = Worker(registry.env, tmp_path / "w")
+    try:
+        resp = registry.post(
+            "/v1/training-runs",
+            json={
+                "dataset": "kill-bench",
+                "dataset_version": dataset_version,
+                "model_name": "kill-bench",
+                "architecture": "yolov8n.yaml",
+                "epochs": 1000,
+                "imgsz": 96,
+                "batch": 8,
+                "patience": 0,
+                "time_limit_seconds": 60,
+            },
+        )
+        assert resp.status_code == 201, resp.text
+        run_id = resp.json()["id"]
+        started = time.monotonic()
+        run = wait_run(
+            registry, run_id, lambda r: r["status"] not in ("queued", "running"), worker, timeout=240
+        )
+        assert run["status"] == "failed"
+        assert "time limit" in run["error"], run["error"]
+        assert 0 < run["epochs_done"] < 1000
+        assert time.monotonic() - started < 180
+        # The worker lives on and takes the next run.
+        assert worker.proc.poll() is None
+    finally:
+        worker.stop()

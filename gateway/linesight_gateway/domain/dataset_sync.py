@@ -276,9 +276,17 @@ class DatasetSync:
             state.update(feedback_since_version=0, last_version=version["version"], last_cut_at=_now())
             details: dict[str, Any] = {"dataset": name, "version": version["version"]}
             if policy.get("auto_train"):
-                run = await self._start_run(station, policy, name, version["version"])
-                state["last_run_id"] = run["id"]
-                details["training_run"] = run["id"]
+                try:
+                    run = await self._start_run(station, policy, name, version["version"])
+                except UpstreamError as exc:
+                    # The version stands; the run is refused (too few images to evaluate on, the broker
+                    # away, ...): say why where the engineer looks, and try again at the next version.
+                    state["last_run_error"] = str(exc)
+                    details["training_run_error"] = str(exc)
+                else:
+                    state["last_run_id"] = run["id"]
+                    state.pop("last_run_error", None)
+                    details["training_run"] = run["id"]
             station.training_state = state
             session.add(
                 AuditEvent(
