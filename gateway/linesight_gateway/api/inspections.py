@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import time
 import uuid
@@ -15,6 +16,7 @@ from PIL import Image, ImageOps
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from linesight_core.contracts.inference import Prediction
 from linesight_core.contracts.registry import MAX_VERSION
 from linesight_core.errors import Problem
 from linesight_core.images import decode_image
@@ -76,9 +78,25 @@ async def _inspect_one(
     settings = request.app.state.settings
     store: ObjectStore = request.app.state.store
     t0 = time.perf_counter()
-    decoded = await run_in_threadpool(
-        decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
-    )
+
+    def ask(photo: bytes) -> asyncio.Task[tuple[Prediction | None, str | None, float]]:
+        return asyncio.create_task(
+            domain.ask_model(request.app.state.inference, photo, station, settings.inference_timeout_seconds)
+        )
+
+    # Without face blurring the model may look at the photo while the gateway checks it (a full decode):
+    # the model's answer is only used, and the photo only stored, once the check passed.
+    early = None if station.blur_faces else ask(data)
+    try:
+        decoded = await run_in_threadpool(
+            decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
+        )
+    except BaseException:
+        if early is not None:
+            early.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await early
+        raise
     faces = 0
     content_type = f"image/{decoded.format.lower()}"
     if station.blur_faces:
@@ -86,6 +104,7 @@ async def _inspect_one(
         if faces:  # the original never leaves this process
             data = await run_in_threadpool(encode_jpeg, blurred)
             content_type = "image/jpeg"
+    model_call = early or ask(data)
     t1 = time.perf_counter()
     inspection_id = uuid.uuid4()
     key = f"inspections/{datetime.now(UTC):%Y/%m/%d}/{inspection_id}"
@@ -98,10 +117,14 @@ async def _inspect_one(
 
     # The photo is stored while the model looks at it; the inspection is acknowledged only once both the
     # photo and its row are written, so an acknowledged photo is never lost.
-    (stored, store_ms), (prediction, error, infer_ms) = await asyncio.gather(
-        store_photo(),
-        domain.ask_model(request.app.state.inference, data, station, settings.inference_timeout_seconds),
-    )
+    try:
+        stored, store_ms = await store_photo()
+    except BaseException:
+        model_call.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await model_call
+        raise
+    prediction, error, infer_ms = await model_call
     inspection = Inspection(
         id=inspection_id,
         station_id=station.id,
