@@ -3,6 +3,8 @@ dataset import → version → training run with progress → evaluation report 
 lineage → staging → promotion → inspection answered by the new version → feedback → new dataset version.
 Small settings (few images and epochs) keep it to a few minutes on two CPU cores."""
 
+import time
+
 import httpx
 import pytest
 
@@ -102,6 +104,18 @@ def test_the_station_retrains_on_the_version_its_feedback_made(gateway, loop):
     run = gateway.get(f"/api/v1/training-runs/{run_id}").json()
     assert (run["dataset"], run["dataset_version"]) == (CONFIG.name, result.next_dataset_version["version"])
     assert (run["model_name"], run["epochs"], run["imgsz"]) == (CONFIG.name, CONFIG.epochs, CONFIG.imgsz)
-    assert run["status"] in ("queued", "running", "succeeded")
-    # Let it end before the stack stops, so the worker's warm shutdown has nothing left to wait for.
-    gateway.post(f"/api/v1/training-runs/{run_id}/cancel")
+    deadline = time.monotonic() + 600
+    while run["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, run
+        time.sleep(1.0)
+        run = gateway.get(f"/api/v1/training-runs/{run_id}").json()
+    assert run["status"] == "succeeded", run["error"]
+    # The challenger was measured beside the champion (production, version 1) on the same split.
+    ev = run["evaluation"]
+    assert ev["champion"]["version"] == result.model_version
+    assert ev["champion"]["split"] == ev["challenger"]["split"] == ev["split"]
+    assert ev["champion"]["images"] == ev["challenger"]["images"]
+    assert "mAP50-95" in ev["champion"]["metrics"]
+    new, old = ev["challenger"]["metrics"]["mAP50-95"], ev["champion"]["metrics"]["mAP50-95"]
+    assert run["staged"] == (new > old), run["decision"]
+    assert not run["promoted"]  # production moves only when a person promotes

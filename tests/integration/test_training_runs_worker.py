@@ -236,3 +236,36 @@ def test_a_run_past_its_time_limit_is_stopped_and_failed(registry, dataset_versi
         assert worker.proc.poll() is None
     finally:
         worker.stop()
+
+
+def test_an_uploaded_checkpoint_is_converted_by_the_worker_and_registered(
+    registry, dataset_version, tmp_path
+):
+    """The registry stores the .pt untouched; the worker opens it in its sandboxed child, exports ONNX,
+    evaluates it on the dataset version and registers it; the first version of a model is staged."""
+    from tests.support.yolo_models import detect_model, pt_for
+
+    pt = pt_for(detect_model())
+    assert registry.post("/v1/models", json={"name": "from-pt", "task": "detect"}).status_code == 201
+    worker = Worker(registry.env, tmp_path / "w")
+    try:
+        with pt.open("rb") as fh:
+            resp = registry.post(
+                "/v1/models/from-pt/versions/from-pt",
+                files={"file": ("notebook.pt", fh)},
+                data={"imgsz": "160", "dataset": "kill-bench", "dataset_version": str(dataset_version)},
+            )
+        assert resp.status_code == 201, resp.text
+        run = resp.json()
+        assert (run["kind"], run["status"]) == ("convert", "queued")
+        run = wait_run(registry, run["id"], lambda r: r["status"] not in ("queued", "running"), worker)
+        assert run["status"] == "succeeded", run
+        version = registry.get(f"/v1/models/from-pt/versions/{run['model_version']}").json()
+        assert version["training_run_id"] == run["id"]
+        assert version["params"]["source"] == "pt-upload"
+        assert version["imgsz"] == [160, 160]
+        assert set(version["class_names"].values()) == {"wrench", "screwdriver", "tape"}
+        assert run["evaluation"]["challenger"]["metrics"]["mAP50"] > 0.5  # the test detector is good
+        assert run["staged"] and registry.get("/v1/models/from-pt").json()["aliases"]["staging"] == 1
+    finally:
+        worker.stop()

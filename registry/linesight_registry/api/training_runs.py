@@ -251,10 +251,10 @@ def finish_run(
                 422, f"Version {body.model_version} was registered by training run {version.training_run_id}."
             )
     training.finish(run, body, now=_now())
-    session.commit()
     if body.status == "succeeded":
+        # In the same transaction as the finish: nobody sees a succeeded run whose decision is not made.
         training.apply_decision(session, run, publish=publish)
-        session.commit()
+    session.commit()
     return training.run_out(run)
 
 

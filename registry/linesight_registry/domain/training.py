@@ -373,6 +373,9 @@ def apply_decision(
     )
     run.decision = decision.reason
     moves = (["staging"] if decision.stage else []) + (["production"] if decision.promote else [])
+    # The flags are set before the moves: the first move's commit also commits the run's end, so a reader
+    # never sees the run succeeded with its staging not yet recorded.
+    run.staged, run.promoted = decision.stage, decision.promote
     for alias in moves:
         assert run.model_version is not None
         try:
@@ -387,10 +390,9 @@ def apply_decision(
             )
         except Problem as exc:  # the version was archived meanwhile: the run stays succeeded
             run.decision = f"{decision.reason}; {alias} not moved: {exc.detail}"
+            run.promoted = False
+            if alias == "staging":
+                run.staged = False
             break
-        if alias == "staging":
-            run.staged = True
-        else:
-            run.promoted = True
     DECISIONS.labels(decision.outcome).inc()
     return decision
