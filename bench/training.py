@@ -167,6 +167,7 @@ def main() -> None:
         row("training", platform_train, direct["train_s"])
         row("submit → trained", last_epoch_at - t0, direct["train_s"])
         row("end to end", t_done - t0, direct["all_s"])
+        print(f"platform phases (s): {current['evaluation'].get('timings_s')}")
         print(
             f"\nplatform run: {len(epochs)} epochs reported, model version {current['model_version']}, "
             f"mAP50 {current['metrics'].get('mAP50', float('nan')):.3f}; target: overhead <= 10 %"

@@ -8,11 +8,13 @@ sweeper failed it, or a newer attempt owns it): then the run is left as the regi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,15 @@ class RunContext:
         self.workdir = settings.training_work_dir / "runs" / self.run_id / f"attempt-{run.attempt}"
         self.store = ObjectStore.from_settings(settings)
         self.models_bucket = settings.bucket("models")
+        self.timings: dict[str, float] = {}  # seconds per phase, reported with the run
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.monotonic() - start, 2)
 
     def prepare_workdir(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -154,15 +165,16 @@ def evaluate_and_register(
     metrics: dict[str, Any] = {}
     if data is not None:
         split = pick_split(run.task, data)
-        challenger = evaluate(
-            onnx_path,
-            task=run.task,
-            data=data,
-            split=split,
-            imgsz=imgsz,
-            out_dir=ctx.workdir / "eval-new",
-            device=device,
-        )
+        with ctx.phase("evaluate"):
+            challenger = evaluate(
+                onnx_path,
+                task=run.task,
+                data=data,
+                split=split,
+                imgsz=imgsz,
+                out_dir=ctx.workdir / "eval-new",
+                device=device,
+            )
         for name, plot in challenger.plots.items():
             artifacts[f"{name}.png"] = ctx.upload(f"{name}.png", plot)
         metrics = dict(challenger.metrics)
@@ -171,21 +183,24 @@ def evaluate_and_register(
             "images": challenger.images,
             "challenger": challenger.to_json(),
         }
-    version = ctx.client.upload_model_version(
-        run.model_name,
-        onnx_path,
-        metrics=metrics,
-        params=params,
-        dataset_version_id=run.dataset_version_id,
-        training_run_id=run.id,
-        created_by=f"training:{run.id}",
-        notes=run.notes,
-    )
+    with ctx.phase("register"):
+        version = ctx.client.upload_model_version(
+            run.model_name,
+            onnx_path,
+            metrics=metrics,
+            params={**params, "timings_s": dict(ctx.timings)},
+            dataset_version_id=run.dataset_version_id,
+            training_run_id=run.id,
+            created_by=f"training:{run.id}",
+            notes=run.notes,
+        )
     if data is not None:
         evaluation["challenger"]["version"] = version["version"]
-        evaluation["champion"] = champion_evaluation(
-            ctx, data, imgsz, evaluation["split"], version["version"]
-        )
+        with ctx.phase("champion"):
+            evaluation["champion"] = champion_evaluation(
+                ctx, data, imgsz, evaluation["split"], version["version"]
+            )
+    evaluation["timings_s"] = dict(ctx.timings)
     return RunFinish(
         status="succeeded",
         model_version=version["version"],
@@ -229,7 +244,8 @@ def _train(ctx: RunContext, heartbeat: Heartbeat) -> RunFinish:
     from linesight_training.trainer import Cancelled, TrainSpec, train
 
     run = ctx.run
-    data = ctx.fetch_dataset()
+    with ctx.phase("fetch"):
+        data = ctx.fetch_dataset()
     weights = None
     if run.base_weights_key:
         weights = ctx.workdir / "base.pt"
@@ -268,12 +284,14 @@ def _train(ctx: RunContext, heartbeat: Heartbeat) -> RunFinish:
         return bool(control.stop or heartbeat.stop_requested)
 
     try:
-        result = train(spec, on_epoch)
+        with ctx.phase("train"):
+            result = train(spec, on_epoch)
     except Cancelled as exc:
         if heartbeat.gone:
             raise RunGone("the registry stopped this attempt") from None
         return RunFinish(status="cancelled", error=f"cancelled after epoch {exc.epoch}", attempt=run.attempt)
-    onnx_path = export_onnx(result.best_pt, imgsz=spec.imgsz, out_dir=ctx.workdir / "export")
+    with ctx.phase("export"):
+        onnx_path = export_onnx(result.best_pt, imgsz=spec.imgsz, out_dir=ctx.workdir / "export")
     params = {
         "architecture": run.architecture,
         "base_model": run.base_model,
