@@ -3,10 +3,12 @@ dataset import → version → training run with progress → evaluation report 
 lineage → staging → promotion → inspection answered by the new version → feedback → new dataset version.
 Small settings (few images and epochs) keep it to a few minutes on two CPU cores."""
 
+import io
 import time
 
 import httpx
 import pytest
+from PIL import Image
 
 from linesight_devstack.demo import Demo, DemoConfig
 
@@ -51,7 +53,7 @@ def test_training_reports_every_epoch_and_registers_a_version_with_lineage(gatew
     assert version["metrics"]["mAP50"] == pytest.approx(run["evaluation"]["challenger"]["metrics"]["mAP50"])
 
 
-def test_evaluation_report_has_metrics_per_class_and_plots(loop):
+def test_evaluation_report_has_metrics_per_class_and_plots(gateway, loop):
     result, _ = loop
     ev = result.evaluation
     assert ev["split"] in ("test", "val") and ev["images"] > 0
@@ -61,6 +63,14 @@ def test_evaluation_report_has_metrics_per_class_and_plots(loop):
     assert ev["champion"] is None  # the first model of this name has no production version to beat
     assert ev["challenger"]["confusion_matrix"]
     assert {"confusion_matrix", "pr_curve"} <= ev["challenger"]["plots"].keys()
+    for name in ("confusion_matrix.png", "pr_curve.png"):
+        plot = gateway.get(f"/api/v1/training-runs/{result.run_id}/artifacts/{name}")
+        assert plot.status_code == 200 and plot.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(plot.content)).size[0] > 100
+    weights = gateway.get(f"/api/v1/training-runs/{result.run_id}/artifacts/best.pt")
+    assert weights.status_code == 200 and len(weights.content) > 1_000_000
+    missing = gateway.get(f"/api/v1/training-runs/{result.run_id}/artifacts/nothing.png")
+    assert missing.status_code == 404 and "best.pt" in missing.json()["detail"]
 
 
 def test_the_first_model_is_staged_then_promoted_and_answers_inspections(gateway, loop):

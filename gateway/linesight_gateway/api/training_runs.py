@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN
@@ -21,7 +22,7 @@ from linesight_core.contracts.training import (
     TrainingRunOut,
 )
 from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
-from linesight_gateway.api.proxy import UPLOAD_TIMEOUT_SECONDS, actor, params_of, passthrough
+from linesight_gateway.api.proxy import UPLOAD_TIMEOUT_SECONDS, actor, params_of, passthrough, stream
 from linesight_gateway.domain import audit
 
 router = APIRouter(tags=["training runs"])
@@ -78,6 +79,26 @@ async def list_epochs(
 ) -> Response:
     params = params_of(after=after, attempt=attempt)
     return await passthrough(request, "GET", f"/v1/training-runs/{run_id}/epochs", params=params)
+
+
+@router.get(
+    RUN + "/artifacts/{artifact}",
+    summary="One artifact of a run: an evaluation plot (PNG) or the PyTorch weights",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The file: `confusion_matrix.png`, `pr_curve.png`, `reliability_diagram.png`, `best.pt`",
+            "content": {"image/png": {}, "application/octet-stream": {}},
+        }
+    },
+)
+async def get_artifact(
+    request: Request,
+    run_id: uuid.UUID,
+    artifact: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$", examples=["pr_curve.png"])],
+    principal: Viewer,
+) -> StreamingResponse:
+    return await stream(request, f"/v1/training-runs/{run_id}/artifacts/{artifact}")
 
 
 @router.post(

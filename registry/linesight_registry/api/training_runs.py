@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
 
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN
@@ -31,6 +33,7 @@ from linesight_core.contracts.training import (
     TrainingRunOut,
 )
 from linesight_core.errors import Problem
+from linesight_core.storage import ObjectNotFound
 from linesight_registry.api.deps import ActorDep, PublisherDep, SessionDep, SettingsDep, StoreDep
 from linesight_registry.api.models import _spool_upload
 from linesight_registry.db.models import TrainingRun
@@ -256,6 +259,49 @@ def finish_run(
         training.apply_decision(session, run, publish=publish)
     session.commit()
     return training.run_out(run)
+
+
+@router.get(
+    RUN + "/artifacts/{artifact}",
+    summary="One artifact of a run: a plot (PNG) or the PyTorch weights",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The file",
+            "content": {"image/png": {}, "application/octet-stream": {}},
+        },
+        404: {"description": "No such run, or the run has no artifact of that name"},
+    },
+)
+def get_artifact(
+    run_id: uuid.UUID,
+    artifact: Annotated[str, Path(max_length=100, examples=["confusion_matrix.png"])],
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> StreamingResponse:
+    run = training.get_run(session, run_id)
+    key = (run.artifacts or {}).get(artifact)
+    if key is None:
+        names = ", ".join(sorted(run.artifacts or {})) or "none"
+        raise Problem(404, f"Run {run_id} has no artifact {artifact!r}; it has: {names}.")
+    bucket = settings.bucket("models")
+    try:
+        chunks = store.iter_object(bucket, key)
+        first = next(chunks, b"")
+    except ObjectNotFound:
+        raise Problem(
+            404, f"The artifact {artifact!r} of run {run_id} is missing from object storage."
+        ) from None
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
+    media = "image/png" if artifact.endswith(".png") else "application/octet-stream"
+    return StreamingResponse(
+        body(), media_type=media, headers={"Content-Disposition": f'inline; filename="{artifact}"'}
+    )
 
 
 # --- .pt uploads ---------------------------------------------------------------------------------------
