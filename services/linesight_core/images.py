@@ -81,6 +81,26 @@ def decode_image(
     return DecodedImage(image=image, format=fmt, width=image.width, height=image.height, size_bytes=len(data))
 
 
+MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"BM", "image/bmp"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+)
+
+
+def sniff_image_type(data: bytes) -> str:
+    """The media type by the first bytes, for storing a photo before its full check has finished (the
+    check decides whether it is kept); application/octet-stream when it is none of the accepted formats."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, media in MAGIC:
+        if data.startswith(magic):
+            return media
+    return "application/octet-stream"
+
+
 def to_bgr_array(image: Image.Image):  # type: ignore[no-untyped-def]
     """RGB PIL image to a BGR uint8 numpy array (OpenCV's layout)."""
     import numpy as np

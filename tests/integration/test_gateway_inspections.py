@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from linesight_core.storage import ObjectStore
 from linesight_gateway.main import create_app as create_gateway
 from linesight_gateway.settings import GatewaySettings
 from linesight_inference.main import create_app as create_inference
@@ -136,6 +137,26 @@ def test_inspection_round_trip(env):
                     ).status_code
                     == 422
                 )
+                # A photo that looks like a JPEG but breaks off: the gateway starts storing it while it
+                # checks it, and removes it again when the check fails.
+                settings = GatewaySettings()
+                store = ObjectStore.from_settings(settings)
+
+                def stored_photos() -> int:
+                    objects = store.client.list_objects(
+                        settings.bucket("images"), "inspections/", recursive=True
+                    )
+                    return sum(1 for _ in objects)
+
+                photos_before = stored_photos()
+                broken = gw.post(
+                    "/api/v1/inspections",
+                    data={"station_id": sid},
+                    files={"image": ("cut.jpg", jpeg(full)[:2000])},
+                    headers=op,
+                )
+                assert broken.status_code == 422, broken.text
+                assert stored_photos() == photos_before
                 tiny = io.BytesIO()
                 Image.new("RGB", (1, 1)).save(tiny, format="PNG")
                 assert gw.post(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from linesight_core.auth import bearer_token
 from linesight_core.db import request_session
@@ -19,7 +20,15 @@ API_KEY_HEADER = "X-API-Key"
 SessionDep = Annotated[Session, Depends(request_session)]
 
 
-def current_principal(request: Request) -> Principal:
+def _authenticate(request: Request, raw: str) -> Principal | None:
+    with request.app.state.session_factory() as session:
+        principal = authenticate(session, raw)
+        session.commit()  # keep last_used_at even when the request itself fails later
+    return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """Async: a cached key costs no thread hop; only a cache miss asks the database (in a thread)."""
     raw = request.headers.get(API_KEY_HEADER) or bearer_token(request)
     if not raw:
         raise Problem(
@@ -31,9 +40,7 @@ def current_principal(request: Request) -> Principal:
     principal = cache.get(raw)
     if principal is not None:
         return principal
-    with request.app.state.session_factory() as session:
-        principal = authenticate(session, raw)
-        session.commit()  # keep last_used_at even when the request itself fails later
+    principal = await run_in_threadpool(_authenticate, request, raw)
     if principal is None:
         raise Problem(401, "The API key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
     cache.put(raw, principal)
@@ -41,7 +48,7 @@ def current_principal(request: Request) -> Principal:
 
 
 def require(role: Role) -> Callable[..., Principal]:
-    def _dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def _dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.role.allows(role):
             raise Problem(
                 403, f"This needs the {role.value} role or higher; your key has {principal.role.value}."

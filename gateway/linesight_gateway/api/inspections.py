@@ -8,7 +8,7 @@ import io
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from linesight_core.contracts.inference import Prediction
 from linesight_core.contracts.registry import MAX_VERSION
 from linesight_core.errors import Problem
-from linesight_core.images import decode_image
+from linesight_core.images import decode_image, sniff_image_type
 from linesight_core.storage import ObjectNotFound, ObjectStore, StoredObject
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
 from linesight_gateway.api.inspection_schemas import InspectionOut, InspectionPage, ModelRef
@@ -84,45 +84,56 @@ async def _inspect_one(
             domain.ask_model(request.app.state.inference, photo, station, settings.inference_timeout_seconds)
         )
 
-    # Without face blurring the model may look at the photo while the gateway checks it (a full decode):
-    # the model's answer is only used, and the photo only stored, once the check passed.
-    early = None if station.blur_faces else ask(data)
-    try:
+    inspection_id = uuid.uuid4()
+    key = f"inspections/{datetime.now(UTC):%Y/%m/%d}/{inspection_id}"
+    bucket = settings.bucket("images")
+
+    async def store_photo(photo: bytes, content_type: str) -> tuple[StoredObject, float]:
+        started = time.perf_counter()
+        stored = await run_in_threadpool(store.put_bytes, bucket, key, photo, content_type=content_type)
+        return stored, (time.perf_counter() - started) * 1000
+
+    async def abandon(*tasks: asyncio.Task[Any]) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    faces = 0
+    if station.blur_faces:
+        # Faces are blurred before anything leaves this process: check, blur, then store and ask.
         decoded = await run_in_threadpool(
             decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
         )
-    except BaseException:
-        if early is not None:
-            early.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await early
-        raise
-    faces = 0
-    content_type = f"image/{decoded.format.lower()}"
-    if station.blur_faces:
+        content_type = f"image/{decoded.format.lower()}"
         blurred, faces = await run_in_threadpool(blur_faces, decoded.image)
         if faces:  # the original never leaves this process
             data = await run_in_threadpool(encode_jpeg, blurred)
             content_type = "image/jpeg"
-    model_call = early or ask(data)
-    t1 = time.perf_counter()
-    inspection_id = uuid.uuid4()
-    key = f"inspections/{datetime.now(UTC):%Y/%m/%d}/{inspection_id}"
-
-    async def store_photo() -> tuple[StoredObject, float]:
-        stored = await run_in_threadpool(
-            store.put_bytes, settings.bucket("images"), key, data, content_type=content_type
-        )
-        return stored, (time.perf_counter() - t1) * 1000
-
-    # The photo is stored while the model looks at it; the inspection is acknowledged only once both the
-    # photo and its row are written, so an acknowledged photo is never lost.
+        t1 = time.perf_counter()
+        model_call = ask(data)
+        saving = asyncio.create_task(store_photo(data, content_type))
+    else:
+        # The model looks at the photo and the photo is stored while the gateway checks it (a full
+        # decode); both are used only once the check passed, and a refused photo is removed again.
+        model_call = ask(data)
+        saving = asyncio.create_task(store_photo(data, sniff_image_type(data)))
+        try:
+            decoded = await run_in_threadpool(
+                decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
+            )
+        except BaseException:
+            await abandon(model_call)
+            with contextlib.suppress(Exception):
+                await saving
+                await run_in_threadpool(store.delete, bucket, key)
+            raise
+        t1 = time.perf_counter()
+    # The inspection is acknowledged only once both the photo and its row are written, so an
+    # acknowledged photo is never lost.
     try:
-        stored, store_ms = await store_photo()
+        stored, store_ms = await saving
     except BaseException:
-        model_call.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await model_call
+        await abandon(model_call)
         raise
     prediction, error, infer_ms = await model_call
     inspection = Inspection(
