@@ -11,7 +11,7 @@ Prints three figures:
 
 Starts its own local stack (registry, training worker and their infrastructure) in a temporary folder.
 
-    .venv/bin/python bench/training.py [--images 96] [--epochs 10] [--imgsz 160] [--batch 16]
+    .venv/bin/python bench/training.py [--images 96] [--epochs 20] [--imgsz 160] [--batch 16] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,10 +71,11 @@ def parse_ts(value: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=96)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--imgsz", type=int, default=160)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each side")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="linesight-bench-train-"))
@@ -116,62 +118,77 @@ def main() -> None:
         params = {"epochs": args.epochs, "imgsz": args.imgsz, "batch": args.batch, "seed": args.seed}
         print(f"dataset: {args.images} images, version {version}; {params}", flush=True)
 
-        # 1. through the platform
-        t0 = time.time()
-        run = reg.post(
-            "/v1/training-runs",
-            json={
-                "dataset": "bench-train",
-                "dataset_version": version,
-                "model_name": "bench-train",
-                "architecture": "yolov8n.yaml",
-                "patience": 0,
-                **params,
-            },
-        )
-        run.raise_for_status()
-        run_id = run.json()["id"]
-        while True:
-            current = reg.get(f"/v1/training-runs/{run_id}").json()
-            if current["status"] in ("succeeded", "failed", "cancelled"):
-                break
-            time.sleep(0.25)
-        t_done = time.time()
-        if current["status"] != "succeeded":
-            sys.exit(f"the platform run ended {current['status']}: {current['error']}")
-        epochs = reg.get(f"/v1/training-runs/{run_id}/epochs").json()
-        last_epoch_at = parse_ts(epochs[-1]["at"])
-        model_version = reg.get(f"/v1/models/bench-train/versions/{current['model_version']}").json()
-        platform_train = float(model_version["params"]["train_seconds"])
-
-        # 2. directly, in a fresh process, on the same files
-        work = data_dir / "direct"
-        work.mkdir()
-        out = subprocess.run(
-            [sys.executable, "-c", DIRECT, str(work), json.dumps({"data": str(yaml_path), **params})],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if out.returncode != 0:
-            sys.exit(f"direct training failed:\n{out.stderr[-3000:]}")
-        direct = json.loads(out.stdout.strip().splitlines()[-1])
-
-        def row(name: str, platform: float, baseline: float) -> None:
+        def through_platform() -> dict[str, float]:
+            t0 = time.time()
+            run = reg.post(
+                "/v1/training-runs",
+                json={
+                    "dataset": "bench-train",
+                    "dataset_version": version,
+                    "model_name": "bench-train",
+                    "architecture": "yolov8n.yaml",
+                    "patience": 0,
+                    **params,
+                },
+            )
+            run.raise_for_status()
+            run_id = run.json()["id"]
+            while True:
+                current = reg.get(f"/v1/training-runs/{run_id}").json()
+                if current["status"] in ("succeeded", "failed", "cancelled"):
+                    break
+                time.sleep(0.25)
+            t_done = time.time()
+            if current["status"] != "succeeded":
+                sys.exit(f"the platform run ended {current['status']}: {current['error']}")
+            epochs = reg.get(f"/v1/training-runs/{run_id}/epochs").json()
+            version_out = reg.get(f"/v1/models/bench-train/versions/{current['model_version']}").json()
             print(
-                f"{name:<22} platform {platform:8.1f} s   direct {baseline:8.1f} s   "
-                f"overhead {100 * (platform / baseline - 1):+6.1f} %"
+                f"  platform run {run_id}: {len(epochs)} epochs reported, model version "
+                f"{current['model_version']}, mAP50 {current['metrics'].get('mAP50', float('nan')):.3f}; "
+                f"phases (s) {current['evaluation'].get('timings_s')}",
+                flush=True,
+            )
+            return {
+                "train_s": float(version_out["params"]["train_seconds"]),
+                "trained_s": parse_ts(epochs[-1]["at"]) - t0,
+                "all_s": t_done - t0,
+            }
+
+        def directly(n: int) -> dict[str, float]:
+            work = data_dir / f"direct-{n}"
+            work.mkdir()
+            out = subprocess.run(
+                [sys.executable, "-c", DIRECT, str(work), json.dumps({"data": str(yaml_path), **params})],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if out.returncode != 0:
+                sys.exit(f"direct training failed:\n{out.stderr[-3000:]}")
+            result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"  direct run {n}: {result}", flush=True)
+            return result
+
+        # Alternating, so both sides see the same changes in the machine's load; medians reported.
+        platform, direct = [], []
+        for n in range(args.repeat):
+            platform.append(through_platform())
+            direct.append(directly(n))
+
+        def median(runs: list[dict[str, float]], key: str) -> float:
+            return statistics.median(r[key] for r in runs)
+
+        def row(name: str, p: float, d: float) -> None:
+            print(
+                f"{name:<22} platform {p:8.1f} s   direct {d:8.1f} s   overhead {100 * (p / d - 1):+6.1f} %"
             )
 
-        print()
-        row("training", platform_train, direct["train_s"])
-        row("submit → trained", last_epoch_at - t0, direct["train_s"])
-        row("end to end", t_done - t0, direct["all_s"])
-        print(f"platform phases (s): {current['evaluation'].get('timings_s')}")
-        print(
-            f"\nplatform run: {len(epochs)} epochs reported, model version {current['model_version']}, "
-            f"mAP50 {current['metrics'].get('mAP50', float('nan')):.3f}; target: overhead <= 10 %"
-        )
+        print(f"\nmedians of {args.repeat} alternating runs each:")
+        row("training", median(platform, "train_s"), median(direct, "train_s"))
+        row("submit → trained", median(platform, "trained_s"), median(direct, "train_s"))
+        row("end to end", median(platform, "all_s"), median(direct, "all_s"))
+        print("target: overhead <= 10 %")
     finally:
         stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

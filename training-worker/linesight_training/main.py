@@ -23,6 +23,8 @@ def create_celery_app(settings: TrainingSettings) -> Celery:
         task_reject_on_worker_lost=True,
         # Training tasks are long: a worker takes one at a time, so idle workers get the next ones.
         worker_prefetch_multiplier=1,
+        # A pool process imports torch and Ultralytics as it starts (worker.py): seconds, not Celery's 4 s.
+        worker_proc_alive_timeout=settings.worker_start_timeout_seconds,
         task_track_started=True,
         broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_seconds},
         result_expires=settings.celery_result_expires_seconds,

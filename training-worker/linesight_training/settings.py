@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
@@ -25,6 +26,8 @@ class TrainingSettings(CoreSettings, RedisSettings, S3Settings):
     # Results are read by whoever enqueued the task, soon after; a day is plenty.
     celery_result_expires_seconds: int = Field(default=24 * 3600, ge=60)
     worker_concurrency: int = Field(default=1, ge=1)
+    # How long a new pool process may take to start (it imports torch and Ultralytics first).
+    worker_start_timeout_seconds: float = Field(default=120.0, ge=4)
     # Celery node name; %h is the host name. Unique per worker on one broker.
     worker_hostname: str = "training@%h"
 
@@ -58,3 +61,5 @@ class TrainingSettings(CoreSettings, RedisSettings, S3Settings):
     convert_wall_seconds: int = Field(default=900, ge=10)
     # Keep each run's folder (dataset, weights, plots) after it finished, for debugging.
     keep_run_files: bool = False
+    # Level of Ultralytics' own log in the worker; INFO brings back its progress bars (slower, noisier).
+    ultralytics_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"

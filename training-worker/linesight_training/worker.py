@@ -6,6 +6,7 @@ import logging
 import os
 from functools import partial
 
+from celery import signals
 from prometheus_client.multiprocess import mark_process_dead
 
 from linesight_core.events import check_redis, make_redis
@@ -21,12 +22,24 @@ from linesight_training.settings import TrainingSettings
 log = logging.getLogger("linesight_training")
 
 
+def _preload_training_libraries(**_: object) -> None:
+    """Import torch and Ultralytics in each pool process as it starts, not in the first run: a run's
+    time is its training. (Not in the main process before the fork: torch's thread pools do not survive
+    a fork.)"""
+    import torch  # noqa: F401
+    from ultralytics import YOLO  # noqa: F401
+
+
 def run_worker(settings: TrainingSettings) -> int:
     """Serve /health, /ready and /metrics, then consume the training queue until SIGTERM; return the
     exit status."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     set_build_info(settings.service_name, __version__)
     ultralytics_settings = configure_ultralytics(settings.yolo_config_dir, settings.training_work_dir)
+    # Ultralytics' progress bars and per-epoch tables go through Celery's stdout redirection into the log,
+    # several lines per batch: they cost training time and bury the log. Progress is reported to the
+    # registry instead; warnings still come through.
+    logging.getLogger("ultralytics").setLevel(settings.ultralytics_log_level.upper())
     log.info("ultralytics offline", extra={"runs_dir": ultralytics_settings["runs_dir"]})
 
     store = ObjectStore.from_settings(settings)
@@ -47,6 +60,7 @@ def run_worker(settings: TrainingSettings) -> int:
     )
     log.info("health server listening", extra={"host": settings.host, "port": settings.port})
     connect_worker_metrics(inherited_listener=health.socket)
+    signals.worker_process_init.connect(_preload_training_libraries, weak=False)
     app = create_celery_app(settings)
     try:
         status = app.start(
