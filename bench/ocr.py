@@ -16,36 +16,25 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from linesight_ocr.domain.codes import gtin_valid
+from linesight_core.label_codes import gtin_valid
 from linesight_ocr.domain.label import ReadOptions, read_label
 from linesight_ocr.domain.vendors import load_profiles
-from linesight_ocr.synthetic import FONTS, degrade, random_spec, render
+from linesight_ocr.synthetic import corpus_label
 
 TYPES = ("serial", "part_number", "mac", "ean13")
-
-
-def corpus_item(rng: random.Random):
-    spec = random_spec(rng, valid_ean=rng.random() > 0.1)
-    spec.font = rng.choice(FONTS)
-    spec.font_px = rng.choice((16, 20, 26, 32))
-    spec.barcode = rng.random() < 0.6
-    image = degrade(
-        render(spec),
-        rng,
-        blur=rng.choice((0, 0, 0.6, 1.0)),
-        noise=rng.choice((0, 0, 8, 15)),
-        perspective=rng.choice((0, 0, 0.03, 0.06)),
-    )
-    rotation = rng.choice((0, 90, 180, 270))
-    faults = {"rotation": rotation, "font_px": spec.font_px, "barcode": spec.barcode}
-    return spec, image.rotate(-rotation, expand=True, fillcolor=255).convert("RGB"), faults
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--token-model", type=Path, help="rank candidates with this token classifier")
     args = parser.parse_args()
+    scorer = None
+    if args.token_model:
+        from linesight_ocr.classifier.model import TokenModel
+
+        scorer = TokenModel.load(args.token_model).scores
     rng = random.Random(args.seed)
     profiles = load_profiles()
     options = ReadOptions(languages=["eng"], tesseract_timeout=60, deskew=False, review_below=0.8)
@@ -54,14 +43,14 @@ def main() -> None:
     parse_s, bare_s = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.count):
-            spec, image, _ = corpus_item(rng)
+            spec, image, _ = corpus_label(rng)
             path = Path(tmp) / f"{i}.png"
             image.save(path)
             start = time.perf_counter()
             subprocess.run(["tesseract", str(path), "-"], capture_output=True, check=True)
             bare_s.append(time.perf_counter() - start)
             start = time.perf_counter()
-            read, _ = read_label(image, options, profiles)
+            read, _ = read_label(image, options, profiles, token_scorer=scorer)
             parse_s.append(time.perf_counter() - start)
             reviewed += read.needs_review
             found: dict[str, set[str]] = {}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytesseract
 from fastapi import Depends, FastAPI
@@ -15,6 +18,27 @@ from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
 from linesight_ocr.domain.tesseract import check_tesseract
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.settings import OcrSettings
+
+if TYPE_CHECKING:
+    from linesight_ocr.classifier.model import TokenModel
+
+log = logging.getLogger(__name__)
+
+
+def load_token_model(path: str) -> TokenModel | None:
+    """The configured token classifier, None when none is configured or the file is not there yet (the
+    rules rank until one is trained). A file that is there but not a token model stops the start."""
+    if not path:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        log.warning("token model %s not found; code candidates are ranked by the rules", file)
+        return None
+    from linesight_ocr.classifier.model import TokenModel  # scikit-learn only when a model is used
+
+    model = TokenModel.load(file)
+    log.info("token model %s loaded (trained on %d reads)", file, model.trained_reads)
+    return model
 
 
 def create_app(settings: OcrSettings | None = None) -> FastAPI:
@@ -43,5 +67,6 @@ def create_app(settings: OcrSettings | None = None) -> FastAPI:
     app.include_router(labels.router, dependencies=internal)
     # Read once: adding a vendor is adding a YAML file and restarting the service.
     app.state.vendor_profiles = load_profiles()
+    app.state.token_model = load_token_model(settings.ocr_token_model)
     pytesseract.pytesseract.tesseract_cmd = settings.tesseract_cmd
     return app

@@ -26,6 +26,9 @@ class OcrSettings(CoreSettings):
     ocr_deskew: bool = False
     # A code read with less confidence than this sends the whole read to review.
     ocr_review_below_confidence: float = 0.8
+    # A token classifier trained with `python -m linesight_ocr.classifier train` (a joblib file, which is
+    # a pickle: only a file made by that command on the platform's own export). Empty: the rules rank.
+    ocr_token_model: str = ""
     # Hosts and CIDRs that /v1/parse-label/url may fetch from although they are private, loopback or
     # link-local ("10.20.0.0/16,images.internal"); empty: only public addresses.
     ocr_url_allowlist: str = ""

@@ -1,5 +1,5 @@
 """Synthetic product labels with known contents, drawn with PIL and zxing-cpp: test data for the
-service's tests and the accuracy benchmark (bench/ocr.py)."""
+service's tests, the accuracy benchmark (bench/ocr.py) and the token classifier's generated reads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from linesight_ocr.domain.codes import gtin_check_digit
+from linesight_core.label_codes import gtin_check_digit
 
 FONT_DIR = "/usr/share/fonts/truetype/dejavu/"
 FONTS = (
@@ -157,3 +157,22 @@ def degrade(
         arr += np.random.default_rng(rng.randint(0, 2**31)).normal(0, noise, arr.shape)
         img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     return img
+
+
+def corpus_label(rng: random.Random) -> tuple[LabelSpec, Image.Image, dict[str, object]]:
+    """One label of the benchmark corpus: any vendor, font and size, with or without barcodes, a tenth
+    with a wrong EAN check digit, blur, noise, perspective and a turn by 0, 90, 180 or 270 degrees."""
+    spec = random_spec(rng, valid_ean=rng.random() > 0.1)
+    spec.font = rng.choice(FONTS)
+    spec.font_px = rng.choice((16, 20, 26, 32))
+    spec.barcode = rng.random() < 0.6
+    image = degrade(
+        render(spec),
+        rng,
+        blur=rng.choice((0, 0, 0.6, 1.0)),
+        noise=rng.choice((0, 0, 8, 15)),
+        perspective=rng.choice((0, 0, 0.03, 0.06)),
+    )
+    rotation = rng.choice((0, 90, 180, 270))
+    faults = {"rotation": rotation, "font_px": spec.font_px, "barcode": spec.barcode}
+    return spec, image.rotate(-rotation, expand=True, fillcolor=255).convert("RGB"), faults

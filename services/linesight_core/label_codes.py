@@ -4,6 +4,7 @@ formats of serials, part numbers and model names, and the key words labels print
 from __future__ import annotations
 
 import re
+from typing import Any
 
 GTIN_LENGTHS = {"ean8": 8, "upca": 12, "ean13": 13, "gtin14": 14}
 GTIN_TYPES = frozenset(GTIN_LENGTHS)
@@ -116,3 +117,47 @@ def confirm(code_type: str, value: str) -> str:
 def is_key_word(text: str) -> bool:
     """A token that is one of the keys labels print (`S/N:`, `Model`, `MAC`, `Tag:`)."""
     return compact(text) in KEY_WORDS
+
+
+# Token labels of the training-data export (docs/labels.md): a token this short says nothing on its own
+# ("3" is in half the codes of a label); it is labelled by an exact match or where it was read, never by
+# being part of a longer value.
+KEY_LABEL, OTHER_LABEL = "key", "other"
+MIN_PART = 3
+SAME_BOX_IOU = 0.5
+
+
+def box_iou(a: dict[str, int], b: dict[str, int]) -> float:
+    w = min(a["x2"], b["x2"]) - max(a["x1"], b["x1"])
+    h = min(a["y2"], b["y2"]) - max(a["y1"], b["y1"])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    area = (a["x2"] - a["x1"]) * (a["y2"] - a["y1"]) + (b["x2"] - b["x1"]) * (b["y2"] - b["y1"])
+    return inter / (area - inter)
+
+
+def token_label(token: dict[str, Any], codes: list[dict[str, Any]]) -> str:
+    """The code type of the confirmed code a token belongs to, `key` or `other`. In order: the token's
+    text is a code's whole value; the token is one the OCR service read the code from (its
+    `token_boxes`, so a misread value a person corrected is still that code); the token is a label key
+    (`S/N:`, `Model`); the token's text is part of a code's value. Texts are compared upper case,
+    letters and digits only."""
+    text = compact(token["text"])
+    if text:
+        for code in codes:
+            if compact(code["value"]) == text:
+                return str(code["type"])
+        for code in codes:
+            if any(box_iou(token["box"], box) >= SAME_BOX_IOU for box in code.get("token_boxes", [])):
+                return str(code["type"])
+    if is_key_word(token["text"]):
+        return KEY_LABEL
+    if len(text) >= MIN_PART:
+        best, share = OTHER_LABEL, 0.0
+        for code in codes:
+            value = compact(code["value"])
+            if value and text in value and len(text) / len(value) > share:
+                best, share = str(code["type"]), len(text) / len(value)
+        return best
+    return OTHER_LABEL

@@ -3,8 +3,7 @@ label's tokens from the confirmed codes."""
 
 import pytest
 
-from linesight_core.label_codes import CodeInvalid, confirm, is_key_word
-from linesight_gateway.domain.label_export import token_label
+from linesight_core.label_codes import CodeInvalid, confirm, is_key_word, token_label
 
 
 @pytest.mark.parametrize(

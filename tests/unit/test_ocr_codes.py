@@ -1,5 +1,6 @@
 """Label code rules without Tesseract: GTIN check digits, MAC addresses, OCR confusion repair only where
-a format demands it, vendor profiles from YAML, and the SSRF address checks of the URL fetch."""
+a format demands it, vendor profiles from YAML, key/value pairing on a page's words, barcode
+confirmation of a misread value, and the SSRF address checks of the URL fetch."""
 
 import ipaddress
 import random
@@ -9,9 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from linesight_ocr.domain.codes import gtin_valid, normalise_mac, repair_to_pattern
+from linesight_core import label_codes
+from linesight_ocr.domain.codes import gtin_valid, normalise_mac, read_mac, repair_to_pattern
+from linesight_ocr.domain.extraction import extract_codes
 from linesight_ocr.domain.fetch import AllowList, UrlRefused, checked_address, forbidden_reason
+from linesight_ocr.domain.label import merge_barcodes
 from linesight_ocr.domain.preprocess import Prepared, deskew_angle
+from linesight_ocr.domain.reading import BarcodeHit, Word, block_rotation, upright_box
 from linesight_ocr.domain.vendors import VendorProfileInvalid, load_profile, load_profiles, recognise
 from linesight_ocr.synthetic import random_spec, render
 
@@ -127,12 +132,7 @@ def _refusal(url, allow):
 def test_boxes_go_back_to_upload_coordinates(rotation):
     # An upload 200x100 scaled by 2 (400x200), then turned `rotation` degrees clockwise.
     prepared = Prepared(
-        image=None,
-        scale=2.0,
-        rotation=rotation,
-        orientation_confidence=1.0,
-        deskew_degrees=0.0,
-        scaled_size=(400, 200),
+        image=None, scale=2.0, deskew_degrees=0.0, text_height=10.0, rotation=rotation, scaled_size=(400, 200)
     )
     upload_box = (10, 20, 30, 40)  # in the 200x100 upload
     x1, y1, x2, y2 = (v * 2 for v in upload_box)
@@ -155,3 +155,103 @@ def test_deskew_finds_a_small_tilt():
     tilted = canvas.rotate(4, resample=Image.Resampling.BICUBIC, fillcolor=255)
     assert abs(deskew_angle(np.asarray(tilted)) - 4) < 1.0
     assert abs(deskew_angle(np.asarray(canvas))) < 0.5
+
+
+def test_the_service_checks_codes_with_the_gateways_validators():
+    assert gtin_valid is label_codes.gtin_valid
+    for profile in load_profiles().values():
+        for fmt in profile.fields.values():
+            for key in fmt.keys:
+                assert key in label_codes.LABEL_KEYS, (profile.id, key)  # the export labels it `key`
+    for keys in label_codes.GENERIC_KEYS.values():
+        assert set(keys) <= set(label_codes.LABEL_KEYS)
+
+
+def test_mac_addresses_read_with_stray_separators_count_as_repaired():
+    assert read_mac("3C:52:82:1A:2B:4F") == ("3C:52:82:1A:2B:4F", 0)
+    assert read_mac("55:7B:51:34-DE:C1") == ("55:7B:51:34:DE:C1", 1)
+    assert read_mac("55:/7B:51:34:DE:Cl") == ("55:7B:51:34:DE:C1", 2)
+    assert read_mac("9B:91:FF:C9:11:F")[0] is None  # a digit lost: nothing to repair it from
+    assert read_mac("BD:D1:E9:BA:B4:Al1")[0] is None  # a digit too many
+    assert read_mac("3C:5:282:1A:2B:4F")[0] is None  # pairs split apart
+
+
+def test_vendor_formats_without_i_and_o_repair_them_to_digits():
+    lenovo = load_profiles()["lenovo"].fields["serial"].pattern
+    assert repair_to_pattern("KTUAAJOG", lenovo) == "KTUAAJ0G"
+    assert repair_to_pattern("7JGWC2E0", lenovo) == "7JGWC2E0"
+
+
+def _word(text, x, y, h=20, conf=0.95, line=1, block=1, word=1):
+    box = (x, y, x + 12 * len(text), y + h)
+    return Word(text, conf, box, box, block, line, word)
+
+
+def test_keys_glued_misread_or_split_values_still_pair_with_their_values():
+    words = [
+        _word("LENOVO", 10, 10),
+        _word("SIN:PF3K9ZQ2", 10, 50),  # the slash read as I, glued to the value
+        _word("P/N;", 10, 90),
+        _word("5B33TZ", 70, 90),  # one value read as two words
+        _word("215D", 150, 90),
+        _word("MAC", 10, 130),
+        _word("3C:52:82:", 60, 130),
+        _word("1A:2B:4F", 180, 130),
+        _word("Model:", 10, 170),
+        _word("ThinkPad", 90, 170),
+        _word("T14", 200, 170),
+    ]
+    codes = {c.type: c for c in extract_codes(words, load_profiles()["lenovo"])}
+    assert codes["serial"].value == "PF3K9ZQ2" and codes["serial"].key == "SIN"
+    assert codes["part_number"].value == "5B33TZ215D" and codes["part_number"].valid
+    assert codes["mac"].value == "3C:52:82:1A:2B:4F" and codes["mac"].valid
+    assert codes["model"].value == "ThinkPad T14"
+    # joined across words: less sure than one clean word
+    assert codes["part_number"].confidence < 0.95 and codes["serial"].confidence == 0.95
+
+
+def test_a_value_under_its_key_and_a_value_without_a_key():
+    words = [
+        _word("DELL", 10, 10),
+        _word("Service", 10, 50),
+        _word("Tag", 100, 50),
+        _word("ABC1234", 10, 75),  # under the key
+        _word("0H3FNB", 300, 200),  # no key read: only the Dell part-number format points at it
+    ]
+    codes = {c.type: c for c in extract_codes(words, load_profiles()["dell"])}
+    assert codes["serial"].value == "ABC1234"
+    assert codes["part_number"].value == "0H3FNB" and codes["part_number"].key is None
+    assert codes["part_number"].confidence < 0.8  # a value without its key is checked by a person
+
+
+def test_a_barcode_corrects_a_typical_misread_and_flags_any_other_difference():
+    dell = load_profiles()["dell"]
+    words = [
+        _word("DELL", 10, 10),
+        _word("Service", 10, 50),
+        _word("Tag:", 100, 50),
+        _word("5KGG3DS", 160, 50),
+    ]
+    codes, results = merge_barcodes(
+        extract_codes(words, dell), [BarcodeHit("Code128", "5KGG3D5", (0, 0, 9, 9))], dell
+    )
+    serial = next(c for c in codes if c.type == "serial")
+    assert (serial.value, serial.source, serial.repaired, results) == ("5KGG3D5", "both", True, ["agree"])
+    assert len([c for c in codes if c.type == "serial"]) == 1
+    codes, results = merge_barcodes(
+        extract_codes(words, dell), [BarcodeHit("Code128", "5KGG3DX", (0, 0, 9, 9))], dell
+    )
+    assert results == ["disagree"]
+    assert any(c.barcode_disagrees for c in codes if c.source == "ocr")
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_the_reading_order_of_words_tells_how_a_block_is_turned(rotation):
+    size = (400, 300)
+    upright = [[(10, 10, 60, 30), (70, 10, 150, 30)], [(10, 50, 60, 70), (70, 50, 120, 70)]]
+    # the boxes where they lie on an image turned the other way
+    back = (360 - rotation) % 360
+    w, h = (size[1], size[0]) if rotation in (90, 270) else size
+    turned = [[upright_box(b, back, size) for b in line] for line in upright]
+    assert block_rotation(turned, fallback=0) == rotation
+    assert upright_box(turned[0][0], rotation, (w, h)) == upright[0][0]

@@ -12,51 +12,11 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
-from linesight_core.label_codes import compact, is_key_word
+from linesight_core.label_codes import token_label
 from linesight_gateway.db.models import LabelRead
 from linesight_gateway.domain.labels import REVIEWED
 
-KEY, OTHER = "key", "other"
-# A token this short says nothing on its own: "3" is in half the codes of a label. It is labelled by
-# an exact match or by where it was read, never by being part of a longer value.
-MIN_PART = 3
-SAME_BOX_IOU = 0.5
 BATCH = 200
-
-
-def _iou(a: dict[str, int], b: dict[str, int]) -> float:
-    w = min(a["x2"], b["x2"]) - max(a["x1"], b["x1"])
-    h = min(a["y2"], b["y2"]) - max(a["y1"], b["y1"])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    area = (a["x2"] - a["x1"]) * (a["y2"] - a["y1"]) + (b["x2"] - b["x1"]) * (b["y2"] - b["y1"])
-    return inter / (area - inter)
-
-
-def token_label(token: dict[str, Any], codes: list[dict[str, Any]]) -> str:
-    """The code type of the confirmed code this token belongs to, `key` or `other`. In order: the
-    token's text is a code's whole value; the token is one the OCR service read the code from (a misread
-    value a person corrected is still that code); the token is a label key (`S/N:`, `Model`); the token's
-    text is part of a code's value. Texts are compared upper case, letters and digits only."""
-    text = compact(token["text"])
-    if text:
-        for code in codes:
-            if compact(code["value"]) == text:
-                return str(code["type"])
-        for code in codes:
-            if any(_iou(token["box"], box) >= SAME_BOX_IOU for box in code.get("token_boxes", [])):
-                return str(code["type"])
-    if is_key_word(token["text"]):
-        return KEY
-    if len(text) >= MIN_PART:
-        best, share = OTHER, 0.0
-        for code in codes:
-            value = compact(code["value"])
-            if text in value and len(text) / len(value) > share:
-                best, share = str(code["type"]), len(text) / len(value)
-        return best
-    return OTHER
 
 
 def export_line(row: LabelRead) -> dict[str, Any]:

@@ -38,7 +38,10 @@ def _parse(request: Request, data: bytes, vendor_hint: str | None) -> LabelRead:
         deskew=settings.ocr_deskew,
         review_below=settings.ocr_review_below_confidence,
     )
-    read, agreement = read_label(decoded.image, options, profiles, vendor_hint, decode_ms)
+    model = request.app.state.token_model
+    read, agreement = read_label(
+        decoded.image, options, profiles, vendor_hint, decode_ms, model.scores if model is not None else None
+    )
     metrics.PARSE_SECONDS.observe(time.perf_counter() - start)
     for code in read.codes:
         metrics.CODES_FOUND.labels(code.type, str(code.valid).lower()).inc()

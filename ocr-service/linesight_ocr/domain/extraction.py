@@ -1,30 +1,50 @@
 """Codes from a label's words: find the label's own keys (`S/N`, `P/N`, `Model`, `MAC`, `EAN`, ...), take
-the value right of or below each key, validate it (check digits, vendor formats) and repair OCR
-confusions only where the format leaves no doubt."""
+the value right of or below each key (one word, or several a space or a misread split apart), validate it
+(check digits, vendor formats) and repair OCR confusions only where the format leaves no doubt. Values
+without a readable key are taken only when the vendor's format points at one word, and always for review.
+
+Each key yields candidates (one word or several, right of it or below it); `rank` picks one. The rules
+rank by validity, repairs and layout; a trained token classifier (linesight_ocr.classifier) can rank
+instead, the rules still validating formats and check digits."""
 
 from __future__ import annotations
 
-import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from linesight_core.contracts.ocr import LabelCode, TextBox
-from linesight_ocr.domain.codes import gtin_type, gtin_valid, normalise_mac, repair_digits, repair_to_pattern
+from linesight_core.label_codes import GENERIC_KEYS, is_identifier
+from linesight_ocr.domain.codes import (
+    Choices,
+    choose_to_pattern,
+    gtin_type,
+    gtin_valid,
+    read_mac,
+    repair_digits,
+    repair_to_pattern,
+)
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
-GENERIC_KEYS: dict[str, tuple[str, ...]] = {
-    "serial": ("S/N", "SN", "Serial", "Serial No.", "Serial Number", "Ser. No."),
-    "part_number": ("P/N", "PN", "Part No.", "Part Number", "Product No."),
-    "model": ("Model", "Model No.", "M/N"),
-    "mac": ("MAC", "MAC ID", "MAC Address", "LAN MAC", "WLAN MAC", "WiFi MAC"),
-    "gtin": ("EAN", "EAN-13", "EAN13", "UPC", "UPC-A", "GTIN"),
-}
-GENERIC_CODE = re.compile(r"[A-Z0-9][A-Z0-9\-/#.]{3,29}")
-EDGE_PUNCTUATION = ":;,.()[]{}'\"`"
-# A repaired character costs confidence: the read was not what the label says.
-REPAIR_PENALTY = 0.9
+EDGE_PUNCTUATION = ":;,.()[]{}'\"`‘’“”|!"
+KEY_END = ":;.,#'`‘’"
+# Tesseract reads the slash of `S/N`, `P/N` as these.
+SLASH_MISREADS = ("I", "1", "|", "L", "!")
+MIN_IDENTIFIER = 4
+# Words of a value farther apart than this many text heights are separate values.
+VALUE_GAP_HEIGHTS = 2.5
+JOIN_MAX_WORDS = 4
+# Confidence a code keeps: a repaired character was not what the label says; an invalid value is
+# probably misread; a value without its key may be some other code.
+REPAIR_PENALTY = 0.85
 INVALID_PENALTY = 0.5
+SPLIT_PENALTY = 0.9
+BELOW_PENALTY = 0.95
+UNKEYED_PENALTY = 0.6
+# The read fits the format, but so would a character the recogniser scored close behind.
+AMBIGUOUS_PENALTY = 0.8
+MIN_UNKEYED_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -36,26 +56,24 @@ class Piece:
 
     @property
     def key_form(self) -> str:
-        return self.text.upper().rstrip(":.#").replace(" ", "")
+        return key_form(self.text)
 
 
-def _key_form(key: str) -> tuple[str, ...]:
-    return tuple(part.upper().rstrip(":.#") for part in key.split())
+def key_form(text: str) -> str:
+    return text.upper().rstrip(KEY_END).replace(" ", "")
 
 
-def _pieces(words: list[Word], single_word_keys: set[str]) -> list[Piece]:
-    out = []
-    for word in words:
-        left, colon, right = word.text.partition(":")
-        if colon and right and left.upper().rstrip(".#") in single_word_keys:
-            out.extend((Piece(left + ":", word), Piece(right, word)))
-        else:
-            out.append(Piece(word.text, word))
-    return out
+def _key_forms(key: str) -> set[tuple[str, ...]]:
+    """The key as words, and as Tesseract misreads its slash (`S/N` → `SIN`, `S1N`)."""
+    parts = tuple(key_form(part) for part in key.split())
+    forms = {parts}
+    for misread in SLASH_MISREADS:
+        forms.add(tuple(p.replace("/", misread) if len(p) <= 4 else p for p in parts))
+    return forms
 
 
-def _lines(words: list[Word]) -> list[list[Word]]:
-    """Words grouped into visual lines on the upright image, each left to right."""
+def lines_of(words: list[Word]) -> list[list[Word]]:
+    """Words grouped into visual lines on the upright page, each left to right."""
     if not words:
         return []
     height = statistics.median(w.prepared_box[3] - w.prepared_box[1] for w in words)
@@ -79,15 +97,15 @@ class KeyTable:
         entries: dict[tuple[str, ...], str] = {}
         for field, keys in GENERIC_KEYS.items():
             for key in keys:
-                entries[_key_form(key)] = field
+                entries.update(dict.fromkeys(_key_forms(key), field))
         if vendor is not None:
             for field, fmt in vendor.fields.items():
                 for key in fmt.keys:
-                    entries[_key_form(key)] = field
+                    entries.update(dict.fromkeys(_key_forms(key), field))
         self.entries = sorted(entries.items(), key=lambda kv: -len(kv[0]))
         self.single_words = {form[0] for form in entries if len(form) == 1}
 
-    def match(self, pieces: list[Piece], start: int) -> tuple[str, int] | None:
+    def match(self, pieces: Sequence[Piece], start: int) -> tuple[str, int] | None:
         """(field, number of pieces) of the longest key starting at `start`."""
         for form, field in self.entries:
             span = pieces[start : start + len(form)]
@@ -95,15 +113,113 @@ class KeyTable:
                 return field, len(form)
         return None
 
+    def is_key(self, text: str) -> bool:
+        return key_form(text) in self.single_words
+
+
+def _pieces(words: list[Word], table: KeyTable) -> list[Piece]:
+    out = []
+    for word in words:
+        for sep in (":", ";"):
+            left, colon, right = word.text.partition(sep)
+            if colon and right and table.is_key(left):
+                out.extend((Piece(left + sep, word), Piece(right, word)))
+                break
+        else:
+            out.append(Piece(word.text, word))
+    return out
+
 
 def _box(word: Word) -> TextBox:
     return TextBox(x1=word.box[0], y1=word.box[1], x2=word.box[2], y2=word.box[3])
 
 
-def _below(key_word: Word, words: list[Word], used: set[int]) -> Word | None:
-    """The nearest word under a key, starting near the key's left edge."""
+def _height(word: Word) -> int:
+    return max(1, word.prepared_box[3] - word.prepared_box[1])
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to read a field's value: the pieces it is made of and where they sit from the key."""
+
+    field: str  # serial, part_number, model, mac, gtin
+    key: str | None
+    pieces: tuple[Piece, ...]
+    place: str  # "right" of its key, "below" it, or "unkeyed"
+
+    @property
+    def words(self) -> list[Word]:
+        return list(dict.fromkeys(p.word for p in self.pieces))
+
+    @property
+    def choices(self) -> Choices | None:
+        """The recogniser's candidates per character of `raw`, when every piece has them."""
+        out: list[Sequence[tuple[str, float]]] = []
+        for piece in self.pieces:
+            word = piece.word
+            if len(word.choices) != len(word.text) or not word.text.endswith(piece.text):
+                return None
+            part = word.choices[len(word.text) - len(piece.text) :]
+            text = piece.text
+            start = len(text) - len(text.lstrip(EDGE_PUNCTUATION))
+            out.extend(part[start : start + len(text.strip(EDGE_PUNCTUATION))])
+            if self.field == "model":
+                return None
+        return out
+
+    @property
+    def raw(self) -> str:
+        joiner = " " if self.field == "model" else ""
+        return joiner.join(p.text.strip(EDGE_PUNCTUATION) for p in self.pieces)
+
+
+# Per word (by id), the probability of each field a token classifier gives it.
+TokenScores = dict[int, dict[str, float]]
+
+
+def _score(cand: Candidate, scores: TokenScores) -> float:
+    return statistics.fmean(scores.get(id(w), {}).get(cand.field, 0.0) for w in cand.words)
+
+
+def rank(
+    options: list[tuple[Candidate, LabelCode]], scores: TokenScores | None
+) -> list[tuple[Candidate, LabelCode]]:
+    """Valid before invalid; then, by the rules, fewer repairs, right of the key before below it and
+    more of the line; or, with a token classifier, the candidate whose words it finds likeliest."""
+
+    def by_rules(option: tuple[Candidate, LabelCode]) -> tuple[float, ...]:
+        cand, code = option
+        pieces = -len(cand.pieces) if code.valid else len(cand.pieces)
+        return (not code.valid, code.repaired, cand.place != "right", pieces)
+
+    def by_scores(option: tuple[Candidate, LabelCode]) -> tuple[float, ...]:
+        assert scores is not None
+        return (not option[1].valid, -round(_score(option[0], scores), 2), *by_rules(option)[1:])
+
+    return sorted(options, key=by_rules if scores is None else by_scores)
+
+
+def _right_pieces(line: list[Piece], start: int, table: KeyTable) -> list[Piece]:
+    """The pieces right of a key up to the next key or a wide gap."""
+    values: list[Piece] = []
+    for i in range(start, len(line)):
+        piece = line[i]
+        if values and table.match(line, i) is not None:
+            break
+        prev = values[-1].word if values else None
+        if prev is not None and piece.word is not prev:
+            gap = piece.word.prepared_box[0] - prev.prepared_box[2]
+            if gap > VALUE_GAP_HEIGHTS * _height(prev):
+                break
+        if piece.text.strip(EDGE_PUNCTUATION):
+            values.append(piece)
+    return values
+
+
+def _below(key_word: Word, words: list[Word], used: set[int], table: KeyTable) -> Word | None:
+    """The nearest word under a key, starting near the key's left edge, unless that is a key itself."""
     kx1, _, kx2, ky2 = key_word.prepared_box
-    height = key_word.prepared_box[3] - key_word.prepared_box[1]
+    height = _height(key_word)
     best = None
     for word in words:
         if id(word) in used:
@@ -112,39 +228,45 @@ def _below(key_word: Word, words: list[Word], used: set[int]) -> Word | None:
         if ky2 <= y1 <= ky2 + 2.5 * height and kx1 - height <= x1 <= kx2 + height:
             if best is None or y1 < best.prepared_box[1]:
                 best = word
-    return best
+    return None if best is None or table.is_key(best.text) else best
 
 
-def _value_pieces(line: list[Piece], start: int, table: KeyTable, field: str) -> list[Piece]:
-    """The pieces right of a key: one for codes, up to the next key or a wide gap for a model name."""
-    values: list[Piece] = []
-    i = start
-    while i < len(line):
-        if table.match(line, i) is not None and values:
-            break
-        piece = line[i]
-        if values:
-            prev = values[-1].word.prepared_box
-            gap = piece.word.prepared_box[0] - prev[2]
-            if gap > 2.5 * (prev[3] - prev[1]):
-                break
-        if piece.text.strip(EDGE_PUNCTUATION):
-            values.append(piece)
-            if field != "model":
-                break
-        i += 1
-    return values
+def key_candidates(field: str, key: str, right: list[Piece], below: Word | None) -> list[Candidate]:
+    out = []
+    if field == "model":
+        if right:
+            out.append(Candidate(field, key, tuple(right), "right"))
+    else:
+        for n in range(1, min(len(right), JOIN_MAX_WORDS) + 1):
+            out.append(Candidate(field, key, tuple(right[:n]), "right"))
+    if below is not None:
+        out.append(Candidate(field, key, (Piece(below.text, below),), "below"))
+    return out
 
 
 def make_code(
-    field: str, key: str | None, raw: str, words: list[Word], vendor: VendorProfile | None
+    field: str,
+    key: str | None,
+    raw: str,
+    words: list[Word],
+    vendor: VendorProfile | None,
+    *,
+    penalty: float = 1.0,
+    read_confidence: float | None = None,
+    choices: Choices | None = None,
 ) -> LabelCode | None:
-    raw = raw.strip(EDGE_PUNCTUATION)
+    """`read_confidence`: how sure the reader was of `raw`, when not the words' own confidence;
+    `choices`: the recogniser's candidates per character of `raw`."""
+    stripped = raw.strip(EDGE_PUNCTUATION)
+    if choices is not None:
+        start = len(raw) - len(raw.lstrip(EDGE_PUNCTUATION))
+        choices = choices[start : start + len(stripped)]
+    raw = stripped
     if not raw:
         return None
-    confidence = min(w.confidence for w in words)
+    confidence = (min(w.confidence for w in words) if read_confidence is None else read_confidence) * penalty
     boxes = [_box(w) for w in words]
-    value, valid, repaired = raw, False, False
+    value, valid, repairs, ambiguous = raw, False, 0, False
     if field == "gtin":
         compact = raw.replace(" ", "").replace("-", "")
         fixed = repair_digits(compact)
@@ -153,27 +275,33 @@ def make_code(
             if key is None:
                 return None
             code_type = "ean13"
-        value, repaired, valid = fixed, fixed != compact, gtin_valid(fixed)
+        value, valid = fixed, gtin_valid(fixed)
+        repairs = sum(a != b for a, b in zip(compact, fixed, strict=True))
         field = code_type
     elif field == "mac":
-        mac = normalise_mac(raw)
+        mac, repairs = read_mac(raw)
         valid = mac is not None
         value = mac or raw.upper()
-        repaired = mac is not None and mac.replace(":", "") != re.sub(r"[:\-]", "", raw.upper())
     elif field == "model":
         valid = len(raw) >= 2
     else:
         upper = raw.upper()
         fmt = vendor.fields.get(field) if vendor else None
         if fmt is not None and fmt.pattern is not None:
-            fixed = repair_to_pattern(upper, fmt.pattern)
+            if choices is not None:
+                fixed, ambiguous = choose_to_pattern(upper, choices, fmt.pattern)
+            else:
+                fixed = repair_to_pattern(upper, fmt.pattern)
+            if fixed is None and "l" in raw:  # a lower-case l on an upper-case label is a misread 1
+                fixed = repair_to_pattern(raw.replace("l", "1").upper(), fmt.pattern)
             valid = fixed is not None
             value = fixed or upper
-            repaired = fixed is not None and fixed != upper
+            repairs = sum(a != b for a, b in zip(upper, value, strict=True))
         else:
-            value, valid = upper, bool(GENERIC_CODE.fullmatch(upper))
-    if repaired:
-        confidence *= REPAIR_PENALTY
+            value, valid = upper, len(upper) >= MIN_IDENTIFIER and is_identifier(upper)
+    confidence *= REPAIR_PENALTY**repairs
+    if ambiguous:
+        confidence *= AMBIGUOUS_PENALTY
     if not valid:
         confidence *= INVALID_PENALTY
     return LabelCode(
@@ -184,17 +312,87 @@ def make_code(
         confidence=round(confidence, 3),
         source="ocr",
         valid=valid,
-        repaired=repaired,
+        repaired=repairs > 0,
         token_boxes=boxes,
     )
 
 
-def extract_codes(words: list[Word], vendor: VendorProfile | None) -> list[LabelCode]:
+def candidate_code(cand: Candidate, vendor: VendorProfile | None) -> LabelCode | None:
+    penalty = {"right": 1.0, "below": BELOW_PENALTY, "unkeyed": UNKEYED_PENALTY}[cand.place]
+    if len(cand.words) > 1 and cand.field != "model":
+        penalty *= SPLIT_PENALTY
+    return make_code(
+        cand.field, cand.key, cand.raw, cand.words, vendor, penalty=penalty, choices=cand.choices
+    )
+
+
+def _unkeyed(
+    words: list[Word],
+    used: set[int],
+    found: set[str],
+    vendor: VendorProfile | None,
+    table: KeyTable,
+    scores: TokenScores,
+) -> list[Candidate]:
+    """Words the vendor's format points at for a field no key was read for: taken only when exactly one
+    free word fits that field's format as read and no other missing field's."""
+    free = [w for w in words if id(w) not in used and not table.is_key(w.text)]
+    out = []
+    patterns = {
+        f: fmt.pattern
+        for f, fmt in (vendor.fields.items() if vendor else ())
+        if fmt.pattern is not None and f not in found and f != "model"
+    }
+    for field, pattern in patterns.items():
+        fits = [w for w in free if pattern.fullmatch(w.text.strip(EDGE_PUNCTUATION).upper())]
+        others = [p for f, p in patterns.items() if f != field]
+        if len(fits) == 1 and not any(
+            p.fullmatch(fits[0].text.strip(EDGE_PUNCTUATION).upper()) for p in others
+        ):
+            out.append(Candidate(field, None, (Piece(fits[0].text, fits[0]),), "unkeyed"))
+    if "mac" not in found:
+        macs = [w for w in free if (":" in w.text or "-" in w.text) and read_mac(w.text)[0] is not None]
+        if len(macs) == 1:
+            out.append(Candidate("mac", None, (Piece(macs[0].text, macs[0]),), "unkeyed"))
+    return out
+
+
+def _likely(
+    words: list[Word],
+    used: set[int],
+    found: set[str],
+    vendor: VendorProfile | None,
+    table: KeyTable,
+    scores: TokenScores,
+) -> list[Candidate]:
+    """For each field no key was read for, the free word the classifier finds likeliest to be it."""
+    out = []
+    taken: set[int] = set()
+    for field in ("serial", "part_number", "mac"):
+        if field in found:
+            continue
+        best = max(
+            (w for w in words if id(w) not in used and id(w) not in taken and not table.is_key(w.text)),
+            key=lambda w: scores.get(id(w), {}).get(field, 0.0),
+            default=None,
+        )
+        if best is not None and scores.get(id(best), {}).get(field, 0.0) >= MIN_UNKEYED_PROBABILITY:
+            taken.add(id(best))
+            out.append(Candidate(field, None, (Piece(best.text, best),), "unkeyed"))
+    return out
+
+
+def extract_codes(
+    words: list[Word], vendor: VendorProfile | None, scores: TokenScores | None = None
+) -> list[LabelCode]:
+    """`scores`: a token classifier's probabilities; they rank each key's candidates and find values
+    whose key was not read. Without them the rules alone decide."""
     table = KeyTable(vendor)
     codes: list[LabelCode] = []
     used: set[int] = set()  # ids of words taken as a key or a value
-    for line_words in _lines(words):
-        line = _pieces(line_words, table.single_words)
+    found: set[str] = set()
+    for line_words in lines_of(words):
+        line = _pieces(line_words, table)
         i = 0
         while i < len(line):
             hit = table.match(line, i)
@@ -203,22 +401,34 @@ def extract_codes(words: list[Word], vendor: VendorProfile | None) -> list[Label
                 continue
             field, length = hit
             key_pieces = line[i : i + length]
-            key = " ".join(p.text.rstrip(":") for p in key_pieces)
+            key = " ".join(p.text.rstrip(KEY_END) for p in key_pieces)
+            right = [p for p in _right_pieces(line, i + length, table) if id(p.word) not in used]
             used.update(id(p.word) for p in key_pieces)
-            values = _value_pieces(line, i + length, table, field)
-            if values:
-                raw = " ".join(p.text for p in values)
-                value_words = list(dict.fromkeys(p.word for p in values))
-                i += length + len(values)
-            else:
-                below = _below(key_pieces[-1].word, words, used)
-                i += length
-                if below is None:
-                    continue
-                raw, value_words = below.text, [below]
-            used.update(id(w) for w in value_words)
-            code = make_code(field, key, raw, value_words, vendor)
-            if code is not None:
+            below = _below(key_pieces[-1].word, words, used, table) if field != "model" else None
+            options = []
+            for cand in key_candidates(field, key, right, below):
+                code = candidate_code(cand, vendor)
+                if code is not None:
+                    options.append((cand, code))
+            i += length
+            if not options:
+                continue
+            best, code = rank(options, scores)[0]
+            used.update(id(w) for w in best.words)
+            codes.append(code)
+            found.add(field)
+            if best.place == "right":
+                i += len(best.pieces)
+    # Values whose key was not read: where the vendor's format points at one word, then (with a
+    # classifier) the word it finds likeliest for each field still missing.
+    for pick in (_unkeyed, _likely):
+        if pick is _likely and scores is None:
+            continue
+        for cand in pick(words, used, found, vendor, table, scores or {}):
+            code = candidate_code(cand, vendor)
+            if code is not None and code.valid:
+                used.update(id(w) for w in cand.words)
+                found.add(cand.field)
                 codes.append(code)
     # Human-readable digits under a barcode carry no key: take 12- and 13-digit numbers as they are.
     for word in words:

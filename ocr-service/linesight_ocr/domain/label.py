@@ -4,7 +4,7 @@ of barcode and text reads, and the decision whether a person must review the rea
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PIL import Image
@@ -19,16 +19,30 @@ from linesight_core.contracts.ocr import (
     Token,
     Vendor,
 )
-from linesight_ocr.domain.extraction import extract_codes
-from linesight_ocr.domain.preprocess import prepare
-from linesight_ocr.domain.reading import BarcodeHit, Word, read_barcodes, read_words
+from linesight_ocr.domain.extraction import TokenScores, extract_codes, make_code
+from linesight_ocr.domain.preprocess import Prepared, prepare
+from linesight_ocr.domain.reading import (
+    BarcodeHit,
+    Word,
+    page_rotation,
+    read_barcodes,
+    read_quality,
+    read_words,
+)
+from linesight_ocr.domain.second_read import reread
 from linesight_ocr.domain.vendors import VendorProfile, recognise
 
+TokenScorer = Callable[[list[Word], VendorProfile | None], TokenScores]
 GTIN_FORMATS = frozenset({"EAN13", "EAN8", "UPCA", "UPCE"})
 GTIN_TYPES = frozenset({"ean13", "ean8", "upca", "gtin14"})
 BARCODE_CONFIDENCE = 0.95
-# Below this Tesseract's orientation guess is a coin toss; a turned page read on it is checked by a person.
-MIN_ORIENTATION_CONFIDENCE = 0.5
+# Characters Tesseract reads for one another on label fonts.
+CONFUSABLE = tuple(frozenset(g) for g in ("0ODQ", "1IL7TJ", "5S", "8B", "2Z", "6G", "4A"))
+# Text read at different angles on one label: some of it was probably read the wrong way up.
+MIN_ORIENTATION_AGREEMENT = 0.8
+MIN_READ_QUALITY = 0.45
+# A value only the second read got valid: the two reads disagreed.
+SECOND_READ_PENALTY = 0.85
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,31 @@ def _both(code: LabelCode) -> LabelCode:
 
 def _near_miss(a: str, b: str) -> bool:
     return len(a) == len(b) and 0 < sum(x != y for x, y in zip(a, b, strict=True)) <= 2
+
+
+def _misread_of(read: str, printed: str) -> bool:
+    """`read` differs from `printed` in one or two characters, each a pair OCR confuses."""
+    if not _near_miss(read, printed):
+        return False
+    return all(
+        any(a in group and b in group for group in CONFUSABLE)
+        for a, b in zip(read, printed, strict=True)
+        if a != b
+    )
+
+
+def _fits(code: LabelCode, value: str, vendor: VendorProfile | None) -> bool:
+    fmt = vendor.fields.get(code.type) if vendor else None
+    return fmt is None or fmt.pattern is None or bool(fmt.pattern.fullmatch(value))
+
+
+def _confirmed(code: LabelCode, value: str, kind: str) -> LabelCode:
+    """A text read the barcode corrects: the barcode's value, the text's place on the label."""
+    update = {"value": value, "source": "both", "repaired": True, "valid": True}
+    update["confidence"] = BARCODE_CONFIDENCE
+    if code.type in GTIN_TYPES:
+        update["type"] = kind
+    return code.model_copy(update=update)
 
 
 def merge_barcodes(
@@ -86,6 +125,20 @@ def merge_barcodes(
                 codes[i] = _both(codes[i])
             results.append("agree")
             continue
+        # The printed text read with a typical OCR confusion (or a GTIN whose read digits fail their
+        # check digit): the barcode, checked by its own check digit, says what was printed.
+        if hit.format in GTIN_FORMATS:
+            misread = [i for i in others if not codes[i].valid and _near_miss(codes[i].value.zfill(14), key)]
+        else:
+            misread = [
+                i
+                for i in others
+                if _misread_of(codes[i].value.upper(), text) and _fits(codes[i], text, vendor)
+            ]
+        if len(misread) == 1 and len(others) == 1:
+            codes[misread[0]] = _confirmed(codes[misread[0]], value, kind)
+            results.append("agree")
+            continue
         for i in others:
             codes[i] = codes[i].model_copy(update={"barcode_disagrees": True})
         results.append("disagree" if others else "barcode_only")
@@ -102,6 +155,47 @@ def merge_barcodes(
             )
         )
     return codes, results
+
+
+def second_read(
+    codes: list[LabelCode],
+    words: list[Word],
+    prepared: Prepared,
+    vendor: VendorProfile | None,
+    options: ReadOptions,
+) -> list[LabelCode]:
+    """Invalid serials, part numbers, MACs and GTINs read once more from their own crops (one more
+    Tesseract run for all of them, only on labels that have one); a second read that is valid replaces
+    the first, at a lower confidence than a first read that was valid."""
+    by_box = {w.box: w for w in words}
+    doubtful = []
+    for i, code in enumerate(codes):
+        if code.valid or code.source != "ocr" or code.type == "model":
+            continue
+        value_words = [by_box.get((b.x1, b.y1, b.x2, b.y2)) for b in code.token_boxes]
+        if value_words and all(w is not None for w in value_words):
+            doubtful.append((i, [w for w in value_words if w is not None]))
+    if not doubtful:
+        return codes
+    reads = reread(prepared, [ws for _, ws in doubtful], options.languages, options.tesseract_timeout)
+    codes = list(codes)
+    for (i, value_words), found in zip(doubtful, reads, strict=True):
+        if found is None:
+            continue
+        first = codes[i]
+        field = "gtin" if first.type in GTIN_TYPES else first.type
+        again = make_code(
+            field,
+            first.key,
+            found[0],
+            value_words,
+            vendor,
+            penalty=SECOND_READ_PENALTY,
+            read_confidence=found[1],
+        )
+        if again is not None and again.valid and (field != "gtin" or again.type == first.type):
+            codes[i] = again.model_copy(update={"raw": first.raw, "repaired": True})
+    return codes
 
 
 def review_reasons(
@@ -126,53 +220,46 @@ def review_reasons(
     return reasons
 
 
-def _read_score(words: list[Word]) -> float:
-    """Confidence mass of word-like reads: the side a page is upright on reads far better."""
-    return sum(w.confidence for w in words if len(w.text) >= 3 and any(c.isalnum() for c in w.text))
-
-
 def read_label(
     image: Image.Image,
     options: ReadOptions,
     profiles: dict[str, VendorProfile],
     vendor_hint: str | None = None,
     decode_ms: float = 0.0,
+    token_scorer: TokenScorer | None = None,
 ) -> tuple[LabelRead, list[str]]:
-    """The read, and per barcode whether the printed text agreed with it (for the metrics)."""
+    """The read, and per barcode whether the printed text agreed with it (for the metrics).
+    `token_scorer`: a trained token classifier ranking the code candidates, else the rules do."""
     start = time.perf_counter()
-    prepared = prepare(image, deskew=options.deskew, timeout=options.tesseract_timeout)
-    t_prepared = time.perf_counter()
-    words = read_words(prepared, options.languages, options.tesseract_timeout)
-    orientation_doubt = prepared.rotation != 0 and (
-        prepared.orientation_confidence is None
-        or prepared.orientation_confidence < MIN_ORIENTATION_CONFIDENCE
-    )
-    if orientation_doubt:
-        # A weak orientation guess: read the page as uploaded too and keep the better-read side.
-        upright = prepare(image, deskew=options.deskew, timeout=options.tesseract_timeout, rotation=0)
-        upright_words = read_words(upright, options.languages, options.tesseract_timeout)
-        turned_score, upright_score = _read_score(words), _read_score(upright_words)
-        if upright_score > turned_score:
-            prepared, words = upright, upright_words
-        orientation_doubt = abs(upright_score - turned_score) < 0.2 * max(upright_score, turned_score, 1e-9)
-    t_ocr = time.perf_counter()
+    # Barcodes first: they are blanked before Tesseract reads the page, and confirm the text after.
     hits = read_barcodes(image)
     t_barcodes = time.perf_counter()
+    prepared = prepare(image, deskew=options.deskew, barcode_boxes=[h.box for h in hits])
+    t_prepared = time.perf_counter()
+    words = read_words(prepared, options.languages, options.tesseract_timeout)
+    rotation, agreeing = page_rotation(words)
+    if len(words) >= 3 and read_quality(words) < MIN_READ_QUALITY:
+        # Orientation detection probably turned the page the wrong way up: read it the other way.
+        turned = prepared.turned(rotation + 180)
+        turned_words = read_words(turned, options.languages, options.tesseract_timeout, upright=True)
+        if read_quality(turned_words) > read_quality(words):
+            prepared, words = turned, turned_words
+            rotation, agreeing = page_rotation(words)
+    orientation_doubt = agreeing < MIN_ORIENTATION_AGREEMENT
+    t_ocr = time.perf_counter()
 
     hinted = profiles.get(vendor_hint.strip().lower()) if vendor_hint else None
     profile = hinted or recognise(profiles, [w.text for w in words])
-    codes = extract_codes(words, profile)
+    scores = token_scorer(words, profile) if token_scorer is not None else None
+    codes = extract_codes(words, profile, scores)
+    codes = second_read(codes, words, prepared, profile, options)
     codes, agreement = merge_barcodes(codes, hits, profile)
-    orientation_doubt = prepared.rotation != 0 and (
-        prepared.orientation_confidence is None
-        or prepared.orientation_confidence < MIN_ORIENTATION_CONFIDENCE
-    )
     reasons = review_reasons(codes, options.review_below, orientation_doubt)
     end = time.perf_counter()
     read = LabelRead(
         image_width=image.width,
         image_height=image.height,
-        rotation=prepared.rotation,
+        rotation=rotation,
         deskew_degrees=round(prepared.deskew_degrees, 2),
         vendor=Vendor(id=profile.id, name=profile.name, matched_by="hint" if hinted else "label")
         if profile
@@ -189,10 +276,10 @@ def read_label(
         review_reasons=reasons,
         timings_ms=ParseTimings(
             decode=round(decode_ms, 1),
-            preprocess=round((t_prepared - start) * 1000, 1),
+            preprocess=round((t_prepared - t_barcodes) * 1000, 1),
             ocr=round((t_ocr - t_prepared) * 1000, 1),
-            barcodes=round((t_barcodes - t_ocr) * 1000, 1),
-            extract=round((end - t_barcodes) * 1000, 1),
+            barcodes=round((t_barcodes - start) * 1000, 1),
+            extract=round((end - t_ocr) * 1000, 1),
             total=round(decode_ms + (end - start) * 1000, 1),
         ),
     )

@@ -1,29 +1,35 @@
-"""Label photos made readable for Tesseract: grayscale, contrast, small text scaled up, the page turned
-upright by Tesseract's orientation detection, optional deskew; and the way back to upload coordinates."""
+"""Label photos made readable for Tesseract: grayscale, contrast, barcodes blanked (their bars read as
+rows of `I` and `M` and derail the page layout), small text scaled up, optional deskew; and the way back
+to upload coordinates. Orientation is left to Tesseract's own detection inside the reading pass."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
-import pytesseract
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
-# Tesseract reads best with x-heights of about 20-30 px; labels photographed from afar have less.
-TARGET_TEXT_HEIGHT_PX = 28
-MAX_UPSCALE = 3.0
+# Median character height (cap height, about 1.4x the x-height) Tesseract reads well; smaller text is
+# scaled up. Tesseract scales every text line to its own size anyway: past this, more pixels only cost time.
+TARGET_TEXT_HEIGHT_PX = 22
+MAX_UPSCALE = 2.5
 MAX_DESKEW_DEGREES = 10.0
+# A bar: a dark stroke at least this many character heights long and this many times longer than wide.
+BAR_MIN_LENGTH = 2.5
+BAR_MIN_ASPECT = 5.0
+BARCODE_MARGIN_PX = 6
 
 
 @dataclass(frozen=True)
 class Prepared:
-    image: Image.Image  # grayscale, upright, scaled; what Tesseract reads
+    image: Image.Image  # grayscale, barcodes blanked, scaled (and turned); what Tesseract reads
     scale: float
-    rotation: int  # degrees clockwise applied to the (scaled) image
-    orientation_confidence: float | None  # None: orientation detection had too little text
     deskew_degrees: float
-    scaled_size: tuple[int, int]  # width, height before rotation
+    text_height: float | None  # median character height on the upload, None: too few characters
+    rotation: int = 0  # degrees clockwise the scaled image was turned
+    scaled_size: tuple[int, int] = (0, 0)  # width, height before turning
 
     def to_source(self, x1: float, y1: float, x2: float, y2: float) -> tuple[int, int, int, int]:
         """A box on the prepared image back in the uploaded image's pixels (deskew is not undone)."""
@@ -40,33 +46,49 @@ class Prepared:
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         return round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys))
 
+    def turned(self, rotation: int) -> Prepared:
+        """The same page turned `rotation` degrees clockwise from how it was uploaded."""
+        rotation %= 360
+        base = self.image.rotate(self.rotation, expand=True) if self.rotation else self.image
+        image = base.rotate(-rotation, expand=True) if rotation else base
+        return replace(self, image=image, rotation=rotation)
 
-def text_height(gray: np.ndarray) -> float | None:
-    """Median height of dark connected components the size of characters; None when there are none."""
+
+def _components(gray: np.ndarray) -> np.ndarray:
+    """Width, height and area of every dark connected component (Otsu threshold)."""
     _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    heights = [
-        stats[i, cv2.CC_STAT_HEIGHT]
-        for i in range(1, count)
-        if 4 <= stats[i, cv2.CC_STAT_HEIGHT] <= gray.shape[0] // 4
-        and stats[i, cv2.CC_STAT_WIDTH] <= 3 * stats[i, cv2.CC_STAT_HEIGHT]
-        and stats[i, cv2.CC_STAT_AREA] >= 8
-    ]
-    return float(np.median(heights)) if len(heights) >= 5 else None
+    return stats[1:count]
 
 
-def detect_orientation(image: Image.Image, lang_timeout: float) -> tuple[int, float | None]:
-    """Tesseract OSD (`--psm 0`): degrees clockwise to turn the image upright, and its confidence."""
-    try:
-        osd = pytesseract.image_to_osd(
-            image,
-            config="-c min_characters_to_try=10",
-            output_type=pytesseract.Output.DICT,
-            timeout=lang_timeout,
-        )
-    except pytesseract.TesseractError:
-        return 0, None  # too few characters to tell: read it as it is
-    return int(osd["rotate"]) % 360, float(osd["orientation_conf"])
+def text_height(gray: np.ndarray, stats: np.ndarray | None = None) -> float | None:
+    """Median size of dark components shaped like characters; None when there are too few. The long
+    side counts, so text turned by 90 degrees measures the same."""
+    stats = _components(gray) if stats is None else stats
+    w, h, area = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
+    long_side, short_side = np.maximum(w, h), np.minimum(w, h)
+    chars = (
+        (long_side >= 6)
+        & (long_side <= min(gray.shape) // 4)
+        & (long_side <= 3 * np.maximum(short_side, 1))
+        & (area >= 12)
+    )
+    return float(np.median(long_side[chars])) if int(chars.sum()) >= 5 else None
+
+
+def blank_bars(image: Image.Image, stats: np.ndarray, height: float | None) -> int:
+    """Paint long thin strokes (the bars of a barcode zxing could not read, rules, frames) white; the
+    number painted."""
+    if height is None:
+        return 0
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    long_side, short_side = np.maximum(w, h), np.maximum(np.minimum(w, h), 1)
+    bars = (long_side >= BAR_MIN_LENGTH * height) & (long_side >= BAR_MIN_ASPECT * short_side)
+    draw = ImageDraw.Draw(image)
+    for i in np.flatnonzero(bars):
+        draw.rectangle((int(x[i]), int(y[i]), int(x[i] + w[i]), int(y[i] + h[i])), fill=255)
+    return int(bars.sum())
 
 
 def deskew_angle(gray: np.ndarray) -> float:
@@ -81,23 +103,26 @@ def deskew_angle(gray: np.ndarray) -> float:
     return float(-angle) if abs(angle) <= MAX_DESKEW_DEGREES else 0.0
 
 
-def prepare(image: Image.Image, *, deskew: bool, timeout: float, rotation: int | None = None) -> Prepared:
-    """`rotation` given: turn by it instead of asking orientation detection."""
+def prepare(
+    image: Image.Image, *, deskew: bool, barcode_boxes: Iterable[tuple[int, int, int, int]] = ()
+) -> Prepared:
+    """`barcode_boxes`: where zxing-cpp found barcodes (upload pixels); they are blanked before reading."""
     gray = ImageOps.autocontrast(ImageOps.grayscale(image), cutoff=1)
-    height = text_height(np.asarray(gray))
+    draw = ImageDraw.Draw(gray)
+    m = BARCODE_MARGIN_PX
+    for x1, y1, x2, y2 in barcode_boxes:
+        draw.rectangle((x1 - m, y1 - m, x2 + m, y2 + m), fill=255)
+    pixels = np.asarray(gray)
+    stats = _components(pixels)
+    height = text_height(pixels, stats)
+    blank_bars(gray, stats, height)
     scale = 1.0
     if height is not None and height < TARGET_TEXT_HEIGHT_PX:
         scale = min(MAX_UPSCALE, TARGET_TEXT_HEIGHT_PX / height)
-    if scale > 1.05:
-        gray = gray.resize((round(gray.width * scale), round(gray.height * scale)), Image.Resampling.LANCZOS)
+    if scale > 1.1:
+        gray = gray.resize((round(gray.width * scale), round(gray.height * scale)), Image.Resampling.BICUBIC)
     else:
         scale = 1.0
-    scaled_size = gray.size
-    confidence: float | None = 1.0
-    if rotation is None:
-        rotation, confidence = detect_orientation(gray, timeout)
-    if rotation:
-        gray = gray.rotate(-rotation, expand=True)
     skew = 0.0
     if deskew:
         skew = deskew_angle(np.asarray(gray))
@@ -105,4 +130,4 @@ def prepare(image: Image.Image, *, deskew: bool, timeout: float, rotation: int |
             gray = gray.rotate(skew, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)
         else:
             skew = 0.0
-    return Prepared(gray, scale, rotation, confidence, skew, scaled_size)
+    return Prepared(gray, scale, skew, height, 0, gray.size)
