@@ -37,6 +37,7 @@ from linesight_core.errors import Problem
 from linesight_core.images import decode_image
 from linesight_core.storage import ObjectNotFound
 from linesight_registry.api.deps import ActorDep, SessionDep, SettingsDep, StoreDep
+from linesight_registry.api.uploads import spool_upload
 from linesight_registry.domain import dataset_versions as versions
 from linesight_registry.domain import datasets
 from linesight_registry.domain.archives import ArchiveLimits, read_yolo
@@ -51,7 +52,6 @@ version_id_routes = APIRouter(prefix="/v1/dataset-versions", tags=["datasets"])
 MEDIA_TYPES = {EXTENSIONS[f]: CONTENT_TYPES[f] for f in EXTENSIONS}
 
 VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number")]
-CHUNK = 1024 * 1024
 
 
 def _limits(settings: RegistrySettings) -> ArchiveLimits:
@@ -68,22 +68,6 @@ def _read_limited(upload: UploadFile, limit: int, what: str) -> bytes:
     if len(data) > limit:
         raise Problem(413, f"The {what} is larger than the limit of {limit} bytes.")
     return data
-
-
-def _spool(upload: UploadFile, limit: int) -> str:
-    fd, path = tempfile.mkstemp(suffix=".zip", prefix="dataset-import-")
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := upload.file.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise Problem(413, f"The archive is larger than the limit of {limit} bytes.")
-                out.write(chunk)
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
 
 
 @dataset_routes.post("", response_model=DatasetOut, status_code=201, summary="Create a dataset")
@@ -260,7 +244,7 @@ def import_archive(
     """Everything is checked before anything is written. Splits in the archive are not kept: every
     item's split comes from its image hash, as for uploads."""
     dataset = datasets.get_dataset(session, name)
-    path = _spool(file, settings.max_archive_bytes)
+    path, _ = spool_upload(file, settings.max_archive_bytes, what="archive", suffix=".zip", allow_empty=True)
     try:
         limits = _limits(settings)
         reader = read_yolo if fmt == "yolo" else read_labelstudio

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -26,6 +25,7 @@ from linesight_core.contracts.registry import (
 )
 from linesight_core.errors import Problem
 from linesight_registry.api.deps import ActorDep, SessionDep, SettingsDep, StoreDep
+from linesight_registry.api.uploads import spool_upload
 from linesight_registry.domain import catalog
 from linesight_registry.domain.compare import compare_versions
 from linesight_registry.domain.onnx_artifact import check_claims, inspect_onnx
@@ -34,7 +34,6 @@ VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version num
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
-CHUNK = 1024 * 1024
 
 
 @router.post("", response_model=ModelOut, status_code=201, summary="Create a model")
@@ -80,25 +79,6 @@ def _json_field(raw: str | None, field: str, kind: type) -> Any:
     return value
 
 
-def _spool_upload(upload: UploadFile, limit: int) -> tuple[str, int]:
-    fd, path = tempfile.mkstemp(suffix=".onnx", prefix="upload-")
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := upload.file.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise Problem(413, f"The artifact is larger than the limit of {limit} bytes.")
-                out.write(chunk)
-    except BaseException:
-        os.unlink(path)
-        raise
-    if size == 0:
-        os.unlink(path)
-        raise Problem(422, "The uploaded file is empty.")
-    return path, size
-
-
 @router.post(
     "/{name}/versions",
     response_model=ModelVersionOut,
@@ -133,7 +113,7 @@ def upload_version(
     imgsz_claim = _json_field(imgsz, "imgsz", list)
     metrics_v = _json_field(metrics, "metrics", dict) or {}
     params_v = _json_field(params, "params", dict) or {}
-    path, size = _spool_upload(file, settings.max_artifact_bytes)
+    path, size = spool_upload(file, settings.max_artifact_bytes, what="artifact", suffix=".onnx")
     try:
         info = inspect_onnx(path)
         check_claims(info, task=task, class_names=names_claim, imgsz=imgsz_claim)

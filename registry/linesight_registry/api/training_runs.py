@@ -35,7 +35,7 @@ from linesight_core.contracts.training import (
 from linesight_core.errors import Problem
 from linesight_core.storage import ObjectNotFound
 from linesight_registry.api.deps import ActorDep, PublisherDep, SessionDep, SettingsDep, StoreDep
-from linesight_registry.api.models import _spool_upload
+from linesight_registry.api.uploads import spool_upload
 from linesight_registry.db.models import TrainingRun
 from linesight_registry.domain import catalog, training, training_inputs
 from linesight_registry.domain.queue import QueueUnavailable, TrainingQueue
@@ -345,7 +345,7 @@ def upload_checkpoint(
             raise Problem(
                 422, f"Model {name!r} is a {model.task} model; dataset {dataset!r} is for {dataset_ref.task}."
             )
-    path, _ = _spool_upload(file, settings.max_pt_bytes)
+    path, _ = spool_upload(file, settings.max_pt_bytes, what="checkpoint", suffix=".pt")
     try:
         training_inputs.check_torch_checkpoint(path)
         with open(path, "rb") as fh:
