@@ -35,7 +35,6 @@ VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version num
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-
 @router.post("", response_model=ModelOut, status_code=201, summary="Create a model")
 def create_model(body: ModelCreate, session: SessionDep) -> ModelOut:
     model = catalog.create_model(session, body.name, body.task, body.description)
