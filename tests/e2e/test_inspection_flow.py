@@ -2,22 +2,14 @@
 a generated station photo; with the inference process stopped, inspections are kept as `pending` and
 completed by the gateway once inference runs again. No photo is lost."""
 
-import io
 import random
 import time
 
 import httpx
 import pytest
-from PIL import Image
 
-from tests.support.synthetic import CLASSES, draw_scene
+from tests.support.synthetic import CLASSES, draw_scene, jpeg
 from tests.support.yolo_models import detect_model
-
-
-def jpeg(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=92)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,12 @@ dataset created on first use, a new dataset version cut by the station's policy,
 withdrawals followed, and nothing lost while the registry is down."""
 
 import contextlib
-import io
 import random
 import time
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from linesight_gateway.main import create_app as create_gateway
 from linesight_gateway.settings import GatewaySettings
@@ -20,18 +18,12 @@ from linesight_inference.settings import InferenceSettings
 from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
 from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
-from tests.support.servers import free_port, serve
-from tests.support.synthetic import CLASSES, draw_scene
+from tests.support.servers import free_port, private_broker, serve
+from tests.support.synthetic import CLASSES, draw_scene, jpeg
 from tests.support.yolo_models import detect_model
 
 pytestmark = pytest.mark.integration
 ADMIN = {"X-API-Key": ADMIN_KEY}
-
-
-def jpeg(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=92)
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -45,8 +37,7 @@ def env(fresh_service_env, monkeypatch, tmp_path):
     monkeypatch.setenv("LINESIGHT_DATASET_SYNC_INTERVAL_SECONDS", "0.3")
     monkeypatch.setenv("LINESIGHT_HTTP_RETRIES", "0")
     # Training runs started by the station's policy go to a broker database of this test's own.
-    broker = fresh_service_env["LINESIGHT_REDIS_URL"].rsplit("/", 1)[0] + "/12"
-    redis.Redis.from_url(broker).flushdb()
+    broker = private_broker(fresh_service_env["LINESIGHT_REDIS_URL"], "feedback-loop")
     monkeypatch.setenv("LINESIGHT_CELERY_BROKER_URL", broker)
     return monkeypatch
 

@@ -18,16 +18,10 @@ from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
 from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
 from tests.support.servers import free_port, serve
-from tests.support.synthetic import CLASSES, draw_scene
+from tests.support.synthetic import CLASSES, draw_scene, jpeg
 from tests.support.yolo_models import detect_model
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
-
-
-def jpeg(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=92)
-    return buf.getvalue()
 
 
 @pytest.fixture

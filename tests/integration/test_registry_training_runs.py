@@ -35,7 +35,7 @@ from linesight_registry.db.models import Dataset, DatasetVersion
 from linesight_registry.domain.sweeper import sweep_once
 from linesight_registry.main import create_app
 from linesight_registry.settings import RegistrySettings
-from tests.support.servers import free_port, serve
+from tests.support.servers import free_port, private_broker, serve
 from tests.support.yolo_models import detect_model
 
 TOKEN = "registry-training-test-token"
@@ -108,9 +108,8 @@ class Registry:
 @pytest.fixture
 def broker_url(redis_url: str) -> Iterator[str]:
     """A Redis database of its own for the Celery broker, emptied before and after the test."""
-    url = redis_url.rsplit("/", 1)[0] + "/9"
+    url = private_broker(redis_url, "registry-runs")
     client = redis.Redis.from_url(url)
-    client.flushdb()
     yield url
     client.flushdb()
     client.close()

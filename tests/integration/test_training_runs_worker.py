@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, private_broker
 from tests.support.services import ServiceProcess
 from tests.support.synthetic import write_detect_zip
 
@@ -24,11 +24,6 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "training-runs-test-token"
 HEARTBEAT_TIMEOUT = 8
-
-
-def broker_db(redis_url: str, db: int) -> str:
-    """A Redis database of its own, so no other test's worker takes these runs (or the reverse)."""
-    return redis_url.rsplit("/", 1)[0] + f"/{db}"
 
 
 class Worker:
@@ -86,10 +81,7 @@ def env(postgres_url, redis_url, s3_env):
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    broker = broker_db(redis_url, 11)
-    import redis
-
-    redis.Redis.from_url(broker).flushdb()
+    broker = private_broker(redis_url, "worker-runs")
     yield {
         **s3_env,
         "LINESIGHT_DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),

@@ -29,23 +29,15 @@ from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
 from linesight_ui.main import HOME
 from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
-from tests.support.servers import free_port, serve
+from tests.support.servers import free_port, private_broker, serve
 from tests.support.services import variant
-from tests.support.synthetic import CLASSES, draw_scene, yolo_label_lines
+from tests.support.synthetic import CLASSES, draw_scene, jpeg, yolo_label_lines
 from tests.support.yolo_models import detect_model
 
 pytestmark = pytest.mark.integration
 
 PAGES = Path(HOME).parent / "pages"
 ADMIN = {"X-API-Key": ADMIN_KEY}
-# Training runs go to a broker database of their own, emptied first, so no other test's worker takes them.
-BROKER_DB = 13
-
-
-def jpeg(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=92)
-    return buf.getvalue()
 
 
 class Stack:
@@ -92,8 +84,7 @@ def start_stack(fresh_service_env, monkeypatch, tmp_path) -> Iterator:
     """start_stack(inference=True) serves registry, inference (or a dead port) and gateway."""
     for key, value in fresh_service_env.items():
         monkeypatch.setenv(key, value)
-    broker = fresh_service_env["LINESIGHT_REDIS_URL"].rsplit("/", 1)[0] + f"/{BROKER_DB}"
-    redis.Redis.from_url(broker).flushdb()
+    broker = private_broker(fresh_service_env["LINESIGHT_REDIS_URL"], "ui")
     for key, value in {
         "LINESIGHT_SERVICE_TOKEN": SERVICE_TOKEN,
         "LINESIGHT_ADMIN_API_KEY": ADMIN_KEY,

@@ -34,3 +34,18 @@ def serve(app, port: int | None = None) -> Iterator[str]:  # type: ignore[no-unt
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+# Redis databases the tests use as private Celery brokers: a worker of one test never takes another's runs.
+BROKER_DBS = {"registry-runs": 9, "worker-runs": 11, "feedback-loop": 12, "ui": 13}
+
+
+def private_broker(redis_url: str, purpose: str) -> str:
+    """The URL of `purpose`'s own Redis database on the test server, emptied."""
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + f"/{BROKER_DBS[purpose]}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
