@@ -7,15 +7,15 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytesseract
 from fastapi import Depends, FastAPI
 
 from linesight_core.app import create_app as create_service_app
 from linesight_core.auth import service_token_dependency
 from linesight_ocr import __version__
 from linesight_ocr.api import capabilities, labels
+from linesight_ocr.domain import engine
 from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
-from linesight_ocr.domain.tesseract import check_tesseract
+from linesight_ocr.domain.engine import check_tesseract
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.settings import OcrSettings
 
@@ -53,12 +53,7 @@ def create_app(settings: OcrSettings | None = None) -> FastAPI:
         "endpoint needs the service token (Authorization: Bearer).",
         version=__version__,
         readiness={
-            "tesseract": partial(
-                check_tesseract,
-                settings.tesseract_cmd,
-                settings.languages,
-                settings.tesseract_probe_timeout_seconds,
-            ),
+            "tesseract": partial(check_tesseract, settings.tessdata_dir, settings.languages),
             "barcode_decoder": partial(check_decoder, self_test_images),
         },
     )
@@ -68,5 +63,5 @@ def create_app(settings: OcrSettings | None = None) -> FastAPI:
     # Read once: adding a vendor is adding a YAML file and restarting the service.
     app.state.vendor_profiles = load_profiles()
     app.state.token_model = load_token_model(settings.ocr_token_model)
-    pytesseract.pytesseract.tesseract_cmd = settings.tesseract_cmd
+    engine.configure(settings.tessdata_dir, settings.ocr_workers or None)
     return app

@@ -7,7 +7,7 @@ from prometheus_client import Counter, Histogram
 PARSE_SECONDS = Histogram(
     "linesight_ocr_parse_duration_seconds",
     "Time to read one label: pre-processing, Tesseract, barcodes and extraction (not the upload).",
-    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30),
+    buckets=(0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30),
 )
 CODES_FOUND = Counter(
     "linesight_ocr_codes_found_total", "Codes found on labels, by code type and validity.", ["type", "valid"]
@@ -24,4 +24,13 @@ BARCODE_AGREEMENT = Counter(
     "linesight_ocr_barcode_text_agreement_total",
     "Barcodes compared with the printed text: agree (both), disagree, or barcode_only (no text to compare).",
     ["result"],
+)
+READ_FAILURES = Counter(
+    "linesight_ocr_read_failures_total",
+    "Label reads that failed inside Tesseract: timeout (past the time limit) or engine (not usable).",
+    ["reason"],
+)
+GLYPH_CORRECTIONS = Counter(
+    "linesight_ocr_glyph_corrections_total",
+    "Characters of serials and part numbers that, read alone, overruled the line read (5 for S, ...).",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from linesight_core.settings import CoreSettings
@@ -13,14 +14,16 @@ class OcrSettings(CoreSettings):
     service_name: str = "ocr-service"
     port: int = 8002
 
-    # The Tesseract binary: a name looked up on PATH or an absolute path.
-    tesseract_cmd: str = "tesseract"
+    # Tesseract's language data (the folder holding eng.traineddata, osd.traineddata); empty: TESSDATA_PREFIX
+    # or where Debian, Ubuntu, Fedora and Homebrew install it. Tesseract itself runs inside the service
+    # (tesserocr), so no `tesseract` binary is needed.
+    tessdata_dir: str = ""
     # Tesseract language codes, joined with '+' as Tesseract writes them ("eng+deu"); ',' works too.
     ocr_languages: str = "eng"
-    # Limit on one Tesseract run of the readiness and capability probes.
-    tesseract_probe_timeout_seconds: float = 2.0
+    # Most label reads that run at once (each holds its own loaded Tesseract engines); 0: one per CPU.
+    ocr_workers: int = Field(0, ge=0)
 
-    # One Tesseract run (orientation detection or reading) while parsing a label.
+    # One Tesseract recognition (the page, or a second look at a value) while parsing a label.
     ocr_tesseract_timeout_seconds: float = 30.0
     # Straighten text lines tilted by up to 10 degrees before reading (costs a few ms).
     ocr_deskew: bool = False

@@ -2,12 +2,14 @@
 configured language data and the barcode decoder reads back a barcode it drew; /v1/capabilities says
 what it can read, behind the service token."""
 
+import io
 import signal
-import subprocess
 
 import pytest
+import tesserocr
 import zxingcpp
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
 from linesight_ocr.main import create_app
@@ -48,11 +50,21 @@ def test_not_ready_names_the_missing_language_data():
         assert "xyz" in caps.json()["detail"]
 
 
-def test_not_ready_when_tesseract_is_not_installed(tmp_path):
-    with build(tesseract_cmd=str(tmp_path / "no-tesseract-here")) as client:
+def test_not_ready_without_tesseract_language_data(tmp_path):
+    with build(tessdata_dir=str(tmp_path / "no-tessdata-here")) as client:
         body = client.get("/ready").json()
         assert body["failed"] == ["tesseract"]
-        assert "LINESIGHT_TESSERACT_CMD" in body["checks"]["tesseract"]["error"]
+        assert "LINESIGHT_TESSDATA_DIR" in body["checks"]["tesseract"]["error"]
+    with build(tessdata_dir=str(tmp_path)) as client:  # a folder, but no traineddata in it
+        body = client.get("/ready").json()
+        assert body["failed"] == ["tesseract"]
+        assert "language data missing for eng, osd" in body["checks"]["tesseract"]["error"]
+        # a label cannot be read either: the answer says why instead of failing with a 500
+        image = io.BytesIO()
+        Image.new("RGB", (200, 80), "white").save(image, format="PNG")
+        resp = client.post("/v1/parse-label", headers=AUTH, files={"image": ("l.png", image.getvalue())})
+        assert resp.status_code == 503, resp.text
+        assert "Tesseract could not load 'eng'" in resp.json()["detail"]
 
 
 def test_capabilities_need_the_service_token_and_list_what_can_be_read():
@@ -62,8 +74,7 @@ def test_capabilities_need_the_service_token_and_list_what_can_be_read():
         resp = client.get("/v1/capabilities", headers=AUTH)
         assert resp.status_code == 200
         caps = resp.json()
-    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split()[1]
-    assert caps["tesseract"]["version"] == version
+    assert caps["tesseract"]["version"] == tesserocr.tesseract_version().split()[1]
     assert caps["tesseract"]["languages"] == ["eng"]
     assert "eng" in caps["tesseract"]["installed_languages"]
     formats = caps["barcodes"]["formats"]

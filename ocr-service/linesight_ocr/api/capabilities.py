@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from linesight_core.errors import Problem
 from linesight_ocr.api.schemas import BarcodeCapabilities, Capabilities, TesseractCapabilities
 from linesight_ocr.domain.barcodes import decoder_version, readable_formats
-from linesight_ocr.domain.tesseract import TesseractUnavailable, check_tesseract
+from linesight_ocr.domain.engine import TesseractUnavailable, check_tesseract
 
 router = APIRouter(prefix="/v1", tags=["capabilities"])
 
@@ -21,9 +21,7 @@ router = APIRouter(prefix="/v1", tags=["capabilities"])
 def capabilities(request: Request) -> Capabilities:
     settings = request.app.state.settings
     try:
-        info = check_tesseract(
-            settings.tesseract_cmd, settings.languages, settings.tesseract_probe_timeout_seconds
-        )
+        info = check_tesseract(settings.tessdata_dir, settings.languages)
     except TesseractUnavailable as exc:
         raise Problem(503, f"Tesseract is not usable: {exc}", title="OCR engine unavailable") from exc
     return Capabilities(

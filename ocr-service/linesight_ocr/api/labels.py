@@ -11,6 +11,7 @@ from linesight_core.contracts.ocr import LabelRead, LabelUrlRequest
 from linesight_core.errors import Problem
 from linesight_core.images import decode_image
 from linesight_ocr import metrics
+from linesight_ocr.domain.engine import TesseractTimeout, TesseractUnavailable
 from linesight_ocr.domain.fetch import AllowList, fetch_image
 from linesight_ocr.domain.label import ReadOptions, read_label
 from linesight_ocr.settings import OcrSettings
@@ -21,6 +22,7 @@ ERRORS = {
     413: {"description": "The image is over the byte or pixel limit"},
     415: {"description": "Not an accepted image format (JPEG, PNG, WEBP, BMP, TIFF)"},
     422: {"description": "Not an image, an empty or damaged image, an unknown vendor hint, a refused URL"},
+    503: {"description": "Tesseract is not usable here, or reading took longer than the time limit"},
 }
 
 
@@ -39,9 +41,25 @@ def _parse(request: Request, data: bytes, vendor_hint: str | None) -> LabelRead:
         review_below=settings.ocr_review_below_confidence,
     )
     model = request.app.state.token_model
-    read, agreement = read_label(
-        decoded.image, options, profiles, vendor_hint, decode_ms, model.scores if model is not None else None
-    )
+    try:
+        read, agreement = read_label(
+            decoded.image,
+            options,
+            profiles,
+            vendor_hint,
+            decode_ms,
+            model.scores if model is not None else None,
+        )
+    except TesseractTimeout as exc:
+        metrics.READ_FAILURES.labels("timeout").inc()
+        raise Problem(
+            503,
+            f"{exc} (LINESIGHT_OCR_TESSERACT_TIMEOUT_SECONDS); try a smaller or sharper photo.",
+            title="OCR timed out",
+        ) from exc
+    except TesseractUnavailable as exc:
+        metrics.READ_FAILURES.labels("engine").inc()
+        raise Problem(503, f"Tesseract is not usable: {exc}", title="OCR engine unavailable") from exc
     metrics.PARSE_SECONDS.observe(time.perf_counter() - start)
     for code in read.codes:
         metrics.CODES_FOUND.labels(code.type, str(code.valid).lower()).inc()
@@ -53,7 +71,8 @@ def _parse(request: Request, data: bytes, vendor_hint: str | None) -> LabelRead:
     return read
 
 
-# Plain `def`: Tesseract runs as a subprocess and blocks, so FastAPI runs these in its thread pool.
+# Plain `def`: Tesseract reads in C and blocks (releasing the GIL), so FastAPI runs these in its thread
+# pool; the engine pool lets LINESIGHT_OCR_WORKERS of them read at once.
 @router.post("/parse-label", response_model=LabelRead, summary="Read a label image", responses=ERRORS)
 def parse_label(
     request: Request,

@@ -20,6 +20,7 @@ from linesight_core.contracts.ocr import (
     Vendor,
 )
 from linesight_ocr.domain.extraction import TokenScores, extract_codes, make_code
+from linesight_ocr.domain.glyph_check import check_glyphs
 from linesight_ocr.domain.preprocess import Prepared, prepare
 from linesight_ocr.domain.reading import (
     BarcodeHit,
@@ -253,6 +254,7 @@ def read_label(
     scores = token_scorer(words, profile) if token_scorer is not None else None
     codes = extract_codes(words, profile, scores)
     codes = second_read(codes, words, prepared, profile, options)
+    codes = check_glyphs(codes, words, prepared, profile, options.languages, options.tesseract_timeout)
     codes, agreement = merge_barcodes(codes, hits, profile)
     reasons = review_reasons(codes, options.review_below, orientation_doubt)
     end = time.perf_counter()

@@ -15,19 +15,18 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
-import pytesseract
 import zxingcpp
 from PIL import Image
 
+from linesight_ocr.domain import engine
 from linesight_ocr.domain.preprocess import Prepared
 
 # min_orientation_margin=0: follow orientation detection's best guess even when the margin to the
 # runner-up is small; the default (7) leaves many upside-down labels upside down.
 # lstm_choice_mode=2 with hocr_char_boxes: per character, the recogniser's other candidates and their
 # scores, which say which character a misread one probably was (an `O` that scored a `9` close behind).
-CHOICES = " -c lstm_choice_mode=2 -c hocr_char_boxes=1"
-TESSERACT_CONFIG = "--psm 1 -c min_orientation_margin=0" + CHOICES
-UPRIGHT_CONFIG = "--psm 3" + CHOICES
+CHOICES = (("lstm_choice_mode", "2"), ("hocr_char_boxes", "1"))
+PAGE_VARIABLES = (("min_orientation_margin", "0"), *CHOICES)
 LABEL_BARCODE_FORMATS = (
     zxingcpp.BarcodeFormat.EAN13,
     zxingcpp.BarcodeFormat.EAN8,
@@ -43,6 +42,7 @@ BBOX = re.compile(r"bbox (-?\d+) (-?\d+) (-?\d+) (-?\d+)")
 TEXTANGLE = re.compile(r"textangle (\d+)")
 WCONF = re.compile(r"x_wconf (-?\d+(?:\.\d+)?)")
 XCONF = re.compile(r"x_confs? (-?\d+(?:\.\d+)?)")
+XBOXES = re.compile(r"x_bboxes (-?\d+) (-?\d+) (-?\d+) (-?\d+)")
 
 Box = tuple[int, int, int, int]
 # Per character of a word: the recogniser's candidates with their scores (0..100), its choice first.
@@ -62,6 +62,7 @@ class Word:
     image_box: Box = (0, 0, 0, 0)  # on the prepared image Tesseract read
     image_turn: int = 0  # degrees clockwise that turn the word upright on that image
     choices: Choices = ()  # one entry per character of `text`, or none
+    char_boxes: tuple[Box, ...] = ()  # per character of `text` (with `choices`), on the prepared image
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,10 @@ def _step(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]
     return dx / length, dy / length
 
 
-def _characters(span: ET.Element) -> tuple[str, Choices]:
-    """A word's text and, per character, the recogniser's candidates (hOCR `ocrx_cinfo` spans)."""
-    chars: list[tuple[str, list[tuple[str, float]]]] = []
+def _characters(span: ET.Element) -> tuple[str, Choices, tuple[Box, ...]]:
+    """A word's text and, per character, the recogniser's candidates and the character's box (hOCR
+    `ocrx_cinfo` spans); no candidates and boxes when they do not line up with the text."""
+    chars: list[tuple[str, list[tuple[str, float]], Box]] = []
     for child in span:
         if child.get("id", "").startswith("lstm_choices"):
             if chars:
@@ -128,15 +130,17 @@ def _characters(span: ET.Element) -> tuple[str, Choices]:
                     if c.text
                 ]
         elif child.get("class") == "ocrx_cinfo" and child.text:
-            conf = XCONF.search(child.get("title", ""))
-            chars.append((child.text, [(child.text, float(conf.group(1)) if conf else 0.0)]))
-    text = "".join(c for c, _ in chars)
-    if not chars or text.strip() != text or any(len(c) != 1 for c, _ in chars):
-        return "".join(span.itertext()).strip() if not chars else text.strip(), ()
-    return text, tuple(tuple(alts) for _, alts in chars)
+            title = child.get("title", "")
+            conf, found = XCONF.search(title), XBOXES.search(title)
+            box: Box = tuple(int(v) for v in found.groups()) if found else (0, 0, 0, 0)  # type: ignore[assignment]
+            chars.append((child.text, [(child.text, float(conf.group(1)) if conf else 0.0)], box))
+    text = "".join(c for c, _, _ in chars)
+    if not chars or text.strip() != text or any(len(c) != 1 for c, _, _ in chars):
+        return "".join(span.itertext()).strip() if not chars else text.strip(), (), ()
+    return text, tuple(tuple(alts) for _, alts, _ in chars), tuple(box for _, _, box in chars)
 
 
-def parse_hocr(hocr: bytes, prepared: Prepared) -> list[Word]:
+def parse_hocr(hocr: str | bytes, prepared: Prepared) -> list[Word]:
     # Tesseract's own output for an image, not a document from outside: it declares no entities.
     root = ET.fromstring(hocr)  # noqa: S314
     size = prepared.image.size
@@ -146,7 +150,7 @@ def parse_hocr(hocr: bytes, prepared: Prepared) -> list[Word]:
         if area.get("class") != "ocr_carea":
             continue
         block += 1
-        lines: list[list[tuple[str, float, Box, Choices]]] = []
+        lines: list[list[tuple[str, float, Box, Choices, tuple[Box, ...]]]] = []
         angles: Counter[int] = Counter()
         for line in area.iter():
             if line.get("class") not in LINE_CLASSES:
@@ -156,13 +160,13 @@ def parse_hocr(hocr: bytes, prepared: Prepared) -> list[Word]:
             for span in line.iter():
                 if span.get("class") != "ocrx_word":
                     continue
-                text, choices = _characters(span)
+                text, choices, char_boxes = _characters(span)
                 title = span.get("title", "")
                 bbox, conf = BBOX.search(title), WCONF.search(title)
                 if text and bbox is not None:
                     box: Box = tuple(int(v) for v in bbox.groups())  # type: ignore[assignment]
                     confidence = max(0.0, float(conf.group(1)) if conf else 0.0) / 100.0
-                    found.append((text, confidence, box, choices))
+                    found.append((text, confidence, box, choices, char_boxes))
             if found:
                 lines.append(found)
                 angles[int(angle.group(1)) % 360 if angle else 0] += len(found)
@@ -171,7 +175,7 @@ def parse_hocr(hocr: bytes, prepared: Prepared) -> list[Word]:
         fallback = angles.most_common(1)[0][0]
         rotation = block_rotation([[found[2] for found in line] for line in lines], fallback)
         for line_no, line_words in enumerate(lines, start=1):
-            for word_no, (text, confidence, box, choices) in enumerate(line_words, start=1):
+            for word_no, (text, confidence, box, choices, char_boxes) in enumerate(line_words, start=1):
                 words.append(
                     Word(
                         text=text,
@@ -185,6 +189,7 @@ def parse_hocr(hocr: bytes, prepared: Prepared) -> list[Word]:
                         image_box=box,
                         image_turn=rotation,
                         choices=choices,
+                        char_boxes=char_boxes,
                     )
                 )
     return words
@@ -194,13 +199,10 @@ def read_words(
     prepared: Prepared, languages: Sequence[str], timeout: float, *, upright: bool = False
 ) -> list[Word]:
     """`upright`: the page is known to be upright; read it without orientation detection."""
-    hocr = pytesseract.image_to_pdf_or_hocr(
-        prepared.image,
-        lang="+".join(languages),
-        config=UPRIGHT_CONFIG if upright else TESSERACT_CONFIG,
-        extension="hocr",
-        timeout=timeout,
-    )
+    if upright:
+        hocr = engine.hocr(prepared.image, languages, engine.PSM.AUTO, CHOICES, timeout)
+    else:
+        hocr = engine.hocr(prepared.image, languages, engine.PSM.AUTO_OSD, PAGE_VARIABLES, timeout)
     return parse_hocr(hocr, prepared)
 
 

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytesseract
+import tesserocr
 from PIL import Image
 
+from linesight_ocr.domain import engine
 from linesight_ocr.domain.preprocess import Prepared
 from linesight_ocr.domain.reading import Word
 
 CODE_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ#-/.:"
 CROP_TEXT_HEIGHT_PX = 36
 MARGIN_PX = 16
-SECOND_READ_CONFIG = "--psm 6 -c tessedit_char_whitelist={chars}"
+SECOND_READ_VARIABLES = (("tessedit_char_whitelist", CODE_CHARACTERS),)
 
 
-def _crop(prepared: Prepared, words: Sequence[Word]) -> Image.Image:
+def crop_upright(prepared: Prepared, words: Sequence[Word]) -> Image.Image:
     x1 = min(w.image_box[0] for w in words)
     y1 = min(w.image_box[1] for w in words)
     x2 = max(w.image_box[2] for w in words)
@@ -40,28 +41,27 @@ def reread(
     nothing was read."""
     if not values:
         return []
-    crops = [_crop(prepared, words) for words in values]
+    crops = [crop_upright(prepared, words) for words in values]
     width = max(c.width for c in crops) + 2 * MARGIN_PX
     step = CROP_TEXT_HEIGHT_PX + 2 * MARGIN_PX
     sheet = Image.new("L", (width, step * len(crops)), 255)
     for i, crop in enumerate(crops):
         sheet.paste(crop, (MARGIN_PX, i * step + MARGIN_PX))
-    data = pytesseract.image_to_data(
-        sheet,
-        lang="+".join(languages),
-        config=SECOND_READ_CONFIG.format(chars=CODE_CHARACTERS),
-        output_type=pytesseract.Output.DICT,
-        timeout=timeout,
-    )
     texts: list[list[tuple[int, str, float]]] = [[] for _ in values]
-    for i, text in enumerate(data["text"]):
-        text = (text or "").strip()
-        conf = float(data["conf"][i])
-        if not text or conf < 0:
-            continue
-        row = (int(data["top"][i]) + int(data["height"][i]) // 2) // step
-        if 0 <= row < len(values):
-            texts[row].append((int(data["left"][i]), text, conf / 100.0))
+    with engine.pool().engine("+".join(languages), engine.PSM.SINGLE_BLOCK, SECOND_READ_VARIABLES) as api:
+        engine.recognise(api, sheet, timeout)
+        words = api.GetIterator()
+        level = tesserocr.RIL.WORD
+        for word in tesserocr.iterate_level(words, level):
+            text = (word.GetUTF8Text(level) or "").strip()
+            box = word.BoundingBox(level)
+            conf = word.Confidence(level)
+            if not text or box is None or conf < 0:
+                continue
+            left, top, _, bottom = box
+            row = ((top + bottom) // 2) // step
+            if 0 <= row < len(values):
+                texts[row].append((left, text, conf / 100.0))
     out: list[tuple[str, float] | None] = []
     for found in texts:
         if not found:
