@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from linesight_ocr.domain import engine
-from linesight_ocr.domain.glyph_check import recheck_value, segment
+from linesight_ocr.domain.glyph_check import recheck_value, segment, split_to
 from linesight_ocr.domain.label import ReadOptions, read_label
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.synthetic import FONT_DIR, random_spec, render
@@ -46,6 +46,18 @@ def test_segmentation_finds_one_box_per_printed_character():
     assert len(boxes) == 10
     assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
     assert len(segment(printed("#-1"))) == 3
+
+
+def test_touching_glyphs_are_split_at_the_line_pitch():
+    # three characters of which the first two touch: the wide box holds two at the mean width
+    assert split_to([(0, 0, 40, 10), (42, 0, 62, 10)], 3) == [
+        (0, 0, 20, 10),
+        (20, 0, 40, 10),
+        (42, 0, 62, 10),
+    ]
+    # widths that do not add up to the value's length give no boxes rather than wrong ones
+    assert split_to([(0, 0, 10, 10), (12, 0, 22, 10)], 5) is None
+    assert split_to([(0, 0, 10, 10)] * 4, 3) is None
 
 
 def test_a_read_past_its_time_limit_is_cancelled():

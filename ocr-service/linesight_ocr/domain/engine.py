@@ -161,6 +161,14 @@ def recognise(
         raise TesseractTimeout(f"Tesseract did not finish reading the label within {timeout:g} s")
 
 
+def text(api: tesserocr.PyTessBaseAPI) -> str:
+    """The recognised text; empty when there is none (where tesserocr raises)."""
+    try:
+        return api.GetUTF8Text() or ""
+    except RuntimeError:
+        return ""
+
+
 def hocr(image: Image.Image, languages: Sequence[str], psm: int, variables: Variables, timeout: float) -> str:
     """One recognition of `image`, as hOCR."""
     with pool().engine("+".join(languages), psm, variables) as api:

@@ -27,7 +27,8 @@ from linesight_ocr.domain.vendors import VendorProfile
 FIELDS = frozenset({"serial", "part_number"})
 # Pairs of characters Tesseract reads for one another in a line of mixed letters and digits.
 PAIRS = frozenset(
-    frozenset(pair) for pair in ("5S", "8B", "8S", "9Q", "7T", "1I", "1L", "6G", "2Z", "0O", "0D", "0Q", "09")
+    frozenset(pair)
+    for pair in ("5S", "8B", "8S", "9Q", "7T", "1I", "1L", "1J", "6G", "2Z", "0O", "0D", "0Q", "09")
 )
 CONFUSABLE = frozenset(ch for pair in PAIRS for ch in pair)
 GLYPH_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -74,6 +75,22 @@ def segment(line: Image.Image) -> list[Box]:
     return [tuple(span) for span in spans]  # type: ignore[misc]
 
 
+def split_to(boxes: list[Box], count: int) -> list[Box] | None:
+    """`boxes` cut into `count` characters where glyphs touch: each box split evenly into as many
+    characters as its width holds at the line's mean character width; None when that does not add up."""
+    if not boxes or len(boxes) > count:
+        return None
+    pitch = sum(b[2] - b[0] for b in boxes) / count
+    sizes = [max(1, round((b[2] - b[0]) / pitch)) for b in boxes]
+    if sum(sizes) != count:
+        return None
+    out: list[Box] = []
+    for (x1, y1, x2, y2), n in zip(boxes, sizes, strict=True):
+        step = (x2 - x1) / n
+        out.extend((round(x1 + k * step), y1, round(x1 + (k + 1) * step), y2) for k in range(n))
+    return out
+
+
 def _fits(value: str, field: str, vendor: VendorProfile | None) -> bool:
     fmt = vendor.fields.get(field) if vendor else None
     if fmt is not None and fmt.pattern is not None:
@@ -90,6 +107,8 @@ def recheck_value(value: str, crop: Image.Image, languages: Sequence[str], timeo
     line = ImageOps.expand(crop, MARGIN_PX, fill=255)
     boxes = segment(line)
     if len(boxes) != len(value):
+        boxes = split_to(boxes, len(value)) or boxes
+    if len(boxes) != len(value):
         # Glyphs that touch: Tesseract's own character boxes from a read of the line alone.
         with engine.pool().engine(lang, engine.PSM.SINGLE_LINE, LINE_VARIABLES) as api:
             engine.recognise(api, line, timeout)
@@ -104,7 +123,7 @@ def recheck_value(value: str, crop: Image.Image, languages: Sequence[str], timeo
             p = GLYPH_PAD_PX
             glyph = ImageOps.expand(line.crop((x1 - p, y1 - p, x2 + p, y2 + p)), MARGIN_PX, fill=255)
             engine.recognise(api, glyph, timeout)
-            alone = (api.GetUTF8Text() or "").strip().upper()
+            alone = engine.text(api).strip().upper()
             if (
                 len(alone) == 1
                 and frozenset((ch, alone)) in PAIRS

@@ -53,7 +53,10 @@ def reread(
         words = api.GetIterator()
         level = tesserocr.RIL.WORD
         for word in tesserocr.iterate_level(words, level):
-            text = (word.GetUTF8Text(level) or "").strip()
+            try:
+                text = (word.GetUTF8Text(level) or "").strip()
+            except RuntimeError:  # tesserocr's answer for a word with no text
+                continue
             box = word.BoundingBox(level)
             conf = word.Confidence(level)
             if not text or box is None or conf < 0:
