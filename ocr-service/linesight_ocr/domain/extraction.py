@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from linesight_core.contracts.ocr import LabelCode, TextBox
-from linesight_core.label_codes import GENERIC_KEYS, is_identifier
+from linesight_core.label_codes import is_identifier
 from linesight_ocr.domain.codes import (
     Choices,
     choose_to_pattern,
@@ -24,13 +24,10 @@ from linesight_ocr.domain.codes import (
     repair_digits,
     repair_to_pattern,
 )
+from linesight_ocr.domain.keys import EDGE_PUNCTUATION, KEY_END, KeyTable, Piece, lines_of, pieces_of
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
-EDGE_PUNCTUATION = ":;,.()[]{}'\"`‘’“”|!"
-KEY_END = ":;.,#'`‘’"
-# Tesseract reads the slash of `S/N`, `P/N` as these.
-SLASH_MISREADS = ("I", "1", "|", "L", "!")
 MIN_IDENTIFIER = 4
 # Words of a value farther apart than this many text heights are separate values.
 VALUE_GAP_HEIGHTS = 2.5
@@ -45,89 +42,6 @@ UNKEYED_PENALTY = 0.6
 # The read fits the format, but so would a character the recogniser scored close behind.
 AMBIGUOUS_PENALTY = 0.8
 MIN_UNKEYED_PROBABILITY = 0.5
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A word, or one side of a word glued around a colon (`S/N:PF3K9ZQ2`)."""
-
-    text: str
-    word: Word
-
-    @property
-    def key_form(self) -> str:
-        return key_form(self.text)
-
-
-def key_form(text: str) -> str:
-    return text.upper().rstrip(KEY_END).replace(" ", "")
-
-
-def _key_forms(key: str) -> set[tuple[str, ...]]:
-    """The key as words, and as Tesseract misreads its slash (`S/N` → `SIN`, `S1N`)."""
-    parts = tuple(key_form(part) for part in key.split())
-    forms = {parts}
-    for misread in SLASH_MISREADS:
-        forms.add(tuple(p.replace("/", misread) if len(p) <= 4 else p for p in parts))
-    return forms
-
-
-def lines_of(words: list[Word]) -> list[list[Word]]:
-    """Words grouped into visual lines on the upright page, each left to right."""
-    if not words:
-        return []
-    height = statistics.median(w.prepared_box[3] - w.prepared_box[1] for w in words)
-    lines: list[list[Word]] = []
-    for word in sorted(words, key=lambda w: (w.prepared_box[1] + w.prepared_box[3]) / 2):
-        centre = (word.prepared_box[1] + word.prepared_box[3]) / 2
-        if lines:
-            last = lines[-1]
-            last_centre = statistics.fmean((w.prepared_box[1] + w.prepared_box[3]) / 2 for w in last)
-            if abs(centre - last_centre) < 0.5 * height:
-                last.append(word)
-                continue
-        lines.append([word])
-    return [sorted(line, key=lambda w: w.prepared_box[0]) for line in lines]
-
-
-class KeyTable:
-    """Every key a label may carry, longest first, mapped to the field it names."""
-
-    def __init__(self, vendor: VendorProfile | None) -> None:
-        entries: dict[tuple[str, ...], str] = {}
-        for field, keys in GENERIC_KEYS.items():
-            for key in keys:
-                entries.update(dict.fromkeys(_key_forms(key), field))
-        if vendor is not None:
-            for field, fmt in vendor.fields.items():
-                for key in fmt.keys:
-                    entries.update(dict.fromkeys(_key_forms(key), field))
-        self.entries = sorted(entries.items(), key=lambda kv: -len(kv[0]))
-        self.single_words = {form[0] for form in entries if len(form) == 1}
-
-    def match(self, pieces: Sequence[Piece], start: int) -> tuple[str, int] | None:
-        """(field, number of pieces) of the longest key starting at `start`."""
-        for form, field in self.entries:
-            span = pieces[start : start + len(form)]
-            if len(span) == len(form) and all(p.key_form == k for p, k in zip(span, form, strict=True)):
-                return field, len(form)
-        return None
-
-    def is_key(self, text: str) -> bool:
-        return key_form(text) in self.single_words
-
-
-def _pieces(words: list[Word], table: KeyTable) -> list[Piece]:
-    out = []
-    for word in words:
-        for sep in (":", ";"):
-            left, colon, right = word.text.partition(sep)
-            if colon and right and table.is_key(left):
-                out.extend((Piece(left + sep, word), Piece(right, word)))
-                break
-        else:
-            out.append(Piece(word.text, word))
-    return out
 
 
 def _box(word: Word) -> TextBox:
@@ -392,7 +306,7 @@ def extract_codes(
     used: set[int] = set()  # ids of words taken as a key or a value
     found: set[str] = set()
     for line_words in lines_of(words):
-        line = _pieces(line_words, table)
+        line = pieces_of(line_words, table)
         i = 0
         while i < len(line):
             hit = table.match(line, i)
