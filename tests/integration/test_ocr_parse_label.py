@@ -9,11 +9,11 @@ import threading
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from linesight_ocr.main import create_app
 from linesight_ocr.settings import OcrSettings
-from linesight_ocr.synthetic import corpus_label, random_spec, render
+from linesight_ocr.synthetic import FONT_DIR, corpus_label, random_spec, render
 
 pytestmark = pytest.mark.integration
 
@@ -110,6 +110,23 @@ def test_a_bad_ean_check_digit_is_reported_invalid_and_sent_to_review(client):
     assert 'linesight_ocr_codes_found_total{type="ean13",valid="false"}' in metrics
     assert 'linesight_ocr_label_reads_total{needs_review="true"}' in metrics
     assert "linesight_ocr_parse_duration_seconds_count" in metrics
+
+
+def test_a_label_without_the_vendors_part_number_goes_to_review(client):
+    # a Dell label whose part-number line is cut off: the serial reads fine, but Dell labels carry a DP/N
+    image = Image.new("L", (520, 150), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(FONT_DIR + "DejaVuSans.ttf", 26)
+    draw.text((30, 25), "DELL Latitude", font=font, fill=0)
+    draw.text((30, 80), "Service Tag: 7XF1T2B", font=font, fill=0)
+    body = parse(client, png(image)).json()
+    assert body["vendor"]["id"] == "dell"
+    assert codes_by_type(body)["serial"]["value"] == "7XF1T2B"
+    assert body["needs_review"] is True
+    assert body["review_reasons"] == ["missing_codes"]
+    # the whole label, part number included, raises no such reason
+    spec = random_spec(random.Random(6), "lenovo")
+    assert "missing_codes" not in parse(client, png(render(spec))).json()["review_reasons"]
 
 
 def test_bad_inputs_are_4xx_problems(client):

@@ -71,6 +71,17 @@ def test_adding_a_vendor_is_adding_a_file(tmp_path):
     (tmp_path / "broken.yaml").write_text("id: broken\nname: Broken\n")
     with pytest.raises(VendorProfileInvalid, match=r"recognise\.words"):
         load_profile(tmp_path / "broken.yaml")
+    (tmp_path / "acme.yaml").write_text(
+        "id: acme\nname: ACME\nrecognise:\n  words: [ACME]\nserial:\n  keys: [SER]\n  expected: yes please\n"
+    )
+    with pytest.raises(VendorProfileInvalid, match=r"serial\.expected"):
+        load_profile(tmp_path / "acme.yaml")
+
+
+def test_the_shipped_vendors_expect_a_serial_and_a_part_number_on_their_labels():
+    for profile in load_profiles().values():
+        assert profile.fields["serial"].expected and profile.fields["part_number"].expected, profile.id
+        assert not profile.fields["model"].expected
 
 
 @pytest.mark.parametrize(

@@ -200,7 +200,10 @@ def second_read(
 
 
 def review_reasons(
-    codes: list[LabelCode], review_below: float, orientation_doubt: bool
+    codes: list[LabelCode],
+    review_below: float,
+    orientation_doubt: bool,
+    vendor: VendorProfile | None = None,
 ) -> list[ReviewReason]:
     reasons: list[ReviewReason] = []
     if not codes:
@@ -218,7 +221,18 @@ def review_reasons(
         reasons.append("conflicting_values")
     if orientation_doubt:
         reasons.append("orientation_uncertain")
+    if codes and missing_codes(codes, vendor):
+        reasons.append("missing_codes")
     return reasons
+
+
+def missing_codes(codes: list[LabelCode], vendor: VendorProfile | None) -> list[str]:
+    """The fields the vendor's labels carry (`expected: true` in its profile) that the read did not find:
+    a label read half is not a label read."""
+    if vendor is None:
+        return []
+    found = {c.type for c in codes}
+    return [name for name, fmt in vendor.fields.items() if fmt.expected and name not in found]
 
 
 def read_label(
@@ -256,7 +270,7 @@ def read_label(
     codes = second_read(codes, words, prepared, profile, options)
     codes = check_glyphs(codes, words, prepared, profile, options.languages, options.tesseract_timeout)
     codes, agreement = merge_barcodes(codes, hits, profile)
-    reasons = review_reasons(codes, options.review_below, orientation_doubt)
+    reasons = review_reasons(codes, options.review_below, orientation_doubt, profile)
     end = time.perf_counter()
     read = LabelRead(
         image_width=image.width,

@@ -21,6 +21,7 @@ class VendorProfileInvalid(ValueError):
 class FieldFormat:
     keys: tuple[str, ...]
     pattern: re.Pattern[str] | None  # full-match pattern of the value, None: any plausible code
+    expected: bool = False  # the vendor's labels carry it: a read without it goes to review
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,10 @@ def _field(vendor: str, name: str, spec: object) -> FieldFormat:
         pattern = re.compile(str(regex)) if regex else None
     except re.error as exc:
         raise VendorProfileInvalid(f"{vendor}: '{name}.regex' is not a regular expression: {exc}") from exc
-    return FieldFormat(keys=keys, pattern=pattern)
+    expected = spec.get("expected", False)
+    if not isinstance(expected, bool):
+        raise VendorProfileInvalid(f"{vendor}: '{name}.expected' must be true or false")
+    return FieldFormat(keys=keys, pattern=pattern, expected=expected)
 
 
 def load_profile(path: Path) -> VendorProfile:

@@ -16,6 +16,7 @@ ReviewReason = Literal[
     "barcode_text_disagree",
     "conflicting_values",
     "orientation_uncertain",
+    "missing_codes",
 ]
 
 
