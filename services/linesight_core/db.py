@@ -115,7 +115,10 @@ def run_alembic_env(target_metadata: MetaData) -> None:
 
 def request_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency: one session per request from `app.state.session_factory`, committed when the
-    endpoint returns, rolled back when it raises."""
+    endpoint returns, rolled back when it raises. Declare it with `Depends(request_session,
+    scope="function")`: FastAPI's default scope runs the commit after the response is sent, so a client
+    that reads right after a write (POST, then GET) could miss it, and a failing commit would follow a
+    success answer."""
     session: Session = request.app.state.session_factory()
     try:
         yield session

@@ -17,7 +17,7 @@ from linesight_gateway.domain.access import Principal, Role, authenticate
 API_KEY_HEADER = "X-API-Key"
 
 
-SessionDep = Annotated[Session, Depends(request_session)]
+SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 
 
 def _authenticate(request: Request, raw: str) -> Principal | None:

@@ -44,7 +44,7 @@ class Publisher:
             log.warning("model.promoted not published", extra={"model": event.model_name, "error": str(exc)})
 
 
-SessionDep = Annotated[Session, Depends(request_session)]
+SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
 SettingsDep = Annotated[RegistrySettings, Depends(get_settings)]
 ActorDep = Annotated[str, Depends(actor)]
