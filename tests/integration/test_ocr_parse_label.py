@@ -7,7 +7,9 @@ import io
 import random
 import threading
 
+import numpy as np
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 
@@ -127,6 +129,19 @@ def test_a_label_without_the_vendors_part_number_goes_to_review(client):
     # the whole label, part number included, raises no such reason
     spec = random_spec(random.Random(6), "lenovo")
     assert "missing_codes" not in parse(client, png(render(spec))).json()["review_reasons"]
+
+
+def test_a_barcode_without_any_printed_text_goes_to_review(client):
+    symbol = zxingcpp.create_barcode("4006381333931", zxingcpp.BarcodeFormat.EAN13)
+    bars = Image.fromarray(np.array(zxingcpp.write_barcode_to_image(symbol, scale=3)))
+    image = Image.new("L", (bars.width + 80, bars.height + 80), 255)
+    image.paste(bars, (40, 40))
+    body = parse(client, png(image)).json()
+    assert [(c["type"], c["value"], c["source"]) for c in body["codes"]] == [
+        ("ean13", "4006381333931", "barcode")
+    ]
+    assert body["tokens"] == []
+    assert body["needs_review"] is True and "no_text" in body["review_reasons"]
 
 
 def test_bad_inputs_are_4xx_problems(client):

@@ -8,14 +8,14 @@ import re
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from linesight_core import label_codes
 from linesight_ocr.domain.codes import gtin_valid, normalise_mac, read_mac, repair_to_pattern
 from linesight_ocr.domain.extraction import extract_codes
 from linesight_ocr.domain.fetch import AllowList, UrlRefused, checked_address, forbidden_reason
 from linesight_ocr.domain.label import merge_barcodes
-from linesight_ocr.domain.preprocess import Prepared, deskew_angle
+from linesight_ocr.domain.preprocess import Prepared, _components, blank_bars, deskew_angle
 from linesight_ocr.domain.reading import BarcodeHit, Word, block_rotation, upright_box
 from linesight_ocr.domain.vendors import VendorProfileInvalid, load_profile, load_profiles, recognise
 from linesight_ocr.synthetic import random_spec, render
@@ -221,6 +221,16 @@ def test_keys_glued_misread_or_split_values_still_pair_with_their_values():
     assert codes["part_number"].confidence < 0.95 and codes["serial"].confidence == 0.95
 
 
+def test_a_key_read_with_one_confused_character_still_names_its_field():
+    dell = load_profiles()["dell"]
+    words = [_word("DELL", 10, 10), _word("OPIN:", 10, 50), _word("0P2JGY", 80, 50)]  # DP/N read as OPIN
+    codes = {c.type: c for c in extract_codes(words, dell)}
+    assert codes["part_number"].value == "0P2JGY" and codes["part_number"].key == "OPIN"
+    # without the colon a short word like that is as likely a value: no key, no keyed part number
+    words = [_word("DELL", 10, 10), _word("OPIN", 10, 50), _word("0P2JGY", 80, 50)]
+    assert all(c.key != "OPIN" for c in extract_codes(words, dell))
+
+
 def test_a_value_under_its_key_and_a_value_without_a_key():
     words = [
         _word("DELL", 10, 10),
@@ -266,3 +276,18 @@ def test_the_reading_order_of_words_tells_how_a_block_is_turned(rotation):
     turned = [[upright_box(b, back, size) for b in line] for line in upright]
     assert block_rotation(turned, fallback=0) == rotation
     assert upright_box(turned[0][0], rotation, (w, h)) == upright[0][0]
+
+
+def test_bars_are_blanked_but_a_run_of_joined_glyphs_is_kept():
+    image = Image.new("L", (400, 200), 255)
+    draw = ImageDraw.Draw(image)
+    for i in range(8):  # character-sized blobs: the text height is 14 px
+        draw.rectangle((10 + 20 * i, 10, 19 + 20 * i, 23), fill=0)
+    draw.rectangle((10, 60, 89, 73), fill=0)  # eight digits a serif font and blur joined into one blob
+    draw.rectangle((200, 60, 202, 150), fill=0)  # a barcode bar
+    draw.rectangle((220, 60, 229, 150), fill=0)  # the widest bar of a barcode: four modules
+    draw.rectangle((10, 180, 300, 181), fill=0)  # a rule
+    blank_bars(image, _components(np.asarray(image)), 14.0)
+    pixels = np.asarray(image)
+    assert pixels[66, 50] == 0  # the joined glyphs stay for Tesseract
+    assert pixels[100, 201] == 255 and pixels[100, 225] == 255 and pixels[180, 150] == 255  # bars, rule gone

@@ -19,6 +19,15 @@ __all__ = [
     "repair_to_pattern",
 ]
 
+# Characters Tesseract reads for one another on label fonts.
+CONFUSABLE_GROUPS = tuple(frozenset(g) for g in ("0ODQ", "1IL7TJ", "5S", "8B", "2Z", "6G", "4A"))
+
+
+def confusable(a: str, b: str) -> bool:
+    """`a` and `b` are characters Tesseract reads for one another."""
+    return any(a in group and b in group for group in CONFUSABLE_GROUPS)
+
+
 # Letters Tesseract reads in place of digits (and back). Only applied where a format demands the class.
 TO_DIGIT = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5", "s": "5", "B": "8"})
 TO_LETTER = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})

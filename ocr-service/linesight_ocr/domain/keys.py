@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from linesight_core.label_codes import GENERIC_KEYS
+from linesight_ocr.domain.codes import confusable
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
@@ -60,6 +61,19 @@ def lines_of(words: list[Word]) -> list[list[Word]]:
     return [sorted(line, key=lambda w: w.prepared_box[0]) for line in lines]
 
 
+# A key read with one confused character is still taken for a key when it is this long and ends with a
+# colon, as keys on labels do: shorter keys (`SN`, `PIN`) are too easily some value's characters.
+FUZZY_KEY_LENGTH = 4
+KEY_COLONS = (":", ";")
+
+
+def _one_confusion(read: str, key: str) -> bool:
+    if len(read) != len(key):
+        return False
+    diffs = [(a, b) for a, b in zip(read, key, strict=True) if a != b]
+    return len(diffs) == 1 and confusable(*diffs[0])
+
+
 class KeyTable:
     """Every key a label may carry, longest first, mapped to the field it names."""
 
@@ -76,11 +90,17 @@ class KeyTable:
         self.single_words = {form[0] for form in entries if len(form) == 1}
 
     def match(self, pieces: Sequence[Piece], start: int) -> tuple[str, int] | None:
-        """(field, number of pieces) of the longest key starting at `start`."""
+        """(field, number of pieces) of the longest key starting at `start`; else a one-word key of at
+        least FUZZY_KEY_LENGTH characters read with one character confused (`OPIN` for `DP/N`)."""
         for form, field in self.entries:
             span = pieces[start : start + len(form)]
             if len(span) == len(form) and all(p.key_form == k for p, k in zip(span, form, strict=True)):
                 return field, len(form)
+        if start < len(pieces) and pieces[start].text.rstrip().endswith(KEY_COLONS):
+            read = pieces[start].key_form
+            for form, field in self.entries:
+                if len(form) == 1 and len(form[0]) >= FUZZY_KEY_LENGTH and _one_confusion(read, form[0]):
+                    return field, 1
         return None
 
     def is_key(self, text: str) -> bool:

@@ -19,6 +19,7 @@ from linesight_core.contracts.ocr import (
     Token,
     Vendor,
 )
+from linesight_ocr.domain.codes import confusable
 from linesight_ocr.domain.extraction import TokenScores, extract_codes, make_code
 from linesight_ocr.domain.glyph_check import check_glyphs
 from linesight_ocr.domain.preprocess import Prepared, prepare
@@ -37,8 +38,6 @@ TokenScorer = Callable[[list[Word], VendorProfile | None], TokenScores]
 GTIN_FORMATS = frozenset({"EAN13", "EAN8", "UPCA", "UPCE"})
 GTIN_TYPES = frozenset({"ean13", "ean8", "upca", "gtin14"})
 BARCODE_CONFIDENCE = 0.95
-# Characters Tesseract reads for one another on label fonts.
-CONFUSABLE = tuple(frozenset(g) for g in ("0ODQ", "1IL7TJ", "5S", "8B", "2Z", "6G", "4A"))
 # Text read at different angles on one label: some of it was probably read the wrong way up.
 MIN_ORIENTATION_AGREEMENT = 0.8
 MIN_READ_QUALITY = 0.45
@@ -72,11 +71,7 @@ def _misread_of(read: str, printed: str) -> bool:
     """`read` differs from `printed` in one or two characters, each a pair OCR confuses."""
     if not _near_miss(read, printed):
         return False
-    return all(
-        any(a in group and b in group for group in CONFUSABLE)
-        for a, b in zip(read, printed, strict=True)
-        if a != b
-    )
+    return all(confusable(a, b) for a, b in zip(read, printed, strict=True) if a != b)
 
 
 def _fits(code: LabelCode, value: str, vendor: VendorProfile | None) -> bool:
@@ -204,6 +199,7 @@ def review_reasons(
     review_below: float,
     orientation_doubt: bool,
     vendor: VendorProfile | None = None,
+    text_read: bool = True,
 ) -> list[ReviewReason]:
     reasons: list[ReviewReason] = []
     if not codes:
@@ -223,6 +219,8 @@ def review_reasons(
         reasons.append("orientation_uncertain")
     if codes and missing_codes(codes, vendor):
         reasons.append("missing_codes")
+    if codes and not text_read:
+        reasons.append("no_text")  # barcodes alone: nothing printed confirms them
     return reasons
 
 
@@ -270,7 +268,7 @@ def read_label(
     codes = second_read(codes, words, prepared, profile, options)
     codes = check_glyphs(codes, words, prepared, profile, options.languages, options.tesseract_timeout)
     codes, agreement = merge_barcodes(codes, hits, profile)
-    reasons = review_reasons(codes, options.review_below, orientation_doubt, profile)
+    reasons = review_reasons(codes, options.review_below, orientation_doubt, profile, bool(words))
     end = time.perf_counter()
     read = LabelRead(
         image_width=image.width,

@@ -16,9 +16,13 @@ from PIL import Image, ImageDraw, ImageOps
 TARGET_TEXT_HEIGHT_PX = 22
 MAX_UPSCALE = 2.5
 MAX_DESKEW_DEGREES = 10.0
-# A bar: a dark stroke at least this many character heights long and this many times longer than wide.
+# A bar: a dark stroke at least this many character heights long, this many times longer than wide, and
+# thinner than this share of a character height (a run of glyphs that blur or serifs join is as tall
+# as a character: `4080008` in a serif font is one component five times wider than high; the widest
+# bars of a barcode, four modules, are thinner than that).
 BAR_MIN_LENGTH = 2.5
 BAR_MIN_ASPECT = 5.0
+BAR_MAX_THICKNESS = 0.8
 BARCODE_MARGIN_PX = 6
 
 
@@ -84,7 +88,11 @@ def blank_bars(image: Image.Image, stats: np.ndarray, height: float | None) -> i
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     long_side, short_side = np.maximum(w, h), np.maximum(np.minimum(w, h), 1)
-    bars = (long_side >= BAR_MIN_LENGTH * height) & (long_side >= BAR_MIN_ASPECT * short_side)
+    bars = (
+        (long_side >= BAR_MIN_LENGTH * height)
+        & (long_side >= BAR_MIN_ASPECT * short_side)
+        & (short_side <= BAR_MAX_THICKNESS * height)
+    )
     draw = ImageDraw.Draw(image)
     for i in np.flatnonzero(bars):
         draw.rectangle((int(x[i]), int(y[i]), int(x[i] + w[i]), int(y[i] + h[i])), fill=255)

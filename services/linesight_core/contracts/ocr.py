@@ -17,6 +17,7 @@ ReviewReason = Literal[
     "conflicting_values",
     "orientation_uncertain",
     "missing_codes",
+    "no_text",
 ]
 
 
