@@ -27,7 +27,8 @@ BARCODE_AGREEMENT = Counter(
 )
 READ_FAILURES = Counter(
     "linesight_ocr_read_failures_total",
-    "Label reads that failed inside Tesseract: timeout (past the time limit) or engine (not usable).",
+    "Label reads that failed inside Tesseract: timeout (past the time limit), engine (not usable) or crash "
+    "(the reader process ended).",
     ["reason"],
 )
 GLYPH_CORRECTIONS = Counter(

@@ -3,7 +3,11 @@ configured language data and the barcode decoder reads back a barcode it drew; /
 what it can read, behind the service token."""
 
 import io
+import os
+import random
 import signal
+import threading
+import time
 
 import pytest
 import tesserocr
@@ -14,6 +18,7 @@ from PIL import Image
 from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
 from linesight_ocr.main import create_app
 from linesight_ocr.settings import OcrSettings
+from linesight_ocr.synthetic import random_spec, render
 from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -65,6 +70,54 @@ def test_not_ready_without_tesseract_language_data(tmp_path):
         resp = client.post("/v1/parse-label", headers=AUTH, files={"image": ("l.png", image.getvalue())})
         assert resp.status_code == 503, resp.text
         assert "Tesseract could not load 'eng'" in resp.json()["detail"]
+
+
+def _label_png(tiles: int = 1) -> bytes:
+    """A label, or a sheet of `tiles` x `tiles` labels (a read that takes a few seconds)."""
+    labels = [render(random_spec(random.Random(seed), "lenovo")) for seed in range(tiles * tiles)]
+    w, h = max(i.width for i in labels), max(i.height for i in labels)
+    sheet = Image.new("L", (w * tiles, h * tiles), 255)
+    for n, label in enumerate(labels):
+        sheet.paste(label, ((n % tiles) * w, (n // tiles) * h))
+    out = io.BytesIO()
+    sheet.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _parse(client: TestClient, data: bytes):
+    return client.post("/v1/parse-label", headers=AUTH, files={"image": ("label.png", data, "image/png")})
+
+
+def test_a_reader_that_dies_mid_read_costs_that_read_only():
+    with build(ocr_workers=1, image_max_pixels=40_000_000) as client:
+        readers = client.app.state.readers
+        first = readers.warm()
+        answers: dict[str, object] = {}
+        reading = threading.Thread(target=lambda: answers.update(resp=_parse(client, _label_png(5))))
+        reading.start()
+        time.sleep(1.5)  # decoded and handed to the reader, which needs several seconds for 25 labels
+        os.kill(first[0], signal.SIGKILL)
+        reading.join(60)
+        resp = answers["resp"]
+        assert resp.status_code == 503, resp.text
+        assert "stopped while reading this image" in resp.json()["detail"]
+        # the next label is read by a new reader
+        resp = _parse(client, _label_png())
+        assert resp.status_code == 200, resp.text
+        assert {c["type"] for c in resp.json()["codes"]} >= {"serial", "part_number", "mac", "ean13"}
+        assert readers.pids() and readers.pids() != first
+        assert 'linesight_ocr_read_failures_total{reason="crash"}' in client.get("/metrics").text
+
+
+def test_a_reader_that_died_between_labels_is_replaced_without_an_error():
+    with build(ocr_workers=1) as client:
+        readers = client.app.state.readers
+        first = readers.warm()
+        os.kill(first[0], signal.SIGKILL)
+        time.sleep(0.5)
+        resp = _parse(client, _label_png())
+        assert resp.status_code == 200, resp.text
+        assert readers.pids() != first
 
 
 def test_capabilities_need_the_service_token_and_list_what_can_be_read():

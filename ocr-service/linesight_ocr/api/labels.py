@@ -13,7 +13,8 @@ from linesight_core.images import decode_image
 from linesight_ocr import metrics
 from linesight_ocr.domain.engine import TesseractTimeout, TesseractUnavailable
 from linesight_ocr.domain.fetch import AllowList, fetch_image
-from linesight_ocr.domain.label import ReadOptions, read_label
+from linesight_ocr.domain.label import ReadOptions
+from linesight_ocr.domain.readers import ReaderCrashed
 from linesight_ocr.settings import OcrSettings
 
 router = APIRouter(prefix="/v1", tags=["labels"])
@@ -40,16 +41,8 @@ def _parse(request: Request, data: bytes, vendor_hint: str | None) -> LabelRead:
         deskew=settings.ocr_deskew,
         review_below=settings.ocr_review_below_confidence,
     )
-    model = request.app.state.token_model
     try:
-        read, agreement = read_label(
-            decoded.image,
-            options,
-            profiles,
-            vendor_hint,
-            decode_ms,
-            model.scores if model is not None else None,
-        )
+        read, agreement = request.app.state.readers.read(decoded.image, options, vendor_hint, decode_ms)
     except TesseractTimeout as exc:
         metrics.READ_FAILURES.labels("timeout").inc()
         raise Problem(
@@ -60,6 +53,13 @@ def _parse(request: Request, data: bytes, vendor_hint: str | None) -> LabelRead:
     except TesseractUnavailable as exc:
         metrics.READ_FAILURES.labels("engine").inc()
         raise Problem(503, f"Tesseract is not usable: {exc}", title="OCR engine unavailable") from exc
+    except ReaderCrashed as exc:
+        metrics.READ_FAILURES.labels("crash").inc()
+        raise Problem(
+            503,
+            f"{exc}; the readers restart, try again (a photo that does this every time: report it).",
+            title="OCR engine crashed",
+        ) from exc
     metrics.PARSE_SECONDS.observe(time.perf_counter() - start)
     for code in read.codes:
         metrics.CODES_FOUND.labels(code.type, str(code.valid).lower()).inc()
