@@ -24,6 +24,7 @@ from pathlib import Path
 from linesight_core.label_codes import gtin_valid
 from linesight_ocr.domain import engine
 from linesight_ocr.domain.label import ReadOptions, read_label
+from linesight_ocr.domain.readers import ReaderPool
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.synthetic import FONTS, HELD_OUT_FONTS, corpus_label
 
@@ -36,6 +37,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--token-model", type=Path, help="rank candidates with this token classifier")
     parser.add_argument("--fonts", choices=("corpus", "held-out"), default="corpus")
+    parser.add_argument(
+        "--via-readers",
+        action="store_true",
+        help="also read every label through the service's reader process and report what that hand-off costs",
+    )
     args = parser.parse_args()
     fonts = FONTS if args.fonts == "corpus" else HELD_OUT_FONTS
     missing = [f for f in fonts if args.fonts == "held-out" and not Path(f).is_file()]
@@ -53,7 +59,10 @@ def main() -> None:
     options = ReadOptions(languages=["eng"], tesseract_timeout=60, deskew=False, review_below=0.8)
     tp, fp, fn = Counter(), Counter(), Counter()
     approved_right = approved_total = reviewed = 0
-    parse_s, bare_s, inproc_s = [], [], []
+    parse_s, bare_s, inproc_s, pooled_s = [], [], [], []
+    readers = ReaderPool(1) if args.via_readers else None
+    if readers is not None:
+        readers.warm()
     single_thread = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.count):
@@ -71,6 +80,10 @@ def main() -> None:
             start = time.perf_counter()
             read, _ = read_label(image, options, profiles, token_scorer=scorer)
             parse_s.append(time.perf_counter() - start)
+            if readers is not None:
+                start = time.perf_counter()
+                readers.read(image, options, None, 0.0)
+                pooled_s.append(time.perf_counter() - start)
             reviewed += read.needs_review
             found: dict[str, set[str]] = {}
             for code in read.codes:
@@ -107,6 +120,13 @@ def main() -> None:
         f"p50 bare pass in process {p50_inproc * 1000:.0f} ms, ratio {p50_parse / p50_inproc:.2f}x "
         "(orientation detection, barcodes, second reads and extraction on top of one plain read)"
     )
+    if readers is not None:
+        readers.close()
+        p50_pooled = statistics.median(pooled_s)
+        print(
+            f"p50 through a reader process {p50_pooled * 1000:.0f} ms: the hand-off adds "
+            f"{(p50_pooled - p50_parse) * 1000:.1f} ms to the read in this process"
+        )
 
 
 if __name__ == "__main__":
