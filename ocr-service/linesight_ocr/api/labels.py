@@ -23,7 +23,10 @@ ERRORS = {
     413: {"description": "The image is over the byte or pixel limit"},
     415: {"description": "Not an accepted image format (JPEG, PNG, WEBP, BMP, TIFF)"},
     422: {"description": "Not an image, an empty or damaged image, an unknown vendor hint, a refused URL"},
-    503: {"description": "Tesseract is not usable here, or reading took longer than the time limit"},
+    503: {
+        "description": "Tesseract is not usable here, reading took longer than the time limit, or the "
+        "reader process ended while reading"
+    },
 }
 
 
@@ -71,8 +74,8 @@ def _parse(request: Request, data: bytes, vendor_hint: str | None) -> LabelRead:
     return read
 
 
-# Plain `def`: Tesseract reads in C and blocks (releasing the GIL), so FastAPI runs these in its thread
-# pool; the engine pool lets LINESIGHT_OCR_WORKERS of them read at once.
+# Plain `def`: each waits for a reader process (domain/readers.py), so FastAPI runs these in its thread
+# pool; LINESIGHT_OCR_WORKERS readers read at once, further labels wait for a free one.
 @router.post("/parse-label", response_model=LabelRead, summary="Read a label image", responses=ERRORS)
 def parse_label(
     request: Request,
