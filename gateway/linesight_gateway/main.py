@@ -36,6 +36,7 @@ from linesight_gateway.api import (
 from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
 from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
+from linesight_gateway.domain.face_detector import face_detector
 from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.settings import GatewaySettings
@@ -71,6 +72,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(run_migrations, engine, MIGRATIONS, SCHEMA)
         await run_in_threadpool(store.ensure_buckets, *buckets)
+        # the face detector's model is checked (present, the measured one) before the first photo
+        await run_in_threadpool(face_detector)
         with session_scope(app.state.session_factory) as session:
             ensure_bootstrap_admin(session, settings.admin_api_key.get_secret_value())
         app.state.status_client = make_async_client(

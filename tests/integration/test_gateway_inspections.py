@@ -5,6 +5,8 @@ as `pending` and completed once inference is back."""
 import io
 import random
 
+import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -17,6 +19,7 @@ from linesight_inference.settings import InferenceSettings
 from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
 from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
+from tests.support.face_photos import PHOTOS
 from tests.support.servers import free_port, serve
 from tests.support.synthetic import CLASSES, draw_scene, jpeg
 from tests.support.yolo_models import detect_model
@@ -188,6 +191,34 @@ def test_inspection_round_trip(env):
                 )
                 assert batch.status_code == 200, batch.text
                 assert [i["verdict"] for i in batch.json()] == ["OK", "NOK"]
+
+                # A station that blurs faces stores the photo with every face blurred, the shouting
+                # three-quarter profile in zidane.jpg included, and the rest of the scene as it was.
+                blurring = gw.patch(f"/api/v1/stations/{sid}", json={"blur_faces": True}, headers=ADMIN)
+                assert blurring.status_code == 200, blurring.text
+                zidane = PHOTOS[0]
+                sent = zidane.path.read_bytes()
+                shot = gw.post(
+                    "/api/v1/inspections",
+                    data={"station_id": sid},
+                    files={"image": ("zidane.jpg", sent)},
+                    headers=op,
+                )
+                assert shot.status_code == 201, shot.text
+                assert shot.json()["image"]["faces_blurred"] == len(zidane.faces)
+                kept = gw.get(f"/api/v1/inspections/{shot.json()['id']}/image", headers=op)
+                before = np.asarray(Image.open(io.BytesIO(sent)).convert("RGB"))
+                after = np.asarray(Image.open(io.BytesIO(kept.content)).convert("RGB"))
+                for x1, y1, x2, y2 in zidane.faces:
+                    face_before = cv2.cvtColor(before[y1:y2, x1:x2], cv2.COLOR_RGB2GRAY)
+                    face_after = cv2.cvtColor(after[y1:y2, x1:x2], cv2.COLOR_RGB2GRAY)
+                    assert (
+                        cv2.Laplacian(face_after, cv2.CV_64F).var()
+                        < cv2.Laplacian(face_before, cv2.CV_64F).var() / 20
+                    )
+                for x1, y1, x2, y2 in zidane.empty:  # stored re-encoded (JPEG), so alike, not equal
+                    diff = np.abs(before[y1:y2, x1:x2].astype(int) - after[y1:y2, x1:x2].astype(int))
+                    assert diff.mean() < 3
 
 
 def test_inference_down_then_back_completes_pending(env):
