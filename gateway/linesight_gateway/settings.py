@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from linesight_core.contracts.registry import NAME_PATTERN
 from linesight_core.settings import CoreSettings, DatabaseSettings, S3Settings
 
 
@@ -36,3 +37,16 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     # A label read whose every code the OCR service read with at least this confidence, and which it did
     # not flag itself, is approved at once; the others wait in the review queue.
     label_auto_approve_threshold: float = Field(0.90, ge=0.0, le=1.0)
+    # Stations with `blur_people` blur every box this registry model (served by the inference service)
+    # finds with this label and at least this confidence, before the photo is stored. Unset: no station
+    # can blur people. If the detector cannot answer, the photo is refused (503), never stored unblurred.
+    people_detector_model: str | None = Field(None, pattern=NAME_PATTERN)
+    people_detector_alias: str = "production"
+    people_detector_label: str = "person"
+    people_detector_confidence: float = Field(0.25, gt=0.0, le=1.0)
+
+    @field_validator("people_detector_model", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # compose passes an unset variable as "": that means no detector, not a model named ""
+        return None if value == "" else value

@@ -359,3 +359,65 @@ def test_feedback_history_and_accuracy(env):
                 assert (v1["model_version"], v1["with_feedback"], v1["correct"]) == (1, 3, 2)
                 assert v1["accuracy"] == round(2 / 3, 4)
                 assert sum(d["ok"] + d["nok"] for d in stats["per_day"]) == 3
+
+
+def test_a_station_that_blurs_people_stores_them_blurred_or_not_at_all(env):
+    # The person detector is a registry model served by the inference service. No person model can be
+    # made offline here, so the small tool detector stands in, with its `wrench` as the label to blur:
+    # the gateway's path (ask the detector, blur its boxes, store only the blurred photo) is the same.
+    inference_port = free_port()
+    env.setenv("LINESIGHT_INFERENCE_URL", f"http://127.0.0.1:{inference_port}")
+    env.setenv("LINESIGHT_PEOPLE_DETECTOR_MODEL", "bench")
+    env.setenv("LINESIGHT_PEOPLE_DETECTOR_LABEL", "wrench")
+    with serve(create_registry(RegistrySettings())) as registry_url:
+        env.setenv("LINESIGHT_REGISTRY_URL", registry_url)
+        with TestClient(create_gateway(GatewaySettings())) as gw:
+            sid = setup_station(gw)
+            patched = gw.patch(f"/api/v1/stations/{sid}", json={"blur_people": True}, headers=ADMIN)
+            assert patched.status_code == 200, patched.text
+            assert patched.json()["blur_people"] is True
+            photo, placed = draw_scene(random.Random(11), present=[0, 1, 2])
+            sent = jpeg(photo)
+            wrench = next(p.box for p in placed if CLASSES[p.cls] == "wrench")
+            others = [p.box for p in placed if CLASSES[p.cls] != "wrench"]
+
+            with serve(create_inference(InferenceSettings()), port=inference_port):
+                shot = gw.post(
+                    "/api/v1/inspections",
+                    data={"station_id": sid},
+                    files={"image": ("a.jpg", sent)},
+                    headers=ADMIN,
+                )
+                assert shot.status_code == 201, shot.text
+            assert shot.json()["image"]["people_blurred"] == 1
+            kept = gw.get(f"/api/v1/inspections/{shot.json()['id']}/image", headers=ADMIN).content
+            before = np.asarray(Image.open(io.BytesIO(sent)).convert("RGB"))
+            after = np.asarray(Image.open(io.BytesIO(kept)).convert("RGB"))
+
+            def sharpness(rgb, box):
+                x1, y1, x2, y2 = box
+                gray = cv2.cvtColor(np.ascontiguousarray(rgb[y1:y2, x1:x2]), cv2.COLOR_RGB2GRAY)
+                return cv2.Laplacian(gray, cv2.CV_64F).var()
+
+            assert sharpness(after, wrench) < sharpness(before, wrench) / 5
+            for x1, y1, x2, y2 in others:  # the rest of the photo, re-encoded, as it was
+                diff = np.abs(before[y1:y2, x1:x2].astype(int) - after[y1:y2, x1:x2].astype(int))
+                assert diff.mean() < 3
+
+            # Detector down: the photo is refused, and nothing of it is stored.
+            total = gw.get("/api/v1/inspections", headers=ADMIN).json()["total"]
+            refused = gw.post(
+                "/api/v1/inspections",
+                data={"station_id": sid},
+                files={"image": ("b.jpg", sent)},
+                headers=ADMIN,
+            )
+            assert refused.status_code == 503, refused.text
+            assert "not stored" in refused.json()["detail"]
+            assert gw.get("/api/v1/inspections", headers=ADMIN).json()["total"] == total
+            settings = GatewaySettings()
+            store = ObjectStore.from_settings(settings)
+            stored = list(
+                store.client.list_objects(settings.bucket("images"), "inspections/", recursive=True)
+            )
+            assert len(stored) == 1

@@ -62,6 +62,10 @@ def test_station_lifecycle(gateway_stack):
     )
     bad_thresholds = {**body, "name": "x", "thresholds": {"success": 0.4, "low_confidence": 0.6}}
     assert gw.post("/api/v1/stations", json=bad_thresholds, headers=ADMIN).status_code == 422
+    # blurring people needs a person detector, and this gateway has none configured
+    no_detector = gw.post("/api/v1/stations", json={**body, "name": "x", "blur_people": True}, headers=ADMIN)
+    assert no_detector.status_code == 422
+    assert "LINESIGHT_PEOPLE_DETECTOR_MODEL" in no_detector.json()["detail"]
 
     sid = station["id"]
     viewer = gw.keys["viewer"]

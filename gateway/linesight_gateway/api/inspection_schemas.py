@@ -50,6 +50,7 @@ class InspectionOut(BaseModel):
                         "height": 480,
                         "sha256": "9b73ce2e5c72e9c8eb35ae3f509ef901b26ed3e9811f0782f3633cceab140918",
                         "faces_blurred": 0,
+                        "people_blurred": 0,
                     },
                     "timings_ms": {"decode": 4.1, "store": 6.3, "inference": 21.0, "total": 34.2},
                     "error": None,

@@ -27,7 +27,8 @@ from linesight_gateway.db.models import Feedback, Inspection, Station
 from linesight_gateway.domain import inspections as domain
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.annotate import annotate
-from linesight_gateway.domain.privacy import blur_faces, encode_jpeg
+from linesight_gateway.domain.people import people_in
+from linesight_gateway.domain.privacy import blur_photo, encode_jpeg
 
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 MAX_BATCH = 16
@@ -54,6 +55,7 @@ def inspection_out(i: Inspection) -> InspectionOut:
             "height": i.image_height,
             "sha256": i.image_sha256,
             "faces_blurred": i.faces_blurred,
+            "people_blurred": i.people_blurred,
         },
         timings_ms=i.timings_ms,
         error=i.error,
@@ -98,15 +100,19 @@ async def _inspect_one(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    faces = 0
-    if station.blur_faces:
-        # Faces are blurred before anything leaves this process: check, blur, then store and ask.
+    faces = people = 0
+    if station.blur_faces or station.blur_people:
+        # Faces and people are blurred before the photo is stored or shown to the station's model:
+        # check, blur, then store and ask. Only the person detector (inside the system) sees the original.
         decoded = await run_in_threadpool(
             decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
         )
         content_type = f"image/{decoded.format.lower()}"
-        blurred, faces = await run_in_threadpool(blur_faces, decoded.image)
-        if faces:  # the original never leaves this process
+        regions = await people_in(request.app.state.inference, settings, data) if station.blur_people else []
+        blurred, faces, people = await run_in_threadpool(
+            blur_photo, decoded.image, faces=station.blur_faces, people=regions
+        )
+        if faces or people:  # the original is not stored
             data = await run_in_threadpool(encode_jpeg, blurred)
             content_type = "image/jpeg"
         t1 = time.perf_counter()
@@ -147,6 +153,7 @@ async def _inspect_one(
         image_width=decoded.width,
         image_height=decoded.height,
         faces_blurred=faces,
+        people_blurred=people,
         created_by=principal.key_id,
         attempts=0,
     )
@@ -176,6 +183,7 @@ async def _inspect_one(
         413: {"description": "Image over the byte or pixel limit"},
         415: {"description": "Image format not accepted"},
         422: {"description": "Not an image, or a damaged one"},
+        503: {"description": "The station blurs people and the person detector did not answer: not stored"},
     },
 )
 async def create_inspection(

@@ -78,6 +78,11 @@ class StationFields(BaseModel):
     )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     blur_faces: bool = Field(False, description="Blur faces before the photo is stored")
+    blur_people: bool = Field(
+        False,
+        description="Blur whole people, as found by the gateway's person detector "
+        "(LINESIGHT_PEOPLE_DETECTOR_MODEL), before the photo is stored",
+    )
     active: bool = True
     training: TrainingPolicy = Field(default_factory=TrainingPolicy)
 
@@ -96,6 +101,7 @@ class StationCreate(StationFields):
                         {"label": "screwdriver", "min_count": 2},
                     ],
                     "blur_faces": True,
+                    "blur_people": False,
                 }
             ]
         },
@@ -121,6 +127,7 @@ class StationUpdate(BaseModel):
     ok_classes: list[str] | None = Field(None, max_length=200)
     thresholds: Thresholds | None = None
     blur_faces: bool | None = None
+    blur_people: bool | None = None
     active: bool | None = None
     training: TrainingPolicy | None = None
 
@@ -155,6 +162,7 @@ class StationOut(BaseModel):
                     "thresholds": {"success": 0.7, "low_confidence": 0.5},
                     "has_reference_image": True,
                     "blur_faces": True,
+                    "blur_people": False,
                     "active": True,
                     "training": {
                         "dataset": "bench-tools",
@@ -192,6 +200,7 @@ class StationOut(BaseModel):
     thresholds: Thresholds
     has_reference_image: bool
     blur_faces: bool
+    blur_people: bool
     active: bool
     training: TrainingPolicy
     training_state: dict[str, Any] = Field(

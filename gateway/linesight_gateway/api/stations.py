@@ -44,6 +44,7 @@ def station_out(s: Station) -> StationOut:
         thresholds=Thresholds(success=s.success_threshold, low_confidence=s.low_confidence_threshold),
         has_reference_image=s.reference_image_key is not None,
         blur_faces=s.blur_faces,
+        blur_people=s.blur_people,
         active=s.active,
         training=TrainingPolicy(**(s.training or {})),
         training_state=s.training_state or {},
@@ -54,6 +55,25 @@ def station_out(s: Station) -> StationOut:
 
 def _labels(expected: list[ExpectedItem], ok_classes: list[str]) -> list[str]:
     return [e.label for e in expected] + list(ok_classes)
+
+
+async def _check_people_detector(request: Request) -> None:
+    """A station may blur people only if the gateway has a person detector, and it can find people."""
+    settings = request.app.state.settings
+    if settings.people_detector_model is None:
+        raise Problem(
+            422,
+            "This gateway has no person detector, so no station can blur people: set "
+            "LINESIGHT_PEOPLE_DETECTOR_MODEL to a registry detect model that finds "
+            f"{settings.people_detector_label!r}, or leave blur_people off.",
+        )
+    await domain.check_against_model(
+        request.app.state.registry,
+        mode="detect",
+        model_name=settings.people_detector_model,
+        alias=settings.people_detector_alias,
+        labels=[settings.people_detector_label],
+    )
 
 
 @router.post("", response_model=StationOut, status_code=201, summary="Create a station")
@@ -69,6 +89,8 @@ async def create_station(
         alias=body.model_alias,
         labels=_labels(body.expected_items, body.ok_classes),
     )
+    if body.blur_people:
+        await _check_people_detector(request)
     station = Station(
         name=body.name,
         description=body.description,
@@ -80,6 +102,7 @@ async def create_station(
         success_threshold=body.thresholds.success,
         low_confidence_threshold=body.thresholds.low_confidence,
         blur_faces=body.blur_faces,
+        blur_people=body.blur_people,
         active=body.active,
         training=body.training.model_dump(),
     )
@@ -135,6 +158,8 @@ async def update_station(
             alias=alias,
             labels=_labels(expected, ok_classes),
         )
+    if body.blur_people:
+        await _check_people_detector(request)
     station.model_name, station.model_alias = model_name, alias
     station.expected_items = [e.model_dump() for e in expected]
     station.ok_classes = list(ok_classes)
@@ -145,6 +170,8 @@ async def update_station(
         station.low_confidence_threshold = body.thresholds.low_confidence
     if body.blur_faces is not None:
         station.blur_faces = body.blur_faces
+    if body.blur_people is not None:
+        station.blur_people = body.blur_people
     if body.active is not None:
         station.active = body.active
     if body.training is not None:
