@@ -28,7 +28,7 @@ DETECT_MAX_SIDE = 1280
 # Low on purpose: a missed face is a leak, a blurred patch of crowd or poster costs nothing.
 SCORE_THRESHOLD = 0.35
 NMS_IOU = 0.3
-NETWORKS_KEPT = 4
+NETWORKS_KEPT = 1  # see FaceDetector
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +60,9 @@ class FaceDetector:
     """CenterFace on OpenCV's DNN, one network per input size.
 
     OpenCV's DNN sizes its layers at the first forward and answers garbage (hundreds of boxes) for a
-    later input of another size, so each size gets its own network; a station's camera sends one
-    size, so a few are kept. A network keeps its blobs in the object: one thread at a time per network.
+    later input of another size, so each size gets its own network. One holds about 250 MB of layer
+    blobs at 1280x720, so only the last size's is kept: a station's camera sends one size, and a new
+    size costs a reload (~50 ms). A network keeps its blobs in the object: one thread at a time each.
     """
 
     def __init__(self, path: Path) -> None:
