@@ -283,6 +283,9 @@ def test_minio_does_not_run_as_root_and_its_volume_is_handed_to_it(compose):
     assert (
         services["minio"]["depends_on"]["minio-volume-init"]["condition"] == "service_completed_successfully"
     )
+    # without nocopy, Docker hands an empty volume back to the owner of the image's /data (root)
+    (data,) = [m for m in services["minio"]["volumes"] if isinstance(m, dict) and m["target"] == "/data"]
+    assert data["source"] == "minio-data" and data["volume"]["nocopy"] is True
 
 
 def test_grafana_admin_password_comes_from_env_without_default(compose):
