@@ -508,3 +508,22 @@ def test_minio_init_fails_when_a_policy_did_not_reach_its_user(tmp_path):
     result = _run_init(tmp_path, FAKE_POLICY="readwrite")
     assert result.returncode != 0
     assert "policy linesight-gateway is not attached" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root, as in the container")
+def test_minio_volume_init_hands_every_file_to_minio_and_the_top_folder_last(compose, tmp_path):
+    shell, flag, script = compose["services"]["minio-volume-init"]["command"]
+    data = tmp_path / "data"
+    (data / ".minio.sys" / "buckets").mkdir(parents=True)
+    (data / "linesight-images" / "photo.jpg").parent.mkdir()
+    (data / "linesight-images" / "photo.jpg").write_bytes(b"jpeg")
+    (data / ".minio.sys").chmod(0o700)  # a folder root could no longer enter once it is MinIO's
+    script = script.replace("$$", "$").replace("/data", str(data))
+
+    subprocess.run([shell, flag, script], check=True, timeout=60)
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in [data, *data.rglob("*")]}
+    assert owners == {(10002, 10002)}
+    # the next start sees a top folder that is MinIO's and stops there
+    (data / "late.txt").write_text("root's")
+    subprocess.run([shell, flag, script], check=True, timeout=60)
+    assert (data / "late.txt").stat().st_uid == 0
