@@ -81,7 +81,14 @@ class Stack:
                     folder, port=port, durable=durable, log_path=log, ready_timeout=infra_timeout
                 )
             elif name == "redis":
-                server = RedisServer(folder, port=port, log_path=log, ready_timeout=infra_timeout)
+                # A password, as in compose: the services' Redis URLs carry it (redis://:password@...).
+                server = RedisServer(
+                    folder,
+                    port=port,
+                    log_path=log,
+                    ready_timeout=infra_timeout,
+                    password=self.secrets["redis_password"],
+                )
             elif name == "s3":
                 server = S3Server(
                     folder,
@@ -152,8 +159,9 @@ class Stack:
             e[var] = f"http://127.0.0.1:{self.ports[service]}"
         if "postgres" in self.servers:
             e["LINESIGHT_DATABASE_URL"] = self.servers["postgres"].url
-        if "redis" in self.servers:
-            e["LINESIGHT_REDIS_URL"] = self.servers["redis"].url
+        redis_server = self.servers.get("redis")
+        if isinstance(redis_server, RedisServer):
+            e["LINESIGHT_REDIS_URL"] = redis_server.client_url
         s3 = self.servers.get("s3")
         if isinstance(s3, S3Server):
             e.update(s3.env)

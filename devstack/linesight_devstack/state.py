@@ -20,6 +20,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "admin_api_key": lambda: secrets.token_hex(32),
     "s3_access_key": new_access_key,
     "s3_secret_key": new_secret_key,
+    "redis_password": lambda: secrets.token_hex(32),
 }
 
 

@@ -39,11 +39,27 @@ SERVICES: dict[str, tuple[str, list[str], int, int]] = {
     "training-worker": ("training-worker", ["python", "-m", "linesight_training"], 8004, 8004),
     "ui": ("ui", ["python", "-m", "linesight_ui"], 8501, 8502),
 }
-INFRASTRUCTURE = {"postgres", "redis", "minio", "prometheus", "grafana"}
-PUBLISHED = {  # the only containers a person connects to, with the host-port variable of each
-    "gateway": ("LINESIGHT_GATEWAY_HOST_PORT", 8000),
-    "ui": ("LINESIGHT_UI_HOST_PORT", 8501),
-    "grafana": ("LINESIGHT_GRAFANA_HOST_PORT", 3000),
+INFRASTRUCTURE = {
+    "postgres",
+    "redis",
+    "minio",
+    "minio-volume-init",
+    "minio-init",
+    "prometheus",
+    "grafana",
+    "caddy",
+}
+# The only containers a person connects to: (host-address variable, host-port variable, default host
+# port, container port) of each published port. Every address defaults to the loopback interface.
+PUBLISHED: dict[str, list[tuple[str, str, int, int]]] = {
+    "gateway": [("LINESIGHT_BIND_ADDRESS", "LINESIGHT_GATEWAY_HOST_PORT", 8000, 8000)],
+    "ui": [("LINESIGHT_BIND_ADDRESS", "LINESIGHT_UI_HOST_PORT", 8501, 8501)],
+    "grafana": [("LINESIGHT_BIND_ADDRESS", "LINESIGHT_GRAFANA_HOST_PORT", 3000, 3000)],
+    "caddy": [
+        ("LINESIGHT_TLS_BIND_ADDRESS", "LINESIGHT_TLS_UI_PORT", 443, 443),
+        ("LINESIGHT_TLS_BIND_ADDRESS", "LINESIGHT_TLS_GATEWAY_PORT", 8443, 8443),
+        ("LINESIGHT_TLS_BIND_ADDRESS", "LINESIGHT_TLS_GRAFANA_PORT", 3443, 3443),
+    ],
 }
 # Containers whose data must outlive the container, and the path their named volume is mounted at.
 STATEFUL = {
@@ -54,8 +70,14 @@ STATEFUL = {
     "grafana": "/var/lib/grafana",
     "inference": "/var/cache/linesight/models",
     "training-worker": "/var/lib/linesight/training",
+    "caddy": "/data",
 }
 SECRETS = {
+    "REDIS_PASSWORD",
+    "S3_GATEWAY_SECRET_KEY",
+    "S3_REGISTRY_SECRET_KEY",
+    "S3_INFERENCE_SECRET_KEY",
+    "S3_TRAINING_SECRET_KEY",
     "POSTGRES_PASSWORD",
     "MINIO_ROOT_USER",
     "MINIO_ROOT_PASSWORD",
@@ -250,9 +272,17 @@ def dockerfile_violations(path: Path, folder: str, command: list[str], ports: se
 # --- compose rules ----------------------------------------------------------------------------------
 
 
+def is_one_shot(service: dict) -> bool:
+    """A job that runs to its end and exits (minio-init): `restart: "no"`, waited for with
+    service_completed_successfully instead of a healthcheck."""
+    return service.get("restart") == "no" and not service.get("healthcheck")
+
+
 def healthcheck_violations(doc: dict) -> list[str]:
     problems = []
     for name, service in doc.get("services", {}).items():
+        if is_one_shot(service):
+            continue
         check = service.get("healthcheck")
         if not check or check.get("disable") in (True, "true"):
             problems.append(f"service {name}: no healthcheck")
@@ -276,26 +306,43 @@ def depends_on_violations(doc: dict) -> list[str]:
         for target, spec in depends.items():
             if target not in services:
                 problems.append(f"service {name}: depends_on {target}, which is not a service")
-            elif (spec or {}).get("condition") != "service_healthy":
+                continue
+            expected = (
+                "service_completed_successfully" if is_one_shot(services[target]) else "service_healthy"
+            )
+            if (spec or {}).get("condition") != expected:
                 problems.append(
                     f"service {name}: depends_on {target} with condition {(spec or {}).get('condition')!r}, "
-                    "expected service_healthy"
+                    f"expected {expected}"
                 )
     return problems
+
+
+# A published port names its host address: a *_BIND_ADDRESS variable from .env that defaults to the
+# loopback interface, so nothing is exposed to the network unless .env says so.
+_BOUND_PORT = re.compile(r"^\$\{(?P<address>[A-Z_]*BIND_ADDRESS):-127\.0\.0\.1\}:.+:\d+(/tcp)?$")
 
 
 def port_violations(doc: dict) -> list[str]:
     problems = []
     for name, service in doc.get("services", {}).items():
         ports = service.get("ports") or []
+        for port in ports:
+            if not isinstance(port, str) or not _BOUND_PORT.match(port):
+                problems.append(
+                    f"service {name}: port {port!r} is not bound to an address from .env "
+                    "(write it ${..._BIND_ADDRESS:-127.0.0.1}:host:container)"
+                )
         if name not in PUBLISHED:
             if ports:
                 problems.append(f"service {name}: publishes {ports}, only {sorted(PUBLISHED)} may")
             continue
-        variable, container_port = PUBLISHED[name]
-        expected = f"${{{variable}:-{container_port}}}:{container_port}"
-        if [str(p) for p in ports] != [expected]:
-            problems.append(f"service {name}: ports {ports}, expected [{expected!r}]")
+        expected = [
+            f"${{{address}:-127.0.0.1}}:${{{variable}:-{host_port}}}:{container_port}"
+            for address, variable, host_port, container_port in PUBLISHED[name]
+        ]
+        if [str(p) for p in ports] != expected:
+            problems.append(f"service {name}: ports {ports}, expected {expected!r}")
     return problems
 
 
@@ -308,6 +355,16 @@ def network_violations(doc: dict) -> list[str]:
     for name, service in doc.get("services", {}).items():
         joined = service.get("networks") or []
         joined = list(joined) if isinstance(joined, list) else list(joined.keys())
+        if service.get("network_mode") == "none":
+            # no network at all (minio-volume-init, a sandbox): nothing to reach, nothing to publish
+            if joined or service.get("ports"):
+                problems.append(f"service {name}: network_mode none with networks or ports")
+            continue
+        if service.get("network_mode") is not None:
+            problems.append(
+                f"service {name}: network_mode {service['network_mode']!r}; only 'none' is allowed"
+            )
+            continue
         if not joined:
             problems.append(f"service {name}: joins no declared network (it would land on the default one)")
         for net in joined:
