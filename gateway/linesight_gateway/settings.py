@@ -36,3 +36,9 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     # A label read whose every code the OCR service read with at least this confidence, and which it did
     # not flag itself, is approved at once; the others wait in the review queue.
     label_auto_approve_threshold: float = Field(0.90, ge=0.0, le=1.0)
+    # Largest uploads the gateway passes on to the registry (the same settings, and defaults, as the
+    # registry's): a body over its route's limit is refused with 413 while it arrives, before it is
+    # spooled to the temp folder (api/upload_limits.py).
+    max_artifact_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    max_pt_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    max_archive_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1)

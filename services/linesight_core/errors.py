@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError as DBAPIDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from linesight_core.logs import request_id_var
 
@@ -73,6 +74,21 @@ def problem_response(
         media_type=PROBLEM_JSON,
         headers=headers,
     )
+
+
+async def send_problem(scope: Scope, receive: Receive, send: Send, exc: Problem) -> None:
+    """Answer from an ASGI middleware, before the app runs. The connection is closed afterwards: the
+    request body was not read, and draining it would cost what the answer was meant to save."""
+    headers = {**(exc.headers or {}), "Connection": "close"}
+    response = JSONResponse(
+        problem_body(
+            exc.status, exc.detail, title=exc.title, type_=exc.type, instance=scope.get("path"), **exc.extra
+        ),
+        status_code=exc.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+    await response(scope, receive, send)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
