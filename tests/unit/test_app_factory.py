@@ -145,3 +145,7 @@ def test_internal_api_refuses_a_missing_token_before_the_body_and_limits_the_bod
         assert streamed.status_code == 413
         assert streamed.headers["content-type"].startswith("application/problem+json")
         assert client.post("/v1/things", json={"count": 3}, headers=headers).json() == {"count": 3}
+        # answered before routing, still counted under the route (bounded labels, useful dashboards)
+        metrics = client.get("/metrics").text
+        assert 'linesight_http_requests_total{method="POST",route="/v1/things",status="401"}' in metrics
+        assert 'linesight_http_requests_total{method="POST",route="/v1/things",status="413"}' in metrics
