@@ -4,6 +4,7 @@ its temp folder stay small either way."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ CHUNK = 1024 * 1024
 # What loopback socket buffers may hold between the client and the server without the server reading.
 SOCKET_SLACK = 64 * 1024 * 1024
 RSS_GROWTH_LIMIT = 40 * 1024 * 1024
+CONCURRENCY = 12
 
 
 class Flood:
@@ -70,6 +72,7 @@ def gateway(postgres_url, s3_env, tmp_path_factory):
         "LINESIGHT_INFERENCE_URL": "http://127.0.0.1:9",
         "LINESIGHT_OCR_URL": "http://127.0.0.1:9",
         "TMPDIR": str(spool),  # where Starlette spools multipart uploads
+        "LINESIGHT_HTTP_LIMIT_CONCURRENCY": str(CONCURRENCY),
     }
     proc = ServiceProcess("linesight_gateway", env, folder / "gateway.log")
     try:
@@ -130,3 +133,19 @@ def test_an_authenticated_body_over_its_limit_gets_413_while_it_arrives(
     assert flood.sent < 20 * 1024 * 1024 + SOCKET_SLACK
     assert rss_bytes(gateway.proc.pid) - gateway.baseline < RSS_GROWTH_LIMIT
     assert big_files(gateway.spool) == []
+
+
+def test_connections_past_the_concurrency_limit_get_503(gateway):
+    idle = [socket.create_connection(("127.0.0.1", gateway.port)) for _ in range(CONCURRENCY)]
+    try:
+        with httpx.Client(base_url=gateway.url, timeout=30) as client:
+            assert client.get("/health").status_code == 503
+    finally:
+        for conn in idle:
+            conn.close()
+    with httpx.Client(base_url=gateway.url, timeout=30) as client:
+        for _ in range(50):  # the server notices the closed sockets as its loop gets to them
+            if client.get("/health").status_code == 200:
+                break
+        else:
+            raise AssertionError("the gateway did not accept requests again")
