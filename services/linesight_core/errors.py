@@ -76,10 +76,19 @@ def problem_response(
     )
 
 
+def has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers") or ():
+        if (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding":
+            return True
+    return False
+
+
 async def send_problem(scope: Scope, receive: Receive, send: Send, exc: Problem) -> None:
-    """Answer from an ASGI middleware, before the app runs. The connection is closed afterwards: the
-    request body was not read, and draining it would cost what the answer was meant to save."""
-    headers = {**(exc.headers or {}), "Connection": "close"}
+    """Answer from an ASGI middleware, before the app runs. A connection whose request carries a body is
+    closed afterwards: the body was not read, and draining it would cost what the answer saves."""
+    headers = dict(exc.headers or {})
+    if has_body(scope):
+        headers["Connection"] = "close"
     response = JSONResponse(
         problem_body(
             exc.status, exc.detail, title=exc.title, type_=exc.type, instance=scope.get("path"), **exc.extra
