@@ -33,6 +33,8 @@ from linesight_gateway.api import (
     system,
     training_runs,
 )
+from linesight_gateway.api.deps import authenticate_headers
+from linesight_gateway.api.upload_limits import upload_limits
 from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
 from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
@@ -144,6 +146,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             "object_store": partial(store.check, buckets[0]),
         },
         lifespan=lifespan,
+        body_limits=upload_limits(settings),
+        header_checks=[("/api/v1/", authenticate_headers)],
     )
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

@@ -50,3 +50,10 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     def _empty_is_none(cls, value: object) -> object:
         # compose passes an unset variable as "": that means no detector, not a model named ""
         return None if value == "" else value
+
+    # Largest uploads the gateway passes on to the registry (the same settings, and defaults, as the
+    # registry's): a body over its route's limit is refused with 413 while it arrives, before it is
+    # spooled to the temp folder (api/upload_limits.py).
+    max_artifact_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    max_pt_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    max_archive_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1)

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from linesight_core.app import READY_TIMEOUT_SECONDS
 from linesight_core.app import create_app as create_service_app
 from linesight_core.auth import service_token_dependency
+from linesight_core.body_limit import upload_route
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.events import check_redis, make_redis
 from linesight_core.http import make_client
@@ -148,6 +149,16 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
             "registry": partial(check_registry, registry_probe),
         },
         lifespan=lifespan,
+        body_limits=[
+            upload_route("POST", "/v1/predict", settings.image_max_bytes, "predictions"),
+            upload_route(
+                "POST",
+                "/v1/predict/batch",
+                settings.image_max_bytes,
+                "batch predictions",
+                files=settings.max_images_per_request,
+            ),
+        ],
     )
     app.state.execution = plan
     app.state.parallelism = parallelism

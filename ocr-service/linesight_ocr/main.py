@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from linesight_core.app import create_app as create_service_app
 from linesight_core.auth import service_token_dependency
+from linesight_core.body_limit import upload_route
 from linesight_ocr import __version__
 from linesight_ocr.api import capabilities, labels
 from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
@@ -78,6 +79,7 @@ def create_app(settings: OcrSettings | None = None) -> FastAPI:
             "tesseract": partial(check_tesseract, settings.tessdata_dir, settings.languages),
             "barcode_decoder": partial(check_decoder, self_test_images),
         },
+        body_limits=[upload_route("POST", "/v1/parse-label", settings.image_max_bytes, "label photos")],
     )
     internal = [Depends(service_token_dependency(settings.service_token.get_secret_value()))]
     app.include_router(capabilities.router, dependencies=internal)

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from linesight_core.app import create_app as create_service_app
 from linesight_core.auth import service_token_dependency
+from linesight_core.body_limit import upload_route
 from linesight_core.db import check_database, make_engine, make_session_factory, run_migrations
 from linesight_core.events import check_redis, make_redis
 from linesight_core.storage import ObjectStore
@@ -69,6 +70,14 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             "redis": partial(check_redis, redis_client),
         },
         lifespan=lifespan,
+        body_limits=[
+            upload_route("POST", "/v1/models/{name}/versions", settings.max_artifact_bytes, "ONNX uploads"),
+            upload_route("POST", "/v1/models/{name}/versions/from-pt", settings.max_pt_bytes, "checkpoints"),
+            upload_route("POST", "/v1/datasets/{name}/items", settings.image_max_bytes, "dataset images"),
+            upload_route(
+                "POST", "/v1/datasets/{name}/imports", settings.max_archive_bytes, "dataset archives"
+            ),
+        ],
     )
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

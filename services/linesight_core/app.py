@@ -7,7 +7,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core import __version__
+from linesight_core.auth import service_token_check
+from linesight_core.body_limit import BodyLimitMiddleware, BodyLimits, RouteLimit
 from linesight_core.errors import PROBLEM_JSON, install_problem_handlers, problem_body
+from linesight_core.header_auth import HeaderAuthMiddleware, HeaderCheck
 from linesight_core.logs import configure_logging
 from linesight_core.settings import CoreSettings
 from linesight_core.telemetry import TelemetryMiddleware, metrics_payload, set_build_info
@@ -62,7 +65,12 @@ def create_app(
     readiness: Mapping[str, ReadinessCheck] | None = None,
     lifespan: Lifespan | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
+    body_limits: Iterable[RouteLimit] = (),
+    header_checks: Sequence[tuple[str, HeaderCheck]] = (),
 ) -> FastAPI:
+    """`body_limits` names the upload routes (every other route gets `max_json_body_bytes`);
+    `header_checks` authenticate path prefixes from the headers before the body is read. The internal
+    API (`/v1/`) always needs the service token."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     set_build_info(settings.service_name, version)
     checks: dict[str, ReadinessCheck] = dict(readiness or {})
@@ -83,6 +91,11 @@ def create_app(
     app.state.settings = settings
     app.state.readiness = checks
     install_problem_handlers(app)
+    # Added innermost first: telemetry sees (and counts) the 401 and 413 answers of the two guards, and
+    # the credentials are checked before the body limit is, so an anonymous caller learns nothing.
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(settings.max_json_body_bytes, body_limits))
+    auth_checks = [*header_checks, ("/v1/", service_token_check(settings.service_token.get_secret_value()))]
+    app.add_middleware(HeaderAuthMiddleware, checks=auth_checks)
     app.add_middleware(TelemetryMiddleware)
 
     @app.get("/health", tags=["operations"], summary="The process is alive")
@@ -131,5 +144,8 @@ def run(app: FastAPI | str, settings: CoreSettings, **uvicorn_kwargs: Any) -> No
         access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        limit_concurrency=settings.http_limit_concurrency,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
         **uvicorn_kwargs,
     )

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError as DBAPIDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from linesight_core.logs import request_id_var
 
@@ -73,6 +74,30 @@ def problem_response(
         media_type=PROBLEM_JSON,
         headers=headers,
     )
+
+
+def has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers") or ():
+        if (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding":
+            return True
+    return False
+
+
+async def send_problem(scope: Scope, receive: Receive, send: Send, exc: Problem) -> None:
+    """Answer from an ASGI middleware, before the app runs. A connection whose request carries a body is
+    closed afterwards: the body was not read, and draining it would cost what the answer saves."""
+    headers = dict(exc.headers or {})
+    if has_body(scope):
+        headers["Connection"] = "close"
+    response = JSONResponse(
+        problem_body(
+            exc.status, exc.detail, title=exc.title, type_=exc.type, instance=scope.get("path"), **exc.extra
+        ),
+        status_code=exc.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+    await response(scope, receive, send)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:

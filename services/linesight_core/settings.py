@@ -32,6 +32,17 @@ class CoreSettings(BaseSettings):
     image_max_bytes: int = 20 * 1024 * 1024
     image_max_pixels: int = 40_000_000
 
+    # Largest request body of a route without an upload (JSON); upload routes have their own limits.
+    # Past it the request is answered 413 while the body arrives (linesight_core.body_limit).
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # uvicorn's guards against floods and slow clients: connections plus requests in progress past
+    # which new ones get 503, how long an idle keep-alive connection is kept, and the largest request
+    # line plus headers (enforced by the h11 parser; httptools, the default when installed, has its own
+    # fixed limit of the same order).
+    http_limit_concurrency: int = Field(default=256, ge=1)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=4096)
+
 
 class DatabaseSettings(BaseSettings):
     """Mixin for services that own a Postgres schema."""

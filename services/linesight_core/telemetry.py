@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,6 +18,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from linesight_core.logs import request_id_var
@@ -60,10 +62,35 @@ def accept_request_id(value: str | None) -> str:
     return new_request_id()
 
 
+# Per app: (method, path pattern, template) of its documented routes, built on first need.
+_SCHEMA_ROUTES: WeakKeyDictionary[Any, list[tuple[str, re.Pattern[str], str]]] = WeakKeyDictionary()
+
+
+def _schema_template(scope: Scope) -> str | None:
+    """The template of a request answered before routing (a refused credential, a declared body over
+    its limit), found among the app's documented routes, so it is counted under its route."""
+    app = scope.get("app")
+    openapi = getattr(app, "openapi", None)
+    if openapi is None:
+        return None
+    table = _SCHEMA_ROUTES.get(app)
+    if table is None:
+        try:
+            paths: dict[str, Any] = openapi().get("paths", {})
+        except Exception:  # noqa: BLE001 - a schema that cannot be built only costs the label
+            paths = {}
+        table = [(m.upper(), compile_path(p)[0], p) for p, ops in paths.items() for m in ops]
+        _SCHEMA_ROUTES[app] = table
+    method, path = scope.get("method", ""), scope.get("path", "")
+    return next((t for m, pattern, t in table if m == method and pattern.match(path)), None)
+
+
 def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    if isinstance(path, str):
+        return path
+    return _schema_template(scope) or "unmatched"
 
 
 class TelemetryMiddleware:

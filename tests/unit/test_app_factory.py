@@ -104,7 +104,7 @@ def test_errors_are_problem_json_without_internals():
         assert "secret internals" not in crash.text
         assert crash.headers["content-type"].startswith("application/problem+json")
 
-        invalid = client_.post("/v1/things", json={"count": "many"})
+        invalid = client_.post("/v1/things", json={"count": "many"}, headers=headers)
         assert invalid.status_code == 422
         assert invalid.json()["errors"][0]["loc"] == ["body", "count"]
 
@@ -118,3 +118,34 @@ def test_service_token_is_required_on_internal_api():
         assert client.get("/v1/things/1").status_code == 401
         assert client.get("/v1/things/1", headers={"Authorization": "Bearer nope"}).status_code == 403
         assert client.get("/v1/things/1", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_internal_api_refuses_a_missing_token_before_the_body_and_limits_the_body():
+    with build({"db_up": True, "cache_up": True}) as client:
+        # over the JSON limit and without the token: refused for the token, the body is never looked at
+        big = b'{"count": 1, "pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+        anonymous = client.post("/v1/things", content=big, headers={"Content-Type": "application/json"})
+        assert anonymous.status_code == 401
+        assert anonymous.headers["content-type"].startswith("application/problem+json")
+        wrong = client.post("/v1/things", content=big, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 403
+
+        headers = {"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+        declared = client.post("/v1/things", content=big, headers=headers)
+        assert declared.status_code == 413
+        assert "1 MiB" in declared.json()["detail"] and "1048576 bytes" in declared.json()["detail"]
+
+        def chunks():  # no Content-Length: the limit is counted as the body arrives
+            yield b'{"count": 1, "pad": "'
+            for _ in range(40):
+                yield b"x" * 64 * 1024
+            yield b'"}'
+
+        streamed = client.post("/v1/things", content=chunks(), headers=headers)
+        assert streamed.status_code == 413
+        assert streamed.headers["content-type"].startswith("application/problem+json")
+        assert client.post("/v1/things", json={"count": 3}, headers=headers).json() == {"count": 3}
+        # answered before routing, still counted under the route (bounded labels, useful dashboards)
+        metrics = client.get("/metrics").text
+        assert 'linesight_http_requests_total{method="POST",route="/v1/things",status="401"}' in metrics
+        assert 'linesight_http_requests_total{method="POST",route="/v1/things",status="413"}' in metrics

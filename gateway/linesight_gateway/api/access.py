@@ -12,26 +12,36 @@ from linesight_gateway.api.deps import Admin, SessionDep, Viewer
 from linesight_gateway.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, WhoAmI
 from linesight_gateway.db.models import ApiKey
 from linesight_gateway.domain import audit
-from linesight_gateway.domain.access import create_key, revoke_key
+from linesight_gateway.domain.access import Role, create_key, revoke_key
+from linesight_gateway.domain.station_scope import resolve_stations
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
 
 @router.get("/me", response_model=WhoAmI, summary="The key this request was made with")
 def whoami(principal: Viewer) -> WhoAmI:
-    return WhoAmI(key_id=principal.key_id, name=principal.name, role=principal.role)
+    stations = None if principal.station_ids is None else sorted(principal.station_ids)
+    return WhoAmI(key_id=principal.key_id, name=principal.name, role=principal.role, station_ids=stations)
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create an API key")
 def create_api_key(body: ApiKeyCreate, principal: Admin, session: SessionDep) -> ApiKeyCreated:
-    key, raw = create_key(session, name=body.name, role=body.role, created_by=principal.key_id)
+    station_ids = None
+    if body.stations is not None:
+        if body.role is Role.admin:
+            # an admin key can issue itself an unscoped key, so a scope on it would only look safe
+            raise Problem(422, "An admin key acts everywhere; station scoping is for the other roles.")
+        station_ids = resolve_stations(session, body.stations)
+    key, raw = create_key(
+        session, name=body.name, role=body.role, created_by=principal.key_id, station_ids=station_ids
+    )
     audit.record(
         session,
         principal,
         "api_key.create",
         "api_key",
         str(key.id),
-        {"name": key.name, "role": key.role, "prefix": key.prefix},
+        {"name": key.name, "role": key.role, "prefix": key.prefix, "station_ids": key.station_ids},
     )
     session.flush()
     session.refresh(key)

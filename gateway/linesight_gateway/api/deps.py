@@ -1,4 +1,7 @@
-"""Request-scoped dependencies: the database session and the caller's API key with its role."""
+"""Request-scoped dependencies: the database session and the caller's API key with its role.
+
+The key is checked by `authenticate_headers`, run by the app's HeaderAuthMiddleware before the body is
+read; the route's dependency then finds the principal in the request state."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from linesight_core.auth import bearer_token
 from linesight_core.db import request_session
@@ -20,31 +24,43 @@ API_KEY_HEADER = "X-API-Key"
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 
 
-def _authenticate(request: Request, raw: str) -> Principal | None:
-    with request.app.state.session_factory() as session:
+def _authenticate(conn: HTTPConnection, raw: str) -> Principal | None:
+    with conn.app.state.session_factory() as session:
         principal = authenticate(session, raw)
         session.commit()  # keep last_used_at even when the request itself fails later
     return principal
 
 
-async def current_principal(request: Request) -> Principal:
+async def _principal_from_headers(conn: HTTPConnection) -> Principal:
     """Async: a cached key costs no thread hop; only a cache miss asks the database (in a thread)."""
-    raw = request.headers.get(API_KEY_HEADER) or bearer_token(request)
+    raw = conn.headers.get(API_KEY_HEADER) or bearer_token(conn)
     if not raw:
         raise Problem(
             401,
             f"An API key is needed: send it in the {API_KEY_HEADER} header.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    cache = request.app.state.key_cache
+    cache = conn.app.state.key_cache
     principal = cache.get(raw)
     if principal is not None:
         return principal
-    principal = await run_in_threadpool(_authenticate, request, raw)
+    principal = await run_in_threadpool(_authenticate, conn, raw)
     if principal is None:
         raise Problem(401, "The API key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
     cache.put(raw, principal)
     return principal
+
+
+async def authenticate_headers(conn: HTTPConnection) -> None:
+    """The HeaderAuthMiddleware check of `/api/v1/`."""
+    conn.state.principal = await _principal_from_headers(conn)
+
+
+async def current_principal(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if isinstance(principal, Principal):
+        return principal
+    return await _principal_from_headers(request)  # an app built without the middleware
 
 
 def require(role: Role) -> Callable[..., Principal]:

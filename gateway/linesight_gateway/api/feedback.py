@@ -16,6 +16,7 @@ from linesight_gateway.api.feedback_schemas import DatasetLink, FeedbackIn, Feed
 from linesight_gateway.db.models import Feedback, Inspection, Station
 from linesight_gateway.domain import audit
 from linesight_gateway.domain import feedback as domain
+from linesight_gateway.domain.station_scope import require_station
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ async def give_feedback(
     inspection = await run_in_threadpool(session.get, Inspection, inspection_id)
     if inspection is None:
         raise Problem(404, f"There is no inspection with id {inspection_id}.")
+    require_station(principal, inspection.station_id)
     if inspection.status != "completed" or inspection.model_version is None:
         raise Problem(409, "This inspection has no answer yet (pending); give feedback once it is completed.")
     station = await run_in_threadpool(session.get, Station, inspection.station_id)
@@ -97,9 +99,11 @@ async def give_feedback(
 
 @router.get("", response_model=FeedbackOut, summary="The feedback on an inspection, with its history")
 def get_feedback(inspection_id: uuid.UUID, principal: Viewer, session: SessionDep) -> FeedbackOut:
+    inspection = session.get(Inspection, inspection_id)
+    if inspection is None:
+        raise Problem(404, f"There is no inspection with id {inspection_id}.")
+    require_station(principal, inspection.station_id)
     feedback = session.get(Feedback, inspection_id)
     if feedback is None:
-        if session.get(Inspection, inspection_id) is None:
-            raise Problem(404, f"There is no inspection with id {inspection_id}.")
         raise Problem(404, "This inspection has no feedback yet.")
     return feedback_out(session, feedback)

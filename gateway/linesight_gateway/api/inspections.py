@@ -29,6 +29,7 @@ from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.annotate import annotate
 from linesight_gateway.domain.people import people_in
 from linesight_gateway.domain.privacy import blur_photo, encode_jpeg
+from linesight_gateway.domain.station_scope import require_station, station_filter
 
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 MAX_BATCH = 16
@@ -65,7 +66,8 @@ def inspection_out(i: Inspection) -> InspectionOut:
     )
 
 
-def _station(session, station_id: uuid.UUID) -> Station:  # type: ignore[no-untyped-def]
+def _station(session, station_id: uuid.UUID, principal: Principal) -> Station:  # type: ignore[no-untyped-def]
+    require_station(principal, station_id)
     station = session.get(Station, station_id)
     if station is None:
         raise Problem(404, f"There is no station with id {station_id}.")
@@ -195,7 +197,7 @@ async def create_inspection(
         uuid.UUID, Form(description="Where the photo was taken", examples=[STATION_EXAMPLE])
     ],
 ) -> Response:
-    station = await run_in_threadpool(_station, session, station_id)
+    station = await run_in_threadpool(_station, session, station_id, principal)
     data = await image.read(request.app.state.settings.image_max_bytes + 1)
     inspection = await _inspect_one(request, session, station, data, principal)
     body = inspection_out(inspection).model_dump(mode="json")
@@ -221,7 +223,7 @@ async def create_inspections(
     if len(images) > MAX_BATCH:
         raise Problem(413, f"At most {MAX_BATCH} photos per batch; got {len(images)}.")
     settings = request.app.state.settings
-    station = await run_in_threadpool(_station, session, station_id)
+    station = await run_in_threadpool(_station, session, station_id, principal)
     payloads = []
     for n, upload in enumerate(images):
         data = await upload.read(settings.image_max_bytes + 1)
@@ -253,7 +255,12 @@ def list_inspections(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> InspectionPage:
+    if station_id is not None:
+        require_station(principal, station_id)
     stmt = select(Inspection)
+    scope = station_filter(principal, Inspection.station_id)
+    if scope is not None:
+        stmt = stmt.where(scope)
     filters = {
         Inspection.station_id: station_id,
         Inspection.status: status,
@@ -277,16 +284,17 @@ def list_inspections(
     return InspectionPage(items=[inspection_out(i) for i in rows], total=total, limit=limit, offset=offset)
 
 
-def _get(session, inspection_id: uuid.UUID) -> Inspection:  # type: ignore[no-untyped-def]
+def _get(session, inspection_id: uuid.UUID, principal: Principal) -> Inspection:  # type: ignore[no-untyped-def]
     inspection = session.get(Inspection, inspection_id)
     if inspection is None:
         raise Problem(404, f"There is no inspection with id {inspection_id}.")
+    require_station(principal, inspection.station_id)
     return inspection
 
 
 @router.get("/{inspection_id}", response_model=InspectionOut, summary="One inspection")
 def get_inspection(inspection_id: uuid.UUID, principal: Viewer, session: SessionDep) -> InspectionOut:
-    return inspection_out(_get(session, inspection_id))
+    return inspection_out(_get(session, inspection_id, principal))
 
 
 def _image_bytes(request: Request, inspection: Inspection) -> tuple[bytes, str]:
@@ -311,7 +319,7 @@ def _image_bytes(request: Request, inspection: Inspection) -> tuple[bytes, str]:
     },
 )
 def get_image(request: Request, inspection_id: uuid.UUID, principal: Viewer, session: SessionDep) -> Response:
-    data, content_type = _image_bytes(request, _get(session, inspection_id))
+    data, content_type = _image_bytes(request, _get(session, inspection_id, principal))
     return Response(data, media_type=content_type)
 
 
@@ -324,7 +332,7 @@ def get_image(request: Request, inspection_id: uuid.UUID, principal: Viewer, ses
 def get_annotated(
     request: Request, inspection_id: uuid.UUID, principal: Viewer, session: SessionDep
 ) -> Response:
-    inspection = _get(session, inspection_id)
+    inspection = _get(session, inspection_id, principal)
     data, _ = _image_bytes(request, inspection)
     with Image.open(io.BytesIO(data)) as raw:
         img = ImageOps.exif_transpose(raw) or raw  # boxes are in the upright image's pixels

@@ -33,7 +33,9 @@ from linesight_gateway.api.label_schemas import (
 from linesight_gateway.db.models import LabelRead as LabelReadRow
 from linesight_gateway.db.models import Station
 from linesight_gateway.domain import labels as domain
+from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.label_export import iter_reviewed
+from linesight_gateway.domain.station_scope import require_station, station_filter
 
 router = APIRouter(prefix="/api/v1/labels", tags=["labels"])
 IMAGE_PREFIX = "labels"
@@ -162,6 +164,7 @@ async def create_label_read(
     if "\x00" in context:
         raise Problem(422, "context cannot contain NUL characters.")
     station_row = await run_in_threadpool(_station_by_name, session, station) if station else None
+    require_station(principal, station_row.id if station_row else None)
     data = await file.read(settings.image_max_bytes + 1)
     decoded = await run_in_threadpool(
         decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
@@ -236,6 +239,9 @@ def list_label_reads(
     offset: int = Query(0, ge=0, le=10_000_000),
 ) -> Page[LabelReadOut]:
     stmt = select(LabelReadRow)
+    scope = station_filter(principal, LabelReadRow.station_id)
+    if scope is not None:
+        stmt = stmt.where(scope)
     if status:
         stmt = stmt.where(LabelReadRow.status == status)
     if vendor:
@@ -285,6 +291,7 @@ def export_label_reads(
         station_id = session.scalar(select(Station.id).where(Station.name == station))
         if station_id is None:
             raise Problem(404, f"There is no station named {station!r}.")
+    require_station(principal, station_id)  # a key limited to stations exports one of its own
 
     def lines() -> Iterator[bytes]:
         for line in iter_reviewed(
@@ -304,16 +311,19 @@ def export_label_reads(
     )
 
 
-def _get(session: Session, read_id: uuid.UUID, *, for_update: bool = False) -> LabelReadRow:
+def _get(
+    session: Session, read_id: uuid.UUID, principal: Principal, *, for_update: bool = False
+) -> LabelReadRow:
     row = session.get(LabelReadRow, read_id, with_for_update=for_update)
     if row is None:
         raise Problem(404, f"There is no label read with id {read_id}.")
+    require_station(principal, row.station_id)
     return row
 
 
 @router.get("/{read_id}", response_model=LabelReadDetail, summary="One label read, with its history")
 def get_label_read(read_id: uuid.UUID, principal: Viewer, session: SessionDep) -> LabelReadDetail:
-    return detail_out(session, _get(session, read_id))
+    return detail_out(session, _get(session, read_id, principal))
 
 
 @router.get(
@@ -326,7 +336,7 @@ def get_label_read(read_id: uuid.UUID, principal: Viewer, session: SessionDep) -
     },
 )
 def get_label_image(request: Request, read_id: uuid.UUID, principal: Viewer, session: SessionDep) -> Response:
-    row = _get(session, read_id)
+    row = _get(session, read_id, principal)
     store: ObjectStore = request.app.state.store
     try:
         data = store.get_bytes(request.app.state.settings.bucket("images"), row.image_key)
@@ -351,7 +361,7 @@ def approve_label_read(
     session: SessionDep,
     body: Annotated[ApprovalIn | None, Body()] = None,
 ) -> LabelReadDetail:
-    row = _get(session, read_id, for_update=True)
+    row = _get(session, read_id, principal, for_update=True)
     domain.approve(session, row, principal, body.notes if body else "")
     session.commit()  # before answering: an acknowledged review is never lost
     return detail_out(session, row)
@@ -370,7 +380,7 @@ def approve_label_read(
 def correct_label_read(
     read_id: uuid.UUID, body: CorrectionIn, principal: Operator, session: SessionDep
 ) -> LabelReadDetail:
-    row = _get(session, read_id, for_update=True)
+    row = _get(session, read_id, principal, for_update=True)
     submitted: list[dict[str, Any]] = [c.model_dump() for c in body.codes]
     domain.correct(session, row, submitted, principal, body.notes)
     session.commit()  # before answering: an acknowledged review is never lost

@@ -13,6 +13,7 @@ from linesight_gateway.domain.access import Role
 # Shown in the OpenAPI document: the admin creates a key for the line 3 tablet.
 _ADMIN_KEY_ID = "9e8d7c6b-5a49-4382-b716-05f4e3d2c1b0"
 _KEY_ID = "0b5d7f91-3c2e-4a68-9d10-4f6b8d0a2c53"
+_STATION_ID = "8c1d2b55-9a0e-4f51-8a21-0e3f4a5b6c7d"
 _KEY_EXAMPLE: dict[str, Any] = {
     "id": _KEY_ID,
     "name": "line 3 tablet",
@@ -23,14 +24,26 @@ _KEY_EXAMPLE: dict[str, Any] = {
     "last_used_at": "2026-11-22T09:59:41Z",
     "revoked_at": None,
     "bootstrap": False,
+    "station_ids": [_STATION_ID],
 }
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "line 3 tablet", "role": "operator"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "line 3 tablet", "role": "operator", "stations": ["line 3 torque check"]}]
+        }
+    )
 
     name: str = Field(min_length=1, max_length=100, description="Who or what uses the key")
     role: Role
+    stations: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Station ids or names the key may act at; omitted: every station. A scoped key gets "
+        "403 on other stations' details, inspections, feedback and label reads. Not for admin keys.",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -45,6 +58,7 @@ class ApiKeyOut(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
     bootstrap: bool
+    station_ids: list[uuid.UUID] | None = Field(None, description="The key's stations; null: every station")
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -69,12 +83,17 @@ class ApiKeyList(BaseModel):
 
 class WhoAmI(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"key_id": _KEY_ID, "name": "line 3 tablet", "role": "operator"}]}
+        json_schema_extra={
+            "examples": [
+                {"key_id": _KEY_ID, "name": "line 3 tablet", "role": "operator", "station_ids": [_STATION_ID]}
+            ]
+        }
     )
 
     key_id: uuid.UUID
     name: str
     role: Role
+    station_ids: list[uuid.UUID] | None = None
 
 
 class AuditEventOut(BaseModel):

@@ -27,6 +27,7 @@ from linesight_gateway.api.station_schemas import (
 from linesight_gateway.db.models import Station
 from linesight_gateway.domain import audit
 from linesight_gateway.domain import stations as domain
+from linesight_gateway.domain.station_scope import require_station, station_filter
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
@@ -123,12 +124,21 @@ def list_stations(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> StationPage:
-    items, total = domain.list_stations(session, active=active, mode=mode, q=q, limit=limit, offset=offset)
+    items, total = domain.list_stations(
+        session,
+        active=active,
+        mode=mode,
+        q=q,
+        limit=limit,
+        offset=offset,
+        scope=station_filter(principal, Station.id),
+    )
     return StationPage(items=[station_out(s) for s in items], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{station_id}", response_model=StationOut, summary="One station")
 def get_station(station_id: uuid.UUID, principal: Viewer, session: SessionDep) -> StationOut:
+    require_station(principal, station_id)
     return station_out(domain.get_station(session, station_id))
 
 
@@ -240,6 +250,7 @@ async def put_reference_image(
     },
 )
 def get_reference_image(request: Request, station_id: uuid.UUID, principal: Viewer, session: SessionDep):  # type: ignore[no-untyped-def]
+    require_station(principal, station_id)
     station = domain.get_station(session, station_id)
     if station.reference_image_key is None:
         raise Problem(404, f"Station {station.name!r} has no reference photo.")

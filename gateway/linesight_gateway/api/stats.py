@@ -12,6 +12,7 @@ from sqlalchemy import Date, case, cast, func, select
 
 from linesight_gateway.api.deps import SessionDep, Viewer
 from linesight_gateway.db.models import Feedback, Inspection
+from linesight_gateway.domain.station_scope import require_station
 from linesight_gateway.domain.stations import get_station
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
@@ -97,6 +98,7 @@ def station_stats(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StationStats:
+    require_station(principal, station_id)
     get_station(session, station_id)
     where = [Inspection.station_id == station_id]
     if since:

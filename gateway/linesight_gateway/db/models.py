@@ -31,6 +31,8 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     bootstrap: Mapped[bool] = mapped_column(default=False)
+    # The stations (ids as text) the key may act at; NULL: every station (domain/station_scope.py).
+    station_ids: Mapped[list[str] | None] = mapped_column(JSONB, nullable=True, default=None)
 
 
 class AuditEvent(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from linesight_gateway.db.models import ApiKey
+
+log = logging.getLogger(__name__)
 
 KEY_PREFIX = "lsk_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most once a minute per key
@@ -40,6 +43,13 @@ class Principal:
     key_id: uuid.UUID
     name: str
     role: Role
+    # None: every station; otherwise the only stations this key may act at or read about.
+    station_ids: frozenset[uuid.UUID] | None = None
+
+    def may_use_station(self, station_id: uuid.UUID | None) -> bool:
+        if self.station_ids is None:
+            return True
+        return station_id is not None and station_id in self.station_ids
 
 
 def hash_key(raw: str) -> str:
@@ -60,10 +70,22 @@ def visible_prefix(raw: str) -> str:
 
 
 def create_key(
-    session: Session, *, name: str, role: Role, created_by: uuid.UUID | None
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    created_by: uuid.UUID | None,
+    station_ids: list[uuid.UUID] | None = None,
 ) -> tuple[ApiKey, str]:
     raw, prefix = new_raw_key()
-    key = ApiKey(name=name, prefix=prefix, key_hash=hash_key(raw), role=role.value, created_by=created_by)
+    key = ApiKey(
+        name=name,
+        prefix=prefix,
+        key_hash=hash_key(raw),
+        role=role.value,
+        created_by=created_by,
+        station_ids=None if station_ids is None else [str(s) for s in station_ids],
+    )
     session.add(key)
     session.flush()
     return key, raw
@@ -77,11 +99,14 @@ def authenticate(session: Session, raw: str, now: datetime | None = None) -> Pri
     now = now or datetime.now(UTC)
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-    return Principal(key_id=key.id, name=key.name, role=Role(key.role))
+    stations = None if key.station_ids is None else frozenset(uuid.UUID(s) for s in key.station_ids)
+    return Principal(key_id=key.id, name=key.name, role=Role(key.role), station_ids=stations)
 
 
 def ensure_bootstrap_admin(session: Session, raw: str) -> ApiKey | None:
-    """Make the configured admin key valid; revoke an earlier bootstrap key that no longer matches."""
+    """Make the configured admin key exist; revoke an earlier bootstrap key that no longer matches.
+    A revoked bootstrap key stays revoked: revoking it is how an admin retires a leaked key, and a
+    restart must not bring it back. A new LINESIGHT_ADMIN_API_KEY makes a new bootstrap key."""
     if not raw:
         return None
     digest = hash_key(raw)
@@ -99,8 +124,11 @@ def ensure_bootstrap_admin(session: Session, raw: str) -> ApiKey | None:
             bootstrap=True,
         )
         session.add(key)
-    elif key.revoked_at is not None and key.bootstrap:
-        key.revoked_at = None
+    elif key.revoked_at is not None:
+        log.warning(
+            "LINESIGHT_ADMIN_API_KEY was revoked and stays refused; set a new one to get a working admin key",
+            extra={"prefix": key.prefix},
+        )
     session.flush()
     return key
 

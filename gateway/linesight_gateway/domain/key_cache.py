@@ -1,10 +1,16 @@
 """A short-lived in-process cache of authenticated keys: most requests skip the database round trip.
-A key revoked through this replica is dropped at once; other replicas notice within the TTL."""
+
+A key revoked through this gateway is refused here at once, and for good: its id is remembered, so a
+request that read the key from the database just before the revocation was committed cannot put it back
+into the cache. Other gateway replicas (they share no cache; the gateway uses no Redis) notice a
+revocation within LINESIGHT_API_KEY_CACHE_SECONDS."""
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections import OrderedDict
 
 from linesight_gateway.domain.access import Principal, hash_key
 
@@ -14,6 +20,9 @@ class KeyCache:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[str, tuple[Principal, float]] = {}
+        # Ids of keys revoked through this process, oldest first; revocation is final, so a bounded
+        # memory of them is all the race needs (a read racing a revocation lasts milliseconds).
+        self._revoked: OrderedDict[uuid.UUID, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, raw: str) -> Principal | None:
@@ -25,7 +34,7 @@ class KeyCache:
             if hit is None:
                 return None
             principal, expires = hit
-            if expires < time.monotonic():
+            if expires < time.monotonic() or principal.key_id in self._revoked:
                 del self._entries[digest]
                 return None
             return principal
@@ -34,11 +43,17 @@ class KeyCache:
         if self.ttl <= 0:
             return
         with self._lock:
+            if principal.key_id in self._revoked:
+                return
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
             self._entries[hash_key(raw)] = (principal, time.monotonic() + self.ttl)
 
-    def forget_key(self, key_id: object) -> None:
+    def forget_key(self, key_id: uuid.UUID) -> None:
+        """The key was revoked: drop it, and never cache it again."""
         with self._lock:
+            self._revoked[key_id] = None
+            while len(self._revoked) > self.max_entries:
+                self._revoked.popitem(last=False)
             for digest in [d for d, (p, _) in self._entries.items() if p.key_id == key_id]:
                 del self._entries[digest]

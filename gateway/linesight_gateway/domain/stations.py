@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from linesight_core.clients.errors import UpstreamError
@@ -29,9 +29,18 @@ def name_taken(session: Session, name: str, exclude: uuid.UUID | None = None) ->
 
 
 def list_stations(
-    session: Session, *, active: bool | None, mode: str | None, q: str | None, limit: int, offset: int
+    session: Session,
+    *,
+    active: bool | None,
+    mode: str | None,
+    q: str | None,
+    limit: int,
+    offset: int,
+    scope: ColumnElement[bool] | None = None,
 ) -> tuple[list[Station], int]:
     stmt = select(Station)
+    if scope is not None:
+        stmt = stmt.where(scope)
     if active is not None:
         stmt = stmt.where(Station.active.is_(active))
     if mode:

@@ -9,7 +9,7 @@ import redis
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from linesight_core.clients.registry import ACTOR_HEADER
+from linesight_core.clients.registry import ACTOR_HEADER, decode_actor
 from linesight_core.contracts.registry import ModelPromoted
 from linesight_core.db import request_session
 from linesight_core.events import MODEL_PROMOTED, publish
@@ -29,7 +29,7 @@ def get_settings(request: Request) -> RegistrySettings:
 
 def actor(request: Request) -> str:
     """Who asked, as the calling service says (the gateway passes the API key's name)."""
-    return request.headers.get(ACTOR_HEADER, "")[:100]
+    return decode_actor(request.headers.get(ACTOR_HEADER, ""))[:100]
 
 
 class Publisher:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -12,6 +13,17 @@ from linesight_core.http import make_async_client
 
 SERVICE = "registry"
 ACTOR_HEADER = "X-LineSight-Actor"
+# Header values are Latin-1 on the wire (httpx refuses anything else), and an API key's name is any text
+# ("Prüfstand 3"), so the actor travels percent-encoded as UTF-8.
+_ACTOR_SAFE = " ()-_.,:;@/+#"
+
+
+def encode_actor(actor: str) -> str:
+    return quote(actor, safe=_ACTOR_SAFE)
+
+
+def decode_actor(value: str) -> str:
+    return unquote(value, errors="replace")
 
 
 class RegistryClient:
@@ -66,7 +78,7 @@ class RegistryClient:
         timeout: float | None = None,
     ) -> httpx.Response:
         """One call to the registry on behalf of `actor` (recorded by the registry as who did it)."""
-        headers = {ACTOR_HEADER: actor} if actor else {}
+        headers = {ACTOR_HEADER: encode_actor(actor)} if actor else {}
         kwargs: dict[str, Any] = {"params": params, "headers": headers}
         if json is not None:
             kwargs["json"] = json
