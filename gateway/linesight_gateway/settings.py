@@ -36,3 +36,7 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     # A label read whose every code the OCR service read with at least this confidence, and which it did
     # not flag itself, is approved at once; the others wait in the review queue.
     label_auto_approve_threshold: float = Field(0.90, ge=0.0, le=1.0)
+    # Training runs started in any hour: per station (by its training policy) and in all (policy and
+    # engineers together). A policy run past the limit waits for the next free slot (domain/run_limits.py).
+    training_runs_per_station_per_hour: int = Field(3, ge=0)
+    training_runs_per_hour: int = Field(12, ge=0)
