@@ -377,14 +377,10 @@ def export_version(
         stored = store.open(bucket, key)
     except ExportError as exc:
         raise Problem(500, str(exc)) from None
-    return StreamingResponse(
-        stored.chunks,
-        media_type="application/zip",
-        headers={
-            "Content-Length": str(stored.size),
-            "Content-Disposition": f'attachment; filename="{dataset.name}-v{version}.zip"',
-        },
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{dataset.name}-v{version}.zip"'}
+    if stored.size >= 0:
+        headers["Content-Length"] = str(stored.size)
+    return StreamingResponse(stored.chunks, media_type="application/zip", headers=headers)
 
 
 @version_id_routes.get(
