@@ -41,6 +41,7 @@ from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
 from linesight_gateway.domain.face_detector import face_detector
 from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.reprocessor import run_reprocessor
+from linesight_gateway.domain.run_limits import RunLimits
 from linesight_gateway.settings import GatewaySettings
 
 MIGRATIONS = Path(__file__).parent / "db" / "migrations"
@@ -58,6 +59,13 @@ ROUTER_MODULES = (
     datasets,
     training_runs,
 )
+
+
+def run_limits(settings: GatewaySettings) -> RunLimits:
+    return RunLimits(
+        per_station_per_hour=settings.training_runs_per_station_per_hour,
+        per_hour=settings.training_runs_per_hour,
+    )
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -116,7 +124,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         dataset_sync = asyncio.create_task(
             run_dataset_sync(
-                DatasetSync(app.state.session_factory, store, buckets[0], app.state.registry),
+                DatasetSync(
+                    app.state.session_factory,
+                    store,
+                    buckets[0],
+                    app.state.registry,
+                    run_limits(settings),
+                ),
                 interval=settings.dataset_sync_interval_seconds,
                 batch=settings.dataset_sync_batch_size,
             ),

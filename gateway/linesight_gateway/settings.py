@@ -57,3 +57,8 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     max_artifact_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     max_pt_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     max_archive_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1)
+
+    # Training runs started in any hour: per station (by its training policy) and in all (policy and
+    # engineers together). A policy run past the limit waits for the next free slot (domain/run_limits.py).
+    training_runs_per_station_per_hour: int = Field(3, ge=0)
+    training_runs_per_hour: int = Field(12, ge=0)

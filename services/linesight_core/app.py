@@ -4,6 +4,7 @@ metrics, problem+json errors and structured logs from here."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import inspect
 import logging
 import time
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core import __version__
-from linesight_core.auth import service_token_check
+from linesight_core.auth import bearer_token, service_token_check
 from linesight_core.body_limit import BodyLimitMiddleware, BodyLimits, RouteLimit
 from linesight_core.errors import PROBLEM_JSON, install_problem_handlers, problem_body
 from linesight_core.header_auth import HeaderAuthMiddleware, HeaderCheck
@@ -54,6 +55,12 @@ async def check_readiness(checks: Mapping[str, ReadinessCheck]) -> dict[str, dic
 
     results = await asyncio.gather(*(one(n, c) for n, c in checks.items()))
     return dict(results)
+
+
+def _is_service_caller(request: Request, settings: CoreSettings) -> bool:
+    expected = settings.service_token.get_secret_value()
+    token = bearer_token(request)
+    return bool(expected and token and hmac.compare_digest(token.encode(), expected.encode()))
 
 
 def create_app(
@@ -106,11 +113,17 @@ def create_app(
         "/ready",
         tags=["operations"],
         summary="Every dependency answers",
+        description="`checks` gives each dependency's timing and error text only to callers with the "
+        "service token; anyone else sees which dependencies are ok.",
         responses={503: {"description": "A dependency does not answer; `failed` names it"}},
     )
     async def ready(request: Request) -> Response:
         results = await check_readiness(request.app.state.readiness)
         failed = sorted(name for name, r in results.items() if not r["ok"])
+        if not _is_service_caller(request, settings):
+            # A published port (the gateway's) answers anyone: error texts name internal hosts, ports
+            # and buckets, so only the services themselves (with the service token) get them.
+            results = {name: {"ok": r["ok"]} for name, r in results.items()}
         if failed:
             body = problem_body(
                 503,

@@ -35,6 +35,19 @@ class ObjectNotFound(LookupError):
     pass
 
 
+NOT_FOUND_CODES = ("NoSuchKey", "NoSuchObject", "NotFound")
+
+
+@dataclass(frozen=True)
+class OpenedObject:
+    """An object whose GET has been answered: its type and size are known and its bytes are ready to
+    be streamed, so a missing object is found out before a response is started."""
+
+    content_type: str
+    size: int
+    chunks: Iterator[bytes]
+
+
 class _HashingReader(io.RawIOBase):
     """Wraps a stream and hashes what the uploader reads from it."""
 
@@ -156,22 +169,34 @@ class ObjectStore:
             self.client.stat_object(bucket, key)
             return True
         except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+            if exc.code in NOT_FOUND_CODES:
                 return False
             raise
 
-    def iter_object(self, bucket: str, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def open(self, bucket: str, key: str, chunk_size: int = CHUNK) -> OpenedObject:
+        """GET the object now (ObjectNotFound when it is missing); its bytes are read as they are iterated."""
         try:
             resp = self.client.get_object(bucket, key)
         except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+            if exc.code in NOT_FOUND_CODES:
                 raise ObjectNotFound(f"{bucket}/{key}") from exc
             raise
-        try:
-            yield from resp.stream(chunk_size)
-        finally:
-            resp.close()
-            resp.release_conn()
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from resp.stream(chunk_size)
+            finally:
+                resp.close()
+                resp.release_conn()
+
+        return OpenedObject(
+            content_type=resp.headers.get("Content-Type") or "application/octet-stream",
+            size=int(resp.headers.get("Content-Length") or -1),
+            chunks=chunks(),
+        )
+
+    def iter_object(self, bucket: str, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        yield from self.open(bucket, key, chunk_size).chunks
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return b"".join(self.iter_object(bucket, key))

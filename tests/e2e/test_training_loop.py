@@ -67,8 +67,10 @@ def test_evaluation_report_has_metrics_per_class_and_plots(gateway, loop):
         plot = gateway.get(f"/api/v1/training-runs/{result.run_id}/artifacts/{name}")
         assert plot.status_code == 200 and plot.headers["content-type"] == "image/png"
         assert Image.open(io.BytesIO(plot.content)).size[0] > 100
-    weights = gateway.get(f"/api/v1/training-runs/{result.run_id}/artifacts/best.pt")
+    # The weights are a model artifact (engineer, like the ONNX file), served apart from the plots.
+    weights = gateway.get(f"/api/v1/training-runs/{result.run_id}/weights/best.pt")
     assert weights.status_code == 200 and len(weights.content) > 1_000_000
+    assert gateway.get(f"/api/v1/training-runs/{result.run_id}/artifacts/best.pt").status_code == 404
     missing = gateway.get(f"/api/v1/training-runs/{result.run_id}/artifacts/nothing.png")
     assert missing.status_code == 404 and "best.pt" in missing.json()["detail"]
 

@@ -79,8 +79,14 @@ def test_label_reads_from_upload_through_review_to_export(gw):
     # A: a clean Lenovo label, every code sure: approved at once.
     clean_spec = random_spec(random.Random(6), "lenovo")
     clean_png = png(render(clean_spec))
+    # The photo carries EXIF with GPS (as a phone writes it): it is stored without it.
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (48.0, 8.0, 30.0), 3: "E", 4: (11.0, 34.0, 5.0)}
+    with_gps = io.BytesIO()
+    render(clean_spec).save(with_gps, format="PNG", exif=exif.tobytes())
+    assert Image.open(io.BytesIO(with_gps.getvalue())).getexif().get_ifd(0x8825)
     assert send(gw, clean_png, viewer).status_code == 403
-    resp = send(gw, clean_png, operator, station="goods-in", context="pallet 4711")
+    resp = send(gw, with_gps.getvalue(), operator, station="goods-in", context="pallet 4711")
     assert resp.status_code == 201, resp.text
     a = resp.json()
     assert a["status"] == "approved" and a["auto_approved"] is True, a
@@ -93,7 +99,8 @@ def test_label_reads_from_upload_through_review_to_export(gw):
         assert by_type(a)[kind]["confidence"] >= THRESHOLD
     assert a["tokens_count"] > 10
     image = gw.get(a["image"]["url"], headers=viewer)
-    assert image.status_code == 200 and image.content == clean_png
+    assert image.status_code == 200 and image.content == clean_png  # the pixels as sent, no metadata
+    assert not Image.open(io.BytesIO(image.content)).getexif()
     assert image.headers["content-type"] == "image/png"
 
     # B: a Dell label whose printed EAN has a wrong check digit: waits for review, the EAN flagged.

@@ -44,7 +44,7 @@ def test_ready_with_tesseract_and_the_barcode_decoder():
 
 def test_not_ready_names_the_missing_language_data():
     with build(ocr_languages="eng+xyz") as client:
-        resp = client.get("/ready")
+        resp = client.get("/ready", headers=AUTH)  # the error texts are for the services
         assert resp.status_code == 503
         body = resp.json()
         assert body["failed"] == ["tesseract"]
@@ -57,11 +57,11 @@ def test_not_ready_names_the_missing_language_data():
 
 def test_not_ready_without_tesseract_language_data(tmp_path):
     with build(tessdata_dir=str(tmp_path / "no-tessdata-here")) as client:
-        body = client.get("/ready").json()
+        body = client.get("/ready", headers=AUTH).json()
         assert body["failed"] == ["tesseract"]
         assert "LINESIGHT_TESSDATA_DIR" in body["checks"]["tesseract"]["error"]
     with build(tessdata_dir=str(tmp_path)) as client:  # a folder, but no traineddata in it
-        body = client.get("/ready").json()
+        body = client.get("/ready", headers=AUTH).json()
         assert body["failed"] == ["tesseract"]
         assert "language data missing for eng, osd" in body["checks"]["tesseract"]["error"]
         # a label cannot be read either: the answer says why instead of failing with a 500

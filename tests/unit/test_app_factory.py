@@ -58,7 +58,12 @@ def test_health_ready_and_metrics():
         assert down.headers["content-type"].startswith("application/problem+json")
         body = down.json()
         assert body["failed"] == ["cache", "database"]
-        assert "connection refused" in body["checks"]["database"]["error"]
+        # Anyone sees which dependency failed; only services (the service token) see why.
+        assert body["checks"]["database"] == {"ok": False} and "connection refused" not in down.text
+        inside = client.get("/ready", headers={"Authorization": "Bearer s3cret"}).json()
+        assert "connection refused" in inside["checks"]["database"]["error"]
+        wrong = client.get("/ready", headers={"Authorization": "Bearer guess"}).json()
+        assert "connection refused" not in str(wrong)
         assert client.get("/health").status_code == 200
 
         state["db_up"] = True

@@ -303,5 +303,5 @@ async def diff(
     response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}, "description": "The zip, streamed"}},
 )
-async def export(request: Request, name: DatasetName, version: VersionPath, principal: Viewer) -> Response:
+async def export(request: Request, name: DatasetName, version: VersionPath, principal: Engineer) -> Response:
     return await stream(request, f"/v1/datasets/{name}/versions/{version}/export")

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from linesight_core.contracts.inference import Prediction
 from linesight_core.contracts.registry import MAX_VERSION
 from linesight_core.errors import Problem
+from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image, sniff_image_type
 from linesight_core.storage import ObjectNotFound, ObjectStore, StoredObject
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
@@ -31,6 +32,7 @@ from linesight_gateway.domain.people import people_in
 from linesight_gateway.domain.privacy import blur_photo, encode_jpeg
 from linesight_gateway.domain.station_scope import require_station, station_filter
 
+LOSSLESS_STRIP = frozenset({"image/jpeg", "image/png", "image/bmp"})
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 MAX_BATCH = 16
 STATION_EXAMPLE = "8c1d2b55-9a0e-4f51-8a21-0e3f4a5b6c7d"
@@ -103,9 +105,12 @@ async def _inspect_one(
         await asyncio.gather(*tasks, return_exceptions=True)
 
     faces = people = 0
-    if station.blur_faces or station.blur_people:
-        # Faces and people are blurred before the photo is stored or shown to the station's model:
-        # check, blur, then store and ask. Only the person detector (inside the system) sees the original.
+    # Metadata (EXIF with GPS, XMP) never leaves this process. JPEG, PNG and BMP lose it without a
+    # decode; other formats are re-encoded, which needs the full check first.
+    lossless = sniff_image_type(data) in LOSSLESS_STRIP
+    if station.blur_faces or station.blur_people or not lossless:
+        # Faces and people are blurred before anything leaves this process: check, blur, then store and
+        # ask. Only the person detector (inside the system) sees the original.
         decoded = await run_in_threadpool(
             decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
         )
@@ -117,12 +122,15 @@ async def _inspect_one(
         if faces or people:  # the original is not stored
             data = await run_in_threadpool(encode_jpeg, blurred)
             content_type = "image/jpeg"
+        else:
+            data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
         t1 = time.perf_counter()
         model_call = ask(data)
         saving = asyncio.create_task(store_photo(data, content_type))
     else:
         # The model looks at the photo and the photo is stored while the gateway checks it (a full
         # decode); both are used only once the check passed, and a refused photo is removed again.
+        data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
         model_call = ask(data)
         saving = asyncio.create_task(store_photo(data, sniff_image_type(data)))
         try:
@@ -301,10 +309,15 @@ def _image_bytes(request: Request, inspection: Inspection) -> tuple[bytes, str]:
     store: ObjectStore = request.app.state.store
     bucket = request.app.state.settings.bucket("images")
     try:
-        stat = store.client.stat_object(bucket, inspection.image_key)
-        return store.get_bytes(bucket, inspection.image_key), stat.content_type or "application/octet-stream"
+        photo = store.open(bucket, inspection.image_key)
     except ObjectNotFound:
-        raise Problem(404, "The stored photo of this inspection is missing from object storage.") from None
+        raise Problem(
+            404,
+            f"The photo of inspection {inspection.id} is gone from object storage (deleted or lost "
+            "there); the inspection's answer is kept, the photo cannot be shown.",
+            title="Photo missing from storage",
+        ) from None
+    return b"".join(photo.chunks), photo.content_type
 
 
 @router.get(

@@ -20,6 +20,7 @@ from linesight_core.clients.errors import UpstreamError
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.ocr import CodeType, LabelRead, Vendor
 from linesight_core.errors import Problem
+from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_gateway.api.deps import Engineer, Operator, SessionDep, Viewer
@@ -170,6 +171,8 @@ async def create_label_read(
         decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
     )
     content_type = f"image/{decoded.format.lower()}"
+    # The read and the stored photo are of the photo without its metadata (EXIF with GPS, XMP).
+    data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
     read = await _ask_ocr(request, data, content_type, vendor_hint or None)
     # Stored only once read: a photo the OCR service could not read is refused whole, never half kept.
     stored = await run_in_threadpool(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.contracts.common import Page
@@ -16,7 +17,6 @@ from linesight_core.contracts.registry import (
     AliasEventOut,
     AliasMove,
     AliasOut,
-    ArtifactLink,
     ModelCreate,
     ModelOut,
     ModelUpdate,
@@ -27,6 +27,7 @@ from linesight_core.contracts.registry import (
     VersionStatus,
 )
 from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
+from linesight_gateway.api.proxy import stream
 from linesight_gateway.domain import audit
 from linesight_gateway.domain.access import Principal
 
@@ -206,20 +207,16 @@ async def update_version(
 
 @router.get(
     "/{name}/versions/{version}/download",
-    response_model=ArtifactLink,
-    summary="A presigned URL to download the ONNX artifact",
+    summary="Download the ONNX artifact",
+    description="The gateway streams the file from the registry; no link to the object store is handed "
+    "out (a presigned link would carry the store's access key id). `X-Content-SHA256` is its digest.",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The ONNX file"}},
 )
 async def download_version(
-    request: Request,
-    name: ModelName,
-    version: VersionPath,
-    principal: Engineer,
-    expires_minutes: int = Query(15, ge=1, le=24 * 60),
-) -> Response:
-    resp = await registry(request).request(
-        "GET", f"/v1/models/{name}/versions/{version}/download", params={"expires_minutes": expires_minutes}
-    )
-    return Response(resp.content, media_type="application/json")
+    request: Request, name: ModelName, version: VersionPath, principal: Engineer
+) -> StreamingResponse:
+    return await stream(request, f"/v1/models/{name}/versions/{version}/artifact")
 
 
 @router.get("/{name}/compare", response_model=VersionComparison, summary="Compare versions side by side")

@@ -16,7 +16,7 @@ from linesight_gateway.domain.access import Principal
 
 DOWNLOAD_TIMEOUT_SECONDS = 600.0
 UPLOAD_TIMEOUT_SECONDS = 600.0
-PASSED_HEADERS = ("content-type", "content-length", "content-disposition", "etag")
+PASSED_HEADERS = ("content-type", "content-length", "content-disposition", "etag", "x-content-sha256")
 
 
 def registry(request: Request) -> RegistryClient:

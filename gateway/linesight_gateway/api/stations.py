@@ -10,8 +10,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.errors import Problem
+from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image
-from linesight_core.storage import ObjectStore
+from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_gateway.api.deps import Admin, SessionDep, Viewer
 from linesight_gateway.api.station_schemas import (
     ExpectedItem,
@@ -199,9 +200,15 @@ async def update_station(
     return station_out(station)
 
 
-@router.delete("/{station_id}", status_code=204, summary="Delete a station")
+@router.delete(
+    "/{station_id}",
+    status_code=204,
+    summary="Delete a station that has no inspections",
+    responses={409: {"description": "The station has inspections: deactivate it instead"}},
+)
 def delete_station(station_id: uuid.UUID, principal: Admin, session: SessionDep) -> None:
     station = domain.get_station(session, station_id)
+    domain.check_deletable(session, station)
     audit.record(session, principal, "station.delete", "station", str(station.id), {"name": station.name})
     session.delete(station)
 
@@ -218,6 +225,7 @@ async def put_reference_image(
     station = domain.get_station(session, station_id)
     data = await image.read(settings.image_max_bytes + 1)
     decoded = decode_image(data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
+    data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
     store: ObjectStore = request.app.state.store
     stored = await run_in_threadpool(
         store.put_bytes,
@@ -256,8 +264,13 @@ def get_reference_image(request: Request, station_id: uuid.UUID, principal: View
         raise Problem(404, f"Station {station.name!r} has no reference photo.")
     store: ObjectStore = request.app.state.store
     bucket = request.app.state.settings.bucket("images")
-    stat = store.client.stat_object(bucket, station.reference_image_key)
-    return StreamingResponse(
-        store.iter_object(bucket, station.reference_image_key),
-        media_type=stat.content_type or "application/octet-stream",
-    )
+    try:
+        photo = store.open(bucket, station.reference_image_key)
+    except ObjectNotFound:
+        raise Problem(
+            404,
+            f"The reference photo of station {station.name!r} is gone from object storage (deleted or "
+            "lost there); upload it again with PUT .../reference-image.",
+            title="Photo missing from storage",
+        ) from None
+    return StreamingResponse(photo.chunks, media_type=photo.content_type)

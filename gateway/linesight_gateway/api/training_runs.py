@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN
@@ -21,19 +22,37 @@ from linesight_core.contracts.training import (
     TrainingRunCreate,
     TrainingRunOut,
 )
+from linesight_core.errors import Problem
 from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
 from linesight_gateway.api.proxy import UPLOAD_TIMEOUT_SECONDS, actor, params_of, passthrough, stream
 from linesight_gateway.domain import audit
+from linesight_gateway.domain.run_limits import RunLimits, refusal
 
 router = APIRouter(tags=["training runs"])
 RUNS = "/api/v1/training-runs"
 RUN = RUNS + "/{run_id}"
 
 
-@router.post(RUNS, response_model=TrainingRunOut, status_code=201, summary="Start a training run")
+@router.post(
+    RUNS,
+    response_model=TrainingRunOut,
+    status_code=201,
+    summary="Start a training run",
+    responses={429: {"description": "The hourly limit of training runs is reached; `Retry-After` says when"}},
+)
 async def create_run(
     request: Request, body: TrainingRunCreate, principal: Engineer, session: SessionDep
 ) -> Response:
+    settings = request.app.state.settings
+    limits = RunLimits(settings.training_runs_per_station_per_hour, settings.training_runs_per_hour)
+    refused = await run_in_threadpool(refusal, session, limits)
+    if refused is not None:
+        raise Problem(
+            429,
+            refused.reason,
+            title="Training run limit reached",
+            headers={"Retry-After": str(refused.retry_after_seconds())},
+        )
     resp = await passthrough(
         request, "POST", "/v1/training-runs", json=body.model_dump(mode="json"), actor=actor(principal)
     )
@@ -83,13 +102,14 @@ async def list_epochs(
 
 @router.get(
     RUN + "/artifacts/{artifact}",
-    summary="One artifact of a run: an evaluation plot (PNG) or the PyTorch weights",
+    summary="One evaluation plot of a run (PNG)",
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "The file: `confusion_matrix.png`, `pr_curve.png`, `reliability_diagram.png`, `best.pt`",
-            "content": {"image/png": {}, "application/octet-stream": {}},
-        }
+            "description": "The plot: `confusion_matrix.png`, `pr_curve.png`, `reliability_diagram.png`",
+            "content": {"image/png": {}},
+        },
+        404: {"description": "No such plot; model weights are at .../weights/{artifact}"},
     },
 )
 async def get_artifact(
@@ -97,6 +117,28 @@ async def get_artifact(
     run_id: uuid.UUID,
     artifact: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$", examples=["pr_curve.png"])],
     principal: Viewer,
+) -> StreamingResponse:
+    if not artifact.endswith(".png"):
+        # Weights are a model artifact: one rule for every model artifact (ONNX or .pt), engineer.
+        raise Problem(
+            404,
+            f"{artifact} is not an evaluation plot of a run. Model weights (best.pt) are served to "
+            f"engineers at {RUN.format(run_id=run_id)}/weights/{artifact}.",
+        )
+    return await stream(request, f"/v1/training-runs/{run_id}/artifacts/{artifact}")
+
+
+@router.get(
+    RUN + "/weights/{artifact}",
+    summary="The PyTorch weights a run made (best.pt)",
+    response_class=StreamingResponse,
+    responses={200: {"description": "The checkpoint", "content": {"application/octet-stream": {}}}},
+)
+async def get_weights(
+    request: Request,
+    run_id: uuid.UUID,
+    artifact: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_-]+\.pt$", examples=["best.pt"])],
+    principal: Engineer,
 ) -> StreamingResponse:
     return await stream(request, f"/v1/training-runs/{run_id}/artifacts/{artifact}")
 

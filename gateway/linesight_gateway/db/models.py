@@ -144,6 +144,8 @@ class Feedback(Base):
     dataset_sync_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     dataset_sync_attempts: Mapped[int] = mapped_column(default=0)
     dataset_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Counted toward the station's retraining threshold: once, however often it is toggled on and off.
+    training_counted: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

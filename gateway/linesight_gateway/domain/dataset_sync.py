@@ -22,71 +22,21 @@ from starlette.concurrency import run_in_threadpool
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.storage import ObjectNotFound, ObjectStore
-from linesight_gateway.db.models import AuditEvent, Feedback, Inspection, Station
+from linesight_gateway.db.models import AuditEvent, Feedback, FeedbackRevision, Inspection, Station
+from linesight_gateway.domain.dataset_labels import NotTrainable, dataset_name, labels_text
+from linesight_gateway.domain.run_limits import START_ACTION, RunLimits, refusal
 
 log = logging.getLogger(__name__)
 
 ACTOR = "feedback-loop"
 MAX_BACKOFF_SECONDS = 600.0
-
-
-class NotTrainable(Exception):
-    """The feedback cannot become a dataset item as it stands (a person has to change it)."""
+MAX_CONTRIBUTORS = 20
 
 
 @dataclass(frozen=True)
 class Job:
     inspection_id: uuid.UUID
     revision: int
-
-
-def dataset_name(station: Station) -> str:
-    return (station.training or {}).get("dataset") or station.name
-
-
-def labels_text(feedback: Feedback, inspection: Inspection, station: Station, classes: list[str]) -> str:
-    """The dataset item's labels in YOLO text form: `class cx cy w h` lines (detect) or a class name."""
-    index = {name: i for i, name in enumerate(classes)}
-
-    def class_id(label: str) -> int:
-        if label not in index:
-            raise NotTrainable(f"{label!r} is not a class of dataset classes {', '.join(classes)}")
-        return index[label]
-
-    if station.mode == "classify":
-        if feedback.correct:
-            top = (inspection.predictions or [{}])[0].get("label")
-            if not top:
-                raise NotTrainable("the answer has no class to confirm")
-            return str(top)
-        if not feedback.corrected_class:
-            raise NotTrainable("a wrong answer needs corrected_class to be used for training")
-        class_id(feedback.corrected_class)
-        return feedback.corrected_class
-
-    if feedback.correct:
-        # The detections that made the answer (at or above the station's low-confidence threshold).
-        boxes = [
-            {"label": p["label"], **p["box"]}
-            for p in inspection.predictions or []
-            if p.get("confidence", 0.0) >= station.low_confidence_threshold
-        ]
-    elif feedback.corrected_boxes is not None:
-        boxes = feedback.corrected_boxes
-    else:
-        raise NotTrainable("corrected counts without boxes cannot become detection labels")
-    w, h = inspection.image_width, inspection.image_height
-    lines = []
-    for b in boxes:
-        x1, y1 = max(0.0, b["x1"]), max(0.0, b["y1"])
-        x2, y2 = min(float(w), b["x2"]), min(float(h), b["y2"])
-        if x2 <= x1 or y2 <= y1:
-            continue
-        lines.append(
-            f"{class_id(b['label'])} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} "
-            f"{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
-        )
-    return "\n".join(lines)
 
 
 def claim(session_factory: sessionmaker[Session], batch: int) -> list[Job]:
@@ -122,11 +72,13 @@ class DatasetSync:
         store: ObjectStore,
         images_bucket: str,
         registry: RegistryClient,
+        limits: RunLimits | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.store = store
         self.bucket = images_bucket
         self.registry = registry
+        self.limits = limits or RunLimits()
 
     # --- registry calls ---------------------------------------------------------------------------
 
@@ -220,7 +172,9 @@ class DatasetSync:
                     fb.dataset_next_attempt_at = datetime.now(UTC) + timedelta(seconds=delay)
                 await run_in_threadpool(session.commit)
                 return False
-            newly_added = fb.use_for_training and fb.dataset_item_id is None
+            # Counted once per inspection: toggling "use for training" off and on again adds the same
+            # photo back, not new feedback, so it cannot be used to trigger runs.
+            newly_counted = fb.use_for_training and not fb.training_counted
             fb.dataset_item_id = item_id
             if item_id:
                 fb.dataset_name = dataset_name(station)
@@ -228,10 +182,16 @@ class DatasetSync:
             fb.dataset_sync_error = None
             fb.dataset_sync_attempts = 0
             fb.dataset_next_attempt_at = None
-            if newly_added:
+            if newly_counted:
+                fb.training_counted = True
+                by = await run_in_threadpool(_author, session, fb)
                 state = dict(station.training_state or {})
                 state["dataset"] = dataset_name(station)
                 state["feedback_since_version"] = int(state.get("feedback_since_version", 0)) + 1
+                # Who gave the feedback that counts: the last one is who a run it triggers is put down to.
+                state["last_feedback_by"] = by
+                names = [n for n in state.get("feedback_by", []) if n != by["name"]] + [by["name"]]
+                state["feedback_by"] = names[-MAX_CONTRIBUTORS:]
                 station.training_state = state
             await run_in_threadpool(session.commit)
             return True
@@ -256,6 +216,21 @@ class DatasetSync:
                 await run_in_threadpool(session.rollback)
                 return None
             name = dataset_name(station)
+            if policy.get("auto_train"):
+                refused = await run_in_threadpool(refusal, session, self.limits, station.id)
+                if refused is not None:
+                    # Deferred, not lost: the feedback stays counted and the version is cut (and the
+                    # run started) in the first round after the limit allows it.
+                    deferred = {"reason": refused.reason, "until": _iso(refused.retry_at)}
+                    if state.get("training_deferred") != deferred:
+                        state["training_deferred"] = deferred
+                        station.training_state = state
+                        await run_in_threadpool(session.commit)
+                    else:
+                        await run_in_threadpool(session.rollback)
+                    return None
+            state.pop("training_deferred", None)
+            triggered_by = state.get("last_feedback_by")
             try:
                 resp = await self.registry.request(
                     "POST",
@@ -274,10 +249,15 @@ class DatasetSync:
                 await run_in_threadpool(session.commit)
                 return None
             state.update(feedback_since_version=0, last_version=version["version"], last_cut_at=_now())
-            details: dict[str, Any] = {"dataset": name, "version": version["version"]}
+            details: dict[str, Any] = {
+                "dataset": name,
+                "version": version["version"],
+                "triggered_by": triggered_by,
+                "feedback_by": state.pop("feedback_by", []),
+            }
             if policy.get("auto_train"):
                 try:
-                    run = await self._start_run(station, policy, name, version["version"])
+                    run = await self._start_run(station, policy, name, version["version"], triggered_by)
                 except UpstreamError as exc:
                     # The version stands; the run is refused (too few images to evaluate on, the broker
                     # away, ...): say why where the engineer looks, and try again at the next version.
@@ -285,8 +265,25 @@ class DatasetSync:
                     details["training_run_error"] = str(exc)
                 else:
                     state["last_run_id"] = run["id"]
+                    state["last_run_by"] = triggered_by
                     state.pop("last_run_error", None)
                     details["training_run"] = run["id"]
+                    session.add(
+                        AuditEvent(
+                            actor_key_id=_key_id(triggered_by),
+                            actor_name=ACTOR,
+                            action=START_ACTION,
+                            object_type="training_run",
+                            object_id=str(run["id"]),
+                            details={
+                                "station_id": str(station.id),
+                                "cause": "station training policy",
+                                "triggered_by": triggered_by,
+                                "dataset": name,
+                                "dataset_version": version["version"],
+                            },
+                        )
+                    )
             station.training_state = state
             session.add(
                 AuditEvent(
@@ -304,7 +301,14 @@ class DatasetSync:
         finally:
             session.close()
 
-    async def _start_run(self, station: Station, policy: dict[str, Any], dataset: str, version: int) -> Any:
+    async def _start_run(
+        self,
+        station: Station,
+        policy: dict[str, Any],
+        dataset: str,
+        version: int,
+        triggered_by: dict[str, Any] | None,
+    ) -> Any:
         body = {
             "dataset": dataset,
             "dataset_version": version,
@@ -314,11 +318,16 @@ class DatasetSync:
             "imgsz": policy.get("imgsz", 320),
             "batch": policy.get("batch", 16),
             "auto_promote": bool(policy.get("auto_promote")),
-            "notes": f"started by station {station.name}'s training policy",
+            "notes": f"started by station {station.name}'s training policy"
+            + (f", on feedback by {triggered_by['name']} ({triggered_by['key_id']})" if triggered_by else ""),
         }
         if policy.get("selection_metric"):
             body["selection_metric"] = policy["selection_metric"]
-        resp = await self.registry.request("POST", "/v1/training-runs", json=body, actor=ACTOR)
+        # The run's created_by names the person whose feedback triggered it, not only the loop.
+        run_actor = (
+            f"{ACTOR} for {triggered_by['name']} ({triggered_by['key_id']})" if triggered_by else ACTOR
+        )
+        resp = await self.registry.request("POST", "/v1/training-runs", json=body, actor=run_actor[:100])
         return resp.json()
 
     async def run_once(self, batch: int) -> int:
@@ -328,8 +337,9 @@ class DatasetSync:
         for job in jobs:
             if await self.sync_one(job):
                 synced += 1
-        if synced:
-            stations = await run_in_threadpool(self._stations_with_policy)
+        # Every round, not only after a sync: a station whose run was deferred by the run limits is
+        # taken up again once the limit allows it.
+        stations = await run_in_threadpool(self._stations_with_policy)
         for station_id in stations:
             await self.apply_policy(station_id)
         return synced
@@ -350,6 +360,26 @@ class DatasetSync:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def _key_id(by: dict[str, Any] | None) -> uuid.UUID | None:
+    return uuid.UUID(by["key_id"]) if by and by.get("key_id") else None
+
+
+def _author(session: Session, fb: Feedback) -> dict[str, Any]:
+    """The key that wrote the feedback's current revision."""
+    row = session.scalar(
+        select(FeedbackRevision).where(
+            FeedbackRevision.inspection_id == fb.inspection_id, FeedbackRevision.revision == fb.revision
+        )
+    )
+    if row is None:
+        return {"key_id": str(fb.created_by) if fb.created_by else None, "name": "unknown"}
+    return {"key_id": str(row.by_key_id) if row.by_key_id else None, "name": row.by_name}
 
 
 async def run_dataset_sync(sync: DatasetSync, *, interval: float, batch: int) -> None:

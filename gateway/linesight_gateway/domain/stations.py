@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.errors import Problem
-from linesight_gateway.db.models import Station
+from linesight_gateway.db.models import Inspection, LabelRead, Station
 
 
 def get_station(session: Session, station_id: uuid.UUID) -> Station:
@@ -19,6 +19,26 @@ def get_station(session: Session, station_id: uuid.UUID) -> Station:
     if station is None:
         raise Problem(404, f"There is no station with id {station_id}.")
     return station
+
+
+def check_deletable(session: Session, station: Station) -> None:
+    """A station's inspections are its history (and feedback, training data): deleting it must not
+    take them along, so a station with inspections is refused with what to do instead."""
+    inspections = session.scalar(select(func.count()).where(Inspection.station_id == station.id)) or 0
+    if not inspections:
+        return
+    reads = session.scalar(select(func.count()).where(LabelRead.station_id == station.id)) or 0
+    read_text = f" and {reads} label read{'' if reads == 1 else 's'}" if reads else ""
+    raise Problem(
+        409,
+        f"Station {station.name!r} has {inspections} inspection{'' if inspections == 1 else 's'}"
+        f"{read_text}; deleting it would lose their history. Deactivate it instead "
+        f'(PATCH /api/v1/stations/{station.id} with {{"active": false}}): it then takes no new '
+        "inspections and its history stays.",
+        title="Station in use",
+        inspections=inspections,
+        label_reads=reads,
+    )
 
 
 def name_taken(session: Session, name: str, exclude: uuid.UUID | None = None) -> bool:

@@ -7,13 +7,11 @@ import hashlib
 import itertools
 import json
 import os
-import tempfile
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
-from fastapi.responses import FileResponse, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import StreamingResponse
 
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.datasets import (
@@ -42,6 +40,7 @@ from linesight_registry.domain import dataset_versions as versions
 from linesight_registry.domain import datasets
 from linesight_registry.domain.archives import ArchiveLimits, read_yolo
 from linesight_registry.domain.export import ExportError, write_yolo_zip
+from linesight_registry.domain.export_cache import build_once, export_key
 from linesight_registry.domain.labels import CONTENT_TYPES, EXTENSIONS, check_labels, labels_from_text
 from linesight_registry.domain.labelstudio import read_labelstudio
 from linesight_registry.settings import RegistrySettings
@@ -358,34 +357,30 @@ def get_diff(
 @dataset_routes.get(
     "/{name}/versions/{version}/export",
     summary="The version as a YOLO zip (Ultralytics layout)",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}}},
 )
 def export_version(
     name: str, version: VersionPath, session: SessionDep, store: StoreDep, settings: SettingsDep
-) -> FileResponse:
+) -> StreamingResponse:
     dataset = datasets.get_dataset(session, name)
     row = versions.get_version(session, dataset, version)
     bucket = settings.bucket("datasets")
-    raw = versions.manifest_raw(store, bucket, row)
-    manifest = json.loads(raw)
+    key = export_key(row.id)
     session.close()  # the export can take a while; it needs nothing more from the database
-    fd, path = tempfile.mkstemp(suffix=".zip", prefix="dataset-export-")
     try:
-        with os.fdopen(fd, "wb") as out:
-            write_yolo_zip(store, bucket, manifest, raw, out)
+        # The first export of a version builds its zip into the datasets bucket; the rest stream it.
+        if not store.exists(bucket, key):
+            raw = versions.manifest_raw(store, bucket, row)
+            manifest = json.loads(raw)
+            build_once(store, bucket, key, lambda out: write_yolo_zip(store, bucket, manifest, raw, out))
+        stored = store.open(bucket, key)
     except ExportError as exc:
-        os.unlink(path)
         raise Problem(500, str(exc)) from None
-    except BaseException:
-        os.unlink(path)
-        raise
-    return FileResponse(
-        path,
-        media_type="application/zip",
-        filename=f"{dataset.name}-v{version}.zip",
-        background=BackgroundTask(os.unlink, path),
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{dataset.name}-v{version}.zip"'}
+    if stored.size >= 0:
+        headers["Content-Length"] = str(stored.size)
+    return StreamingResponse(stored.chunks, media_type="application/zip", headers=headers)
 
 
 @version_id_routes.get(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.registry import (
@@ -24,6 +25,7 @@ from linesight_core.contracts.registry import (
     VersionStatus,
 )
 from linesight_core.errors import Problem
+from linesight_core.storage import ObjectNotFound
 from linesight_registry.api.deps import ActorDep, SessionDep, SettingsDep, StoreDep
 from linesight_registry.api.uploads import spool_upload
 from linesight_registry.domain import catalog
@@ -206,7 +208,9 @@ def download_version(
     session: SessionDep,
     store: StoreDep,
     settings: SettingsDep,
-    expires_minutes: int = Query(15, ge=1, le=24 * 60),
+    # For services on the internal network only: the link carries the store's access key id, so the
+    # gateway streams the artifact (below) instead of handing links out, and a link lives at most 1 h.
+    expires_minutes: int = Query(15, ge=1, le=60),
 ) -> ArtifactLink:
     model = catalog.get_model(session, name)
     v = catalog.get_version(session, model, version)
@@ -214,6 +218,35 @@ def download_version(
     url = store.presigned_get(settings.bucket("models"), v.artifact_key, expires=expires)
     return ArtifactLink(
         url=url, expires_at=datetime.now(UTC) + expires, sha256=v.sha256, size_bytes=v.size_bytes
+    )
+
+
+@router.get(
+    "/{name}/versions/{version}/artifact",
+    summary="The ONNX artifact itself, streamed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The ONNX file"}},
+)
+def stream_version(
+    name: str, version: VersionPath, session: SessionDep, store: StoreDep, settings: SettingsDep
+) -> StreamingResponse:
+    model = catalog.get_model(session, name)
+    v = catalog.get_version(session, model, version)
+    session.close()  # a download can take a while; it needs nothing more from the database
+    try:
+        artifact = store.open(settings.bucket("models"), v.artifact_key)
+    except ObjectNotFound:
+        raise Problem(
+            404, f"The ONNX file of {name} version {version} is missing from object storage."
+        ) from None
+    return StreamingResponse(
+        artifact.chunks,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Length": str(v.size_bytes),
+            "Content-Disposition": f'attachment; filename="{name}-v{version}.onnx"',
+            "X-Content-SHA256": v.sha256,
+        },
     )
 
 
