@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from linesight_core.model_input import DEFAULT_MAX_IMGSZ
 from linesight_core.settings import CoreSettings, DatabaseSettings, RedisSettings, S3Settings
 
 
@@ -15,6 +16,9 @@ class RegistrySettings(CoreSettings, DatabaseSettings, S3Settings, RedisSettings
     port: int = 8003
     # Largest ONNX artifact accepted on upload.
     max_artifact_bytes: int = 512 * 1024 * 1024
+    # Largest image size (imgsz, pixels a side) an uploaded model may declare: inference allocates inputs
+    # of this size, so a model claiming 30000x30000 would take gigabytes before its first request.
+    max_model_imgsz: int = Field(default=DEFAULT_MAX_IMGSZ, ge=32, le=16384)
 
     # Training runs. Empty broker URL: the broker is LINESIGHT_REDIS_URL, as for the training worker.
     celery_broker_url: str = ""
