@@ -43,6 +43,9 @@ class RegistrySettings(CoreSettings, DatabaseSettings, S3Settings, RedisSettings
     # Total size of the archive once unpacked: declared sizes are checked first, and the bytes actually
     # read are counted too, so a zip bomb with lying headers stops at this many bytes.
     max_archive_uncompressed_bytes: int = Field(default=8 * 1024 * 1024 * 1024, ge=1)
+    # Largest Label Studio JSON export inside an import archive, once unpacked. It is parsed as a stream
+    # (one task at a time), with its nesting depth bounded.
+    max_labelstudio_json_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
 
     @property
     def broker_url(self) -> str:
