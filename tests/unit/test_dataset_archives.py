@@ -361,6 +361,11 @@ def test_malformed_label_studio_values_are_problems_not_crashes(tmp_path):
     assert [e.split(":")[0] for e in errors] == ["task 1", "task 2", "task 3", "task 4"]
     broken = make_zip(tmp_path / "broken.zip", {"export.json": '[{"id": 1,}]', "a.jpg": a})
     assert "not valid JSON" in refused(read_labelstudio, broken, "detect", CLASSES, LIMITS)[0]
+    latin1 = make_zip(tmp_path / "latin1.zip", {"export.json": '[{"id": "Prüfstand"}]'.encode("latin-1")})
+    assert (
+        "not valid JSON (lexical error: invalid bytes in UTF8 string.)"
+        in refused(read_labelstudio, latin1, "detect", CLASSES, LIMITS)[0]
+    )
     not_a_list = make_zip(tmp_path / "map.zip", {"export.json": '{"tasks": []}', "a.jpg": a})
     assert "is a list of tasks" in refused(read_labelstudio, not_a_list, "detect", CLASSES, LIMITS)[0]
 

@@ -93,7 +93,9 @@ def iter_list(
             else:
                 yield value
     except ijson.JSONError as exc:
-        first = str(exc).strip().splitlines() or ["unexpected end"]
+        raw = exc.args[0] if exc.args else ""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)  # yajl's may be bytes
+        first = text.strip().splitlines() or ["unexpected end"]
         raise JSONRefused(f"not valid JSON ({first[0][:200]}).") from None
 
 
