@@ -54,6 +54,8 @@ def test_uploads_with_a_lying_imgsz_are_refused_with_the_reason(registry_env, tm
         ({"imgsz": "[170, 170]"}, "multiple of its stride 32"),
         ({"imgsz": None}, "no image size"),  # dynamic input and no imgsz
         ({"imgsz": None, "height": 30016, "width": 30016}, "over the limit of 2048"),  # fixed and huge
+        ({"imgsz": "[" * 300 + "]" * 300}, "whole number"),  # deeply nested
+        ({"names": "{'a': 'part'}"}, "keyed by class number"),
     ]
     with TestClient(create_registry(RegistrySettings())) as client:
         assert (
