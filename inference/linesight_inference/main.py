@@ -79,6 +79,7 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
         solo_threads=parallelism.solo_threads,
         allow_spinning=settings.ort_allow_spinning,
         rect_letterbox=settings.rect_letterbox,
+        max_imgsz=settings.max_model_imgsz,
     )
 
     @asynccontextmanager

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from linesight_core.model_input import DEFAULT_MAX_IMGSZ
 from linesight_core.settings import CoreSettings, RedisSettings, S3Settings
 
 
@@ -49,6 +50,10 @@ class InferenceSettings(CoreSettings, RedisSettings, S3Settings):
     # predict does (a 4:3 photo runs at 160x128 instead of 160x160: a fifth less to compute). Photos of
     # different aspect ratios then share a batch but not an ONNX Runtime run. false: always the square.
     rect_letterbox: bool = True
+    # Largest image size (imgsz, pixels a side) of a model this replica loads. The registry refuses larger
+    # uploads; a version stored before that check (or edited in the database) is refused here before
+    # its warm-up allocates a batch of that size.
+    max_model_imgsz: int = Field(default=DEFAULT_MAX_IMGSZ, ge=32, le=16384)
     # Smallest image side accepted: below it there is nothing to inspect (a 1x1 upload is a client bug).
     image_min_side: int = Field(default=8, ge=1)
     # Images in one POST /v1/predict/batch.

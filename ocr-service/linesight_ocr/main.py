@@ -51,7 +51,10 @@ def load_token_model(path: str) -> TokenModel | None:
 def create_app(settings: OcrSettings | None = None) -> FastAPI:
     settings = settings or OcrSettings()
     readers = ReaderPool(
-        settings.ocr_workers or os.cpu_count() or 1, settings.tessdata_dir, settings.ocr_token_model
+        settings.ocr_workers or os.cpu_count() or 1,
+        settings.tessdata_dir,
+        settings.ocr_token_model,
+        deadline_seconds=settings.ocr_read_deadline_seconds,
     )
 
     @asynccontextmanager

@@ -27,11 +27,15 @@ BARCODE_AGREEMENT = Counter(
 )
 READ_FAILURES = Counter(
     "linesight_ocr_read_failures_total",
-    "Label reads that failed inside Tesseract: timeout (past the time limit), engine (not usable) or crash "
-    "(the reader process ended).",
+    "Label reads that failed: timeout (one recognition past its time limit), deadline (the whole read past "
+    "LINESIGHT_OCR_READ_DEADLINE_SECONDS), engine (Tesseract not usable) or crash (the reader process ended).",
     ["reason"],
 )
 GLYPH_CORRECTIONS = Counter(
     "linesight_ocr_glyph_corrections_total",
     "Characters of serials and part numbers that, read alone, overruled the line read (5 for S, ...).",
+)
+READS_CANCELLED = Counter(
+    "linesight_ocr_reads_cancelled_total",
+    "Label reads stopped because the caller went away before the answer (its reader was stopped).",
 )

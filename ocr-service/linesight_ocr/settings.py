@@ -25,6 +25,14 @@ class OcrSettings(CoreSettings):
 
     # One Tesseract recognition (the page, or a second look at a value) while parsing a label.
     ocr_tesseract_timeout_seconds: float = 30.0
+    # One whole read, from the moment it is handed to the readers (waiting for a free one included):
+    # barcodes, orientation, every recognition and second read. Past it the read answers 503 and its
+    # reader stops working on it. Below the gateway's LINESIGHT_OCR_TIMEOUT_SECONDS (30), so the gateway
+    # gets this answer rather than giving up.
+    ocr_read_deadline_seconds: float = Field(25.0, gt=0)
+    # Most pixels of the image Tesseract reads, after small text is scaled up (up to 2.5x a side); a larger
+    # one is scaled down to this.
+    ocr_max_read_pixels: int = Field(40_000_000, ge=1_000_000)
     # Straighten text lines tilted by up to 10 degrees before reading (costs a few ms).
     ocr_deskew: bool = False
     # A code read with less confidence than this sends the whole read to review.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from linesight_core.model_input import DEFAULT_MAX_IMGSZ
 from linesight_core.settings import CoreSettings, DatabaseSettings, RedisSettings, S3Settings
 
 
@@ -15,6 +16,9 @@ class RegistrySettings(CoreSettings, DatabaseSettings, S3Settings, RedisSettings
     port: int = 8003
     # Largest ONNX artifact accepted on upload.
     max_artifact_bytes: int = 512 * 1024 * 1024
+    # Largest image size (imgsz, pixels a side) an uploaded model may declare: inference allocates inputs
+    # of this size, so a model claiming 30000x30000 would take gigabytes before its first request.
+    max_model_imgsz: int = Field(default=DEFAULT_MAX_IMGSZ, ge=32, le=16384)
 
     # Training runs. Empty broker URL: the broker is LINESIGHT_REDIS_URL, as for the training worker.
     celery_broker_url: str = ""
@@ -39,6 +43,9 @@ class RegistrySettings(CoreSettings, DatabaseSettings, S3Settings, RedisSettings
     # Total size of the archive once unpacked: declared sizes are checked first, and the bytes actually
     # read are counted too, so a zip bomb with lying headers stops at this many bytes.
     max_archive_uncompressed_bytes: int = Field(default=8 * 1024 * 1024 * 1024, ge=1)
+    # Largest Label Studio JSON export inside an import archive, once unpacked. It is parsed as a stream
+    # (one task at a time), with its nesting depth bounded.
+    max_labelstudio_json_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
 
     @property
     def broker_url(self) -> str:

@@ -9,11 +9,13 @@ import signal
 import threading
 import time
 
+import httpx
 import pytest
 import tesserocr
 import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
 from linesight_ocr.main import create_app
@@ -152,3 +154,57 @@ def test_python_m_serves_and_stops_on_sigterm(tmp_path):
         code = service.stop()
     assert code in (0, -signal.SIGTERM), service.log_text()
     assert "stopped service=ocr-service" in service.log_text()
+
+
+def _metric(text: str, name: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    return 0.0
+
+
+def test_a_read_past_its_deadline_answers_503_and_the_reader_is_free_again():
+    with build(ocr_workers=1, ocr_read_deadline_seconds=1) as client:
+        client.app.state.readers.warm()
+        slow = _parse(client, _label_png(8))  # 64 labels: several seconds of Tesseract
+        assert slow.status_code == 503, slow.text
+        assert slow.headers["content-type"].startswith("application/problem+json")
+        assert "LINESIGHT_OCR_READ_DEADLINE_SECONDS" in slow.json()["detail"]
+        assert _parse(client, _label_png()).status_code == 200
+        metrics = client.get("/metrics").text
+        assert _metric(metrics, "linesight_ocr_read_failures_total") == 1
+        assert 'linesight_ocr_read_failures_total{reason="deadline"} 1.0' in metrics
+
+
+def test_a_client_that_goes_away_mid_read_stops_the_read(tmp_path):
+    service = ServiceProcess(
+        "linesight_ocr",
+        {
+            "LINESIGHT_SERVICE_TOKEN": TOKEN,
+            "LINESIGHT_OCR_WORKERS": "1",
+            "LINESIGHT_OCR_READ_DEADLINE_SECONDS": "120",
+        },
+        tmp_path / "ocr.log",
+    )
+    try:
+        service.wait_ready()
+        files = {"image": ("label.png", _label_png(), "image/png")}
+        assert (
+            httpx.post(f"{service.url}/v1/parse-label", headers=AUTH, files=files, timeout=60).status_code
+            == 200
+        )
+        big = {"image": ("sheet.png", _label_png(8), "image/png")}
+        with pytest.raises(
+            httpx.ReadTimeout
+        ):  # the caller gives up after 1.5 s, as the gateway does after 30
+            httpx.post(f"{service.url}/v1/parse-label", headers=AUTH, files=big, timeout=1.5)
+        # With one reader, this label waits for the sheet unless the sheet's read was stopped.
+        after = httpx.post(f"{service.url}/v1/parse-label", headers=AUTH, files=files, timeout=120)
+        assert after.status_code == 200, after.text
+        metrics = httpx.get(f"{service.url}/metrics").text
+        assert _metric(metrics, "linesight_ocr_reads_cancelled_total") == 1
+        # the two small labels were read; the sheet never was
+        assert _metric(metrics, "linesight_ocr_parse_duration_seconds_count") == 2
+    finally:
+        service.stop()

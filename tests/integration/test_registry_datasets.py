@@ -20,6 +20,7 @@ from linesight_registry.domain.labels import split_for
 from linesight_registry.main import create_app
 from linesight_registry.settings import RegistrySettings
 from tests.support.synthetic import CLASSES, draw_scene, write_detect_dataset, yolo_label_lines
+from tests.support.zip_attacks import many_entry_zip
 
 TOKEN = "registry-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -425,3 +426,34 @@ def test_limits_answer_413_and_concurrent_adds_of_one_photo_make_one_item(fresh_
             codes = sorted(pool.map(lambda _: add(client, "bench", small).status_code, range(4)))
         assert codes == [200, 200, 200, 201]
         assert client.get("/v1/datasets/bench").json()["item_count"] == 1
+
+
+def test_hostile_import_archives_are_refused_with_the_limit_they_pass(fresh_service_env, monkeypatch):
+    for key, value in fresh_service_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LINESIGHT_SERVICE_TOKEN", TOKEN)
+    monkeypatch.setenv("LINESIGHT_MAX_ARCHIVE_MEMBERS", "1000")
+    monkeypatch.setenv("LINESIGHT_MAX_LABELSTUDIO_JSON_BYTES", "100000")
+    with TestClient(create_app(RegistrySettings())) as client:
+        client.headers.update(AUTH)
+        create(client)
+
+        # 200 000 empty entries in 11 MB: refused after 1001 headers, the rest never listed
+        many = import_zip(client, "bench", many_entry_zip(200_000))
+        assert many.status_code == 422, many.text
+        assert "more than 1000 entries" in many.json()["detail"]
+
+        photo_bytes, _ = photo(60)
+        for export, needle in (
+            ("[" * 50_000 + "]" * 50_000, "nested deeper than 64 levels"),
+            (json.dumps([{"id": i, "data": {"image": "a.jpg"}} for i in range(3000)]), "100000 bytes"),
+        ):
+            ls = io.BytesIO()
+            with zipfile.ZipFile(ls, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr("export.json", export)
+                zf.writestr("a.jpg", photo_bytes)
+            refused = import_zip(client, "bench", ls.getvalue(), "labelstudio")
+            assert refused.status_code == 422, refused.text
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert needle in refused.json()["detail"], refused.json()
+        assert client.get("/v1/datasets/bench").json()["item_count"] == 0

@@ -1,19 +1,23 @@
 """Dataset archives: YOLO zips and Label Studio exports become items with labels, and every kind of bad
 archive is refused whole with a list of what is wrong."""
 
+import dataclasses
 import io
 import json
 import random
 import struct
+import tracemalloc
 import zipfile
 
 import pytest
 
 from linesight_core.errors import Problem
-from linesight_registry.domain.archives import ArchiveLimits, ArchiveRejected, read_yolo
+from linesight_registry.domain.archives import read_yolo
 from linesight_registry.domain.labels import labels_from_text, split_for
 from linesight_registry.domain.labelstudio import read_labelstudio
+from linesight_registry.domain.safe_zip import ArchiveLimits, ArchiveRejected
 from tests.support.synthetic import CLASSES, draw_scene, yolo_label_lines
+from tests.support.zip_attacks import many_entry_zip
 
 LIMITS = ArchiveLimits(
     max_members=100,
@@ -147,11 +151,27 @@ def test_symlinks_are_refused(tmp_path):
 
 def test_too_many_members_and_too_large_are_refused_before_reading(tmp_path):
     many = make_zip(tmp_path / "many.zip", {f"images/train/{i}.txt": "x" for i in range(101)})
-    assert "101 entries" in refused(read_yolo, many, "detect", CLASSES, LIMITS)[0]
+    assert "more than 100 entries" in refused(read_yolo, many, "detect", CLASSES, LIMITS)[0]
     big = make_zip(
         tmp_path / "big.zip", {"data.yaml": data_yaml(), "images/train/a.jpg": b"\0" * (21 * 1024 * 1024)}
     )
     assert "unpacks to" in refused(read_yolo, big, "detect", CLASSES, LIMITS)[0]
+
+
+def test_a_zip_of_many_tiny_entries_is_refused_at_the_limit_without_listing_them(tmp_path):
+    path = tmp_path / "many.zip"
+    path.write_bytes(many_entry_zip(100_000))
+    tracemalloc.start()
+    try:
+        errors = refused(read_yolo, str(path), "detect", CLASSES, LIMITS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "more than 100 entries" in errors[0] and "the limit is 100" in errors[0]
+    # zipfile lists these 100 000 entries in about 50 MB; the walk stops after 101 headers
+    assert peak < 2_000_000, peak
+    with zipfile.ZipFile(path) as zf:  # the archive is a real zip, not a broken one
+        assert zf.namelist()[:3] == ["0", "1", "2"]
 
 
 def test_a_zip_bomb_with_lying_sizes_is_stopped_while_reading(tmp_path):
@@ -339,5 +359,46 @@ def test_malformed_label_studio_values_are_problems_not_crashes(tmp_path):
     path = make_zip(tmp_path / "ls.zip", {"export.json": json.dumps(tasks), "a.jpg": a})
     errors = refused(read_labelstudio, path, "detect", CLASSES, LIMITS)
     assert [e.split(":")[0] for e in errors] == ["task 1", "task 2", "task 3", "task 4"]
+    broken = make_zip(tmp_path / "broken.zip", {"export.json": '[{"id": 1,}]', "a.jpg": a})
+    assert "not valid JSON" in refused(read_labelstudio, broken, "detect", CLASSES, LIMITS)[0]
+    latin1 = make_zip(tmp_path / "latin1.zip", {"export.json": '[{"id": "Prüfstand"}]'.encode("latin-1")})
+    assert (
+        "not valid JSON (lexical error: invalid bytes in UTF8 string.)"
+        in refused(read_labelstudio, latin1, "detect", CLASSES, LIMITS)[0]
+    )
+    not_a_list = make_zip(tmp_path / "map.zip", {"export.json": '{"tasks": []}', "a.jpg": a})
+    assert "is a list of tasks" in refused(read_labelstudio, not_a_list, "detect", CLASSES, LIMITS)[0]
+
+
+def test_hostile_label_studio_json_is_refused_without_being_built(tmp_path):
+    a, _ = photo(19)
     deep = make_zip(tmp_path / "deep.zip", {"export.json": "[" * 100_000 + "]" * 100_000, "a.jpg": a})
-    assert "not valid JSON" in refused(read_labelstudio, deep, "detect", CLASSES, LIMITS)[0]
+    assert "nested deeper than 64 levels" in refused(read_labelstudio, deep, "detect", CLASSES, LIMITS)[0]
+    wide = json.dumps([ls_task(1, "a.jpg", [rect("tape", 1, 1, 1, 1)] * 50_000)])
+    path = make_zip(tmp_path / "wide.zip", {"export.json": wide, "a.jpg": a})
+    assert "more than 200000 values" in refused(read_labelstudio, path, "detect", CLASSES, LIMITS)[0]
+    small = dataclasses.replace(LIMITS, max_json_bytes=100_000)
+    big = json.dumps([ls_task(i, "a.jpg", [rect("tape", 1, 1, 1, 1)]) for i in range(2000)])
+    path = make_zip(tmp_path / "big.zip", {"export.json": big, "a.jpg": a})
+    assert len(big) > 100_000
+    assert (
+        "limit for this kind of file is 100000 bytes"
+        in refused(read_labelstudio, path, "detect", CLASSES, small)[0]
+    )
+
+
+def test_a_large_label_studio_export_is_read_one_task_at_a_time(tmp_path):
+    a, _ = photo(20)
+    # 6000 tasks naming one image (1.1 MB): parsed whole (json.loads), they take 9 MB
+    tasks = [ls_task(i, "a.jpg", [rect("tape", 10, 10, 20, 20)]) for i in range(6000)]
+    export = ("\ufeff" + json.dumps(tasks)).encode()  # with the byte-order mark Windows tools write
+    path = make_zip(tmp_path / "ls.zip", {"export.json": export, "a.jpg": a})
+    tracemalloc.start()
+    try:
+        parsed = read_labelstudio(path, "detect", CLASSES, LIMITS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(parsed.items) == 1 and parsed.images == 1
+    assert len(export) > 1_100_000
+    assert peak < 2_000_000, peak

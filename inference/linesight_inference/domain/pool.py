@@ -24,6 +24,7 @@ from linesight_core.clients.registry import RegistryClient
 from linesight_core.contracts.inference import LoadedModel
 from linesight_core.contracts.registry import ModelVersionOut
 from linesight_core.errors import Problem
+from linesight_core.model_input import DEFAULT_MAX_IMGSZ, ImageSizeError, check_imgsz
 from linesight_inference import metrics
 from linesight_inference.domain.artifacts import ArtifactCache
 from linesight_inference.domain.batching import Batcher
@@ -48,6 +49,7 @@ class PoolConfig:
     solo_threads: int = 0
     allow_spinning: bool = False
     rect_letterbox: bool = True
+    max_imgsz: int = DEFAULT_MAX_IMGSZ
 
 
 class ModelLoadFailed(Problem):
@@ -193,6 +195,7 @@ class ModelPool:
         start = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
+            self._check_imgsz(meta, [])  # the bound first: a lying version is not even downloaded
             path = await self.artifacts.fetch(meta, self._load_executor)
             runner = await loop.run_in_executor(self._load_executor, self._open, path, meta)
         except Exception as exc:
@@ -232,6 +235,16 @@ class ModelPool:
         )
         return lv
 
+    def _check_imgsz(self, meta: ModelVersionOut, input_shape: list[object]) -> None:
+        """The stored imgsz is the uploader's word: warm-up allocates a batch of that size, so a version
+        claiming more than the limit, or a size its fixed input does not have, is refused, not loaded."""
+        try:
+            check_imgsz(
+                meta.imgsz, input_shape, task=meta.task, max_side=self.config.max_imgsz, stride=meta.stride
+            )
+        except ImageSizeError as exc:
+            raise ModelLoadFailed(f"{meta.model_name} v{meta.version} is not served: {exc}") from None
+
     def _open(self, path: Path, meta: ModelVersionOut) -> ModelRunner:
         runner = ModelRunner(
             path,
@@ -244,6 +257,11 @@ class ModelPool:
             on_run=metrics.BATCH_SIZE.observe,
             allow_spinning=self.config.allow_spinning,
         )
+        try:
+            self._check_imgsz(meta, runner.input_shape)
+        except ModelLoadFailed:
+            runner.close()
+            raise
         runner.warm_up((1, self.config.max_batch_size))
         return runner
 

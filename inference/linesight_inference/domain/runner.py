@@ -81,6 +81,7 @@ class ModelRunner:
         )
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
+        self.input_shape: list[object] = list(inp.shape)
         self.output_name = self.session.get_outputs()[0].name
         self.dynamic_batch = not isinstance(inp.shape[0], int) or inp.shape[0] < 1
         self.task = task

@@ -3,6 +3,7 @@ of barcode and text reads, and the decision whether a person must review the rea
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,12 +46,28 @@ MIN_READ_QUALITY = 0.45
 SECOND_READ_PENALTY = 0.85
 
 
+class ReadDeadlineExceeded(RuntimeError):
+    """The whole read (barcodes, orientation, second reads) ran past its deadline."""
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     languages: Sequence[str]
     tesseract_timeout: float
     deskew: bool
     review_below: float  # a code under this confidence sends the read to review
+    # The prepared image (after upscaling small text) is never larger than this; bigger is scaled down.
+    max_pixels: int = 40_000_000
+    # time.monotonic() past which the read stops (set by the reader process; none: no deadline).
+    deadline: float = math.inf
+
+    def timeout(self) -> float:
+        """The limit for the next recognition: Tesseract's own, cut to what is left before the deadline;
+        raises ReadDeadlineExceeded when nothing is left, so the read stops between its steps."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise ReadDeadlineExceeded("the read ran past its deadline")
+        return min(self.tesseract_timeout, left)
 
 
 def _box(box: tuple[int, int, int, int]) -> TextBox:
@@ -173,7 +190,7 @@ def second_read(
             doubtful.append((i, [w for w in value_words if w is not None]))
     if not doubtful:
         return codes
-    reads = reread(prepared, [ws for _, ws in doubtful], options.languages, options.tesseract_timeout)
+    reads = reread(prepared, [ws for _, ws in doubtful], options.languages, options.timeout())
     codes = list(codes)
     for (i, value_words), found in zip(doubtful, reads, strict=True):
         if found is None:
@@ -247,14 +264,16 @@ def read_label(
     # Barcodes first: they are blanked before Tesseract reads the page, and confirm the text after.
     hits = read_barcodes(image)
     t_barcodes = time.perf_counter()
-    prepared = prepare(image, deskew=options.deskew, barcode_boxes=[h.box for h in hits])
+    prepared = prepare(
+        image, deskew=options.deskew, barcode_boxes=[h.box for h in hits], max_pixels=options.max_pixels
+    )
     t_prepared = time.perf_counter()
-    words = read_words(prepared, options.languages, options.tesseract_timeout)
+    words = read_words(prepared, options.languages, options.timeout())
     rotation, agreeing = page_rotation(words)
     if len(words) >= 3 and read_quality(words) < MIN_READ_QUALITY:
         # Orientation detection probably turned the page the wrong way up: read it the other way.
         turned = prepared.turned(rotation + 180)
-        turned_words = read_words(turned, options.languages, options.tesseract_timeout, upright=True)
+        turned_words = read_words(turned, options.languages, options.timeout(), upright=True)
         if read_quality(turned_words) > read_quality(words):
             prepared, words = turned, turned_words
             rotation, agreeing = page_rotation(words)
@@ -266,7 +285,7 @@ def read_label(
     scores = token_scorer(words, profile) if token_scorer is not None else None
     codes = extract_codes(words, profile, scores)
     codes = second_read(codes, words, prepared, profile, options)
-    codes = check_glyphs(codes, words, prepared, profile, options.languages, options.tesseract_timeout)
+    codes = check_glyphs(codes, words, prepared, profile, options.languages, options.timeout())
     codes, agreement = merge_barcodes(codes, hits, profile)
     reasons = review_reasons(codes, options.review_below, orientation_doubt, profile, bool(words))
     end = time.perf_counter()

@@ -4,6 +4,7 @@ to upload coordinates. Orientation is left to Tesseract's own detection inside t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -112,9 +113,15 @@ def deskew_angle(gray: np.ndarray) -> float:
 
 
 def prepare(
-    image: Image.Image, *, deskew: bool, barcode_boxes: Iterable[tuple[int, int, int, int]] = ()
+    image: Image.Image,
+    *,
+    deskew: bool,
+    barcode_boxes: Iterable[tuple[int, int, int, int]] = (),
+    max_pixels: int | None = None,
 ) -> Prepared:
-    """`barcode_boxes`: where zxing-cpp found barcodes (upload pixels); they are blanked before reading."""
+    """`barcode_boxes`: where zxing-cpp found barcodes (upload pixels); they are blanked before reading.
+    `max_pixels`: the prepared image is scaled so it holds at most this many (upscaling small text
+    multiplies the pixels by up to 6, and Tesseract's time and memory grow with them)."""
     gray = ImageOps.autocontrast(ImageOps.grayscale(image), cutoff=1)
     draw = ImageDraw.Draw(gray)
     m = BARCODE_MARGIN_PX
@@ -127,10 +134,14 @@ def prepare(
     scale = 1.0
     if height is not None and height < TARGET_TEXT_HEIGHT_PX:
         scale = min(MAX_UPSCALE, TARGET_TEXT_HEIGHT_PX / height)
-    if scale > 1.1:
-        gray = gray.resize((round(gray.width * scale), round(gray.height * scale)), Image.Resampling.BICUBIC)
-    else:
+    if scale <= 1.1:
         scale = 1.0
+    size = (round(gray.width * scale), round(gray.height * scale))
+    if max_pixels is not None and size[0] * size[1] > max_pixels:
+        scale = math.sqrt(max_pixels / (gray.width * gray.height))
+        size = (max(1, math.floor(gray.width * scale)), max(1, math.floor(gray.height * scale)))
+    if scale != 1.0:
+        gray = gray.resize(size, Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS)
     skew = 0.0
     if deskew:
         skew = deskew_angle(np.asarray(gray))

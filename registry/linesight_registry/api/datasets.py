@@ -59,6 +59,7 @@ def _limits(settings: RegistrySettings) -> ArchiveLimits:
         max_total_bytes=settings.max_archive_uncompressed_bytes,
         image_max_bytes=settings.image_max_bytes,
         image_max_pixels=settings.image_max_pixels,
+        max_json_bytes=settings.max_labelstudio_json_bytes,
     )
 
 

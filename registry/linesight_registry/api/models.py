@@ -116,7 +116,7 @@ def upload_version(
     params_v = _json_field(params, "params", dict) or {}
     path, size = spool_upload(file, settings.max_artifact_bytes, what="artifact", suffix=".onnx")
     try:
-        info = inspect_onnx(path)
+        info = inspect_onnx(path, max_imgsz=settings.max_model_imgsz)
         check_claims(info, task=task, class_names=names_claim, imgsz=imgsz_claim)
         if info.task != model.task:
             raise Problem(422, f"Model {name!r} is a {model.task} model; the file is a {info.task} model.")

@@ -1,41 +1,24 @@
 """Dataset archives read safely: every member name, size and image is checked before anything is stored,
-and a bad archive is refused whole with the list of what is wrong. Also the YOLO dataset zip parser
-(Label Studio exports are in labelstudio.py)."""
+and a bad archive is refused whole with the list of what is wrong (the zip checks are in safe_zip.py).
+Also the YOLO dataset zip parser (Label Studio exports are in labelstudio.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import posixpath
-import re
-import stat
-import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from linesight_core.errors import Problem
 from linesight_core.images import ImageRejected, decode_image
 from linesight_registry.domain.labels import parse_detect_text
+from linesight_registry.domain.safe_zip import MAX_ERRORS, ArchiveLimits, MemberError, Problems, SafeZip
 
-MAX_ERRORS = 50
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-# Files that archivers add on their own; never an error, never a warning.
-JUNK = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$|desktop\.ini$)")
 MAX_TEXT_BYTES = 4 * 1024 * 1024  # one label file or data.yaml
 SPLIT_FOLDERS = frozenset({"train", "val", "valid", "validation", "test"})
-PROBLEM_TYPE = "https://linesight.dev/problems/invalid-archive"
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    max_members: int
-    max_total_bytes: int
-    image_max_bytes: int
-    image_max_pixels: int
 
 
 @dataclass(frozen=True)
@@ -55,123 +38,6 @@ class ParsedArchive:
     images: int = 0
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
-
-
-class ArchiveRejected(Problem):
-    def __init__(self, errors: list[str], total: int) -> None:
-        more = f" ({total - len(errors)} more not listed)" if total > len(errors) else ""
-        super().__init__(
-            422,
-            f"The archive was refused and nothing was stored: {total} problem(s){more}. First: {errors[0]}",
-            title="Archive refused",
-            type_=PROBLEM_TYPE,
-            errors=errors,
-            error_count=total,
-        )
-
-
-class Problems:
-    """Every problem found, so one round trip tells the user all that must change."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.total = 0
-
-    def add(self, message: str) -> None:
-        self.total += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(message)
-
-    def check(self) -> None:
-        if self.total:
-            raise ArchiveRejected(self.errors, self.total)
-
-
-class MemberError(Exception):
-    pass
-
-
-class SafeZip:
-    """A zip whose members were all checked: names (no traversal, no absolute paths), kinds (no links,
-    devices or encrypted members), count and declared size. Reads count real bytes too, because the
-    declared sizes of a crafted zip can lie."""
-
-    def __init__(self, path: str, limits: ArchiveLimits, problems: Problems) -> None:
-        self.limits = limits
-        self.problems = problems
-        self.read_bytes = 0
-        try:
-            self.zf = zipfile.ZipFile(path)
-            infos = self.zf.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-            problems.add(f"The file is not a readable zip archive ({exc}).")
-            problems.check()
-            raise  # unreachable: check() raised
-        if len(infos) > limits.max_members:
-            problems.add(f"The archive has {len(infos)} entries; the limit is {limits.max_members}.")
-            problems.check()
-        declared = sum(i.file_size for i in infos)
-        if declared > limits.max_total_bytes:
-            problems.add(
-                f"The archive unpacks to {declared} bytes; the limit is {limits.max_total_bytes} bytes."
-            )
-            problems.check()
-        self.files: dict[str, zipfile.ZipInfo] = {}
-        for info in infos:
-            name = info.filename
-            why = self._refusal(info)
-            if why:
-                problems.add(f"{name[:200]!r}: {why}")
-            elif name in self.files:
-                problems.add(f"{name[:200]!r}: the archive holds two entries with this name.")
-            elif not info.is_dir() and not JUNK.search(name):
-                self.files[name] = info
-
-    @staticmethod
-    def _refusal(info: zipfile.ZipInfo) -> str | None:
-        name = info.filename.replace("\\", "/")
-        if "\x00" in name or any(ord(c) < 32 for c in name):
-            return "the name has control characters."
-        if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-            return "absolute paths are not accepted; use paths relative to the archive root."
-        if ".." in name.split("/"):
-            return "'..' in a path is not accepted (path traversal)."
-        if "\\" in info.filename:
-            return "backslashes in names are not accepted; use '/' between folders."
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            return "symbolic links are not accepted."
-        if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: no file type recorded
-            return "only plain files and folders are accepted."
-        if info.flag_bits & 0x1:
-            return "encrypted members are not accepted."
-        return None
-
-    def read(self, name: str, cap: int) -> bytes:
-        """The member's bytes, stopping at whichever comes first: its declared size, `cap`, or the
-        archive's total budget."""
-        info = self.files[name]
-        if info.file_size > cap:
-            raise MemberError(f"{info.file_size} bytes; the limit for this kind of file is {cap} bytes.")
-        limit = min(info.file_size, cap)
-        out = io.BytesIO()
-        try:
-            with self.zf.open(info) as fh:
-                while chunk := fh.read(min(1024 * 1024, limit + 1 - out.tell())):
-                    out.write(chunk)
-                    self.read_bytes += len(chunk)
-                    if out.tell() > limit:
-                        raise MemberError("it unpacks to more bytes than its header declares (a zip bomb?).")
-                    if self.read_bytes > self.limits.max_total_bytes:
-                        raise MemberError(
-                            f"the archive unpacks to more than {self.limits.max_total_bytes} bytes."
-                        )
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
-            raise MemberError(f"it cannot be unpacked ({exc}).") from None
-        return out.getvalue()
-
-    def close(self) -> None:
-        self.zf.close()
 
 
 def read_image(z: SafeZip, name: str, problems: Problems) -> ArchivedItem | None:
@@ -210,7 +76,7 @@ def add_item(
         out.items.append(item)
     elif first.labels != item.labels:
         problems.add(f"{item.member}: the same image as {first.member} with different labels.")
-    else:
+    elif len(out.warnings) < MAX_ERRORS:  # an export can name one image in any number of tasks
         out.warnings.append(f"{item.member} is a copy of {first.member}; imported once.")
 
 

@@ -3,7 +3,6 @@ safe archive checks as YOLO zips."""
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from typing import Any
@@ -12,19 +11,15 @@ from urllib.parse import unquote
 from linesight_registry.domain.archives import (
     IMAGE_SUFFIXES,
     ArchivedItem,
-    ArchiveLimits,
-    MemberError,
     ParsedArchive,
-    Problems,
-    SafeZip,
     add_item,
     read_image,
     suffix,
     with_labels,
 )
+from linesight_registry.domain.json_stream import JSONRefused, NotAList, iter_list
 from linesight_registry.domain.labels import box, canonical_boxes
-
-MAX_JSON_BYTES = 512 * 1024 * 1024
+from linesight_registry.domain.safe_zip import ArchiveLimits, MemberError, Problems, SafeZip
 
 # Label Studio prefixes uploaded files with 8 hex digits and a dash (`1f2e3d4c-photo.jpg`).
 UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
@@ -92,26 +87,59 @@ def _read_labelstudio(z: SafeZip, task: str, class_names: list[str], problems: P
             + "."
         )
         return out
+    reader = _TaskReader(z, task, class_names, out, problems)
+    # Streamed: each task is built, matched and dropped in turn, so the export is never held whole.
     try:
-        tasks = json.loads(z.read(exports[0], MAX_JSON_BYTES))
+        with z.open(exports[0], z.limits.max_json_bytes) as export:
+            for index, t in enumerate(iter_list(export)):
+                reader.add(index, t)
     except MemberError as exc:
         problems.add(f"{exports[0]}: {exc}")
         return out
-    except (ValueError, RecursionError) as exc:
-        problems.add(f"{exports[0]}: not valid JSON ({exc}).")
-        return out
-    if not isinstance(tasks, list):
+    except NotAList:
         problems.add(f"{exports[0]}: a Label Studio JSON export is a list of tasks.")
         return out
-    by_name: dict[str, list[str]] = {}
-    for n in z.files:
-        if suffix(n) in IMAGE_SUFFIXES:
-            by_name.setdefault(posixpath.basename(n), []).append(n)
-    used: set[str] = set()
-    seen: dict[str, ArchivedItem] = {}
-    decoded: dict[str, ArchivedItem | None] = {}
-    unannotated = 0
-    for index, t in enumerate(tasks):
+    except JSONRefused as exc:
+        problems.add(f"{exports[0]}: {exc}")
+        return out
+    out.images = len(reader.used)
+    out.skipped = reader.unannotated
+    if reader.unannotated:
+        out.warnings.append(f"Skipped {reader.unannotated} task(s) without a finished annotation.")
+    unused = sorted(n for names in reader.by_name.values() for n in names if n not in reader.used)
+    if unused:
+        out.warnings.append(
+            f"Ignored {len(unused)} image(s) no task refers to, e.g. {', '.join(unused[:3])}."
+        )
+    if not reader.tasks:
+        problems.add(f"{exports[0]}: the export holds no tasks.")
+    return out
+
+
+class _TaskReader:
+    """Matches tasks, one at a time, to the archive's images and keeps only the items they make."""
+
+    def __init__(
+        self, z: SafeZip, task: str, class_names: list[str], out: ParsedArchive, problems: Problems
+    ) -> None:
+        self.z = z
+        self.task = task
+        self.class_names = class_names
+        self.out = out
+        self.problems = problems
+        self.by_name: dict[str, list[str]] = {}
+        for n in z.files:
+            if suffix(n) in IMAGE_SUFFIXES:
+                self.by_name.setdefault(posixpath.basename(n), []).append(n)
+        self.used: set[str] = set()
+        self.seen: dict[str, ArchivedItem] = {}
+        self.decoded: dict[str, ArchivedItem | None] = {}
+        self.unannotated = 0
+        self.tasks = 0
+
+    def add(self, index: int, t: Any) -> None:
+        self.tasks += 1
+        problems = self.problems
         where = f"task {t.get('id', index) if isinstance(t, dict) else index}"
         ref = (
             t.get("data", {}).get("image")
@@ -120,42 +148,30 @@ def _read_labelstudio(z: SafeZip, task: str, class_names: list[str], problems: P
         )
         if not isinstance(ref, str) or not ref:
             problems.add(f"{where}: no data.image to match an image in the archive.")
-            continue
+            return
         base = _image_basename(ref)
-        candidates = by_name.get(base) or by_name.get(UPLOAD_PREFIX.sub("", base)) or []
+        candidates = self.by_name.get(base) or self.by_name.get(UPLOAD_PREFIX.sub("", base)) or []
         if not candidates:
             problems.add(f"{where}: its image {base!r} is not in the archive.")
-            continue
+            return
         if len(candidates) > 1:
             problems.add(f"{where}: {base!r} matches several images ({', '.join(candidates[:3])}).")
-            continue
+            return
         member = candidates[0]
-        used.add(member)
+        self.used.add(member)
         annotations = [
             a for a in t.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")
         ]
         labels = (
-            _ls_labels(task, class_names, annotations[-1].get("result") or [], where, problems)
+            _ls_labels(self.task, self.class_names, annotations[-1].get("result") or [], where, problems)
             if annotations
             else None
         )
-        if not annotations or (task == "classify" and labels is None):
-            unannotated += 1
-            continue
-        if member not in decoded:
-            decoded[member] = read_image(z, member, problems)
-        item = decoded[member]
+        if not annotations or (self.task == "classify" and labels is None):
+            self.unannotated += 1
+            return
+        if member not in self.decoded:
+            self.decoded[member] = read_image(self.z, member, problems)
+        item = self.decoded[member]
         if item is not None:
-            add_item(out, seen, with_labels(item, labels), problems)
-    out.images = len(used)
-    out.skipped = unannotated
-    if unannotated:
-        out.warnings.append(f"Skipped {unannotated} task(s) without a finished annotation.")
-    unused = sorted(n for names in by_name.values() for n in names if n not in used)
-    if unused:
-        out.warnings.append(
-            f"Ignored {len(unused)} image(s) no task refers to, e.g. {', '.join(unused[:3])}."
-        )
-    if not tasks:
-        problems.add(f"{exports[0]}: the export holds no tasks.")
-    return out
+            add_item(self.out, self.seen, with_labels(item, labels), problems)

@@ -11,9 +11,12 @@ from typing import Any
 import onnx
 
 from linesight_core.errors import Problem
+from linesight_core.model_input import DEFAULT_MAX_IMGSZ, ImageSizeError, check_imgsz, parse_imgsz
 
 PROBLEM_TYPE = "https://linesight.dev/problems/invalid-model"
 TASKS = ("detect", "classify")
+# Class names of a model with thousands of classes fit easily; a longer value is not Ultralytics' metadata.
+MAX_METADATA_VALUE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,13 @@ class InvalidArtifact(Problem):
 def _literal(value: str | None, what: str) -> Any:
     if value is None:
         return None
+    if len(value) > MAX_METADATA_VALUE:
+        raise InvalidArtifact(
+            f"The ONNX metadata field '{what}' is {len(value)} characters long; at most {MAX_METADATA_VALUE}."
+        )
     try:
         return ast.literal_eval(value)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         try:
             return json.loads(value)
         except ValueError:
@@ -58,8 +65,30 @@ def _dims(value_info: onnx.ValueInfoProto) -> list[int | str]:
     return out
 
 
-def inspect_onnx(path: str) -> ArtifactInfo:
-    """Raises InvalidArtifact with the reason when the file is not a servable YOLO model."""
+def _imgsz(
+    meta: dict[str, str], in_shape: list[Any], *, task: str, max_side: int, stride: int | None
+) -> list[int]:
+    """The metadata's imgsz, or the fixed input size when the metadata has none; either way bounded and
+    consistent with the input, since inference allocates a batch of this size before the first request."""
+    raw = meta.get("imgsz")
+    try:
+        if raw is not None:
+            h, w = parse_imgsz(_literal(raw, "imgsz"))
+        elif isinstance(in_shape[2], int) and isinstance(in_shape[3], int):
+            h, w = in_shape[2], in_shape[3]
+        else:
+            raise InvalidArtifact(
+                "The ONNX metadata has no image size ('imgsz') and the input size is dynamic."
+            )
+        check_imgsz((h, w), in_shape, task=task, max_side=max_side, stride=stride)
+    except ImageSizeError as exc:
+        raise InvalidArtifact(str(exc)) from None
+    return [h, w]
+
+
+def inspect_onnx(path: str, *, max_imgsz: int = DEFAULT_MAX_IMGSZ) -> ArtifactInfo:
+    """Raises InvalidArtifact with the reason when the file is not a servable YOLO model, or one whose
+    image size (`imgsz`, what inference allocates per image) is over `max_imgsz` a side."""
     try:
         model = onnx.load(path, load_external_data=False)
         onnx.checker.check_model(model)
@@ -93,23 +122,14 @@ def inspect_onnx(path: str) -> ArtifactInfo:
     names_raw = _literal(meta.get("names"), "names")
     if not isinstance(names_raw, dict) or not names_raw:
         raise InvalidArtifact("The ONNX metadata has no class names ('names').")
-    class_names = {str(int(k)): str(v) for k, v in sorted(names_raw.items(), key=lambda kv: int(kv[0]))}
-    imgsz_raw = _literal(meta.get("imgsz"), "imgsz")
-    if isinstance(imgsz_raw, int):
-        imgsz_raw = [imgsz_raw, imgsz_raw]
-    if not (
-        isinstance(imgsz_raw, list | tuple)
-        and len(imgsz_raw) == 2
-        and all(isinstance(x, int) for x in imgsz_raw)
-    ):
-        if isinstance(in_shape[2], int) and isinstance(in_shape[3], int):
-            imgsz_raw = [in_shape[2], in_shape[3]]
-        else:
-            raise InvalidArtifact(
-                "The ONNX metadata has no image size ('imgsz') and the input size is dynamic."
-            )
-    imgsz = [int(imgsz_raw[0]), int(imgsz_raw[1])]
+    try:
+        class_names = {str(int(k)): str(v) for k, v in sorted(names_raw.items(), key=lambda kv: int(kv[0]))}
+    except (TypeError, ValueError):
+        raise InvalidArtifact(
+            "The ONNX metadata's class names ('names') must be keyed by class number."
+        ) from None
     stride = int(meta["stride"]) if meta.get("stride", "").isdigit() else None
+    imgsz = _imgsz(meta, in_shape, task=task, max_side=max_imgsz, stride=stride)
     end2end = meta.get("end2end", "False") == "True"
 
     if len(outputs) < 1:

@@ -1,0 +1,55 @@
+"""Tiny YOLO-shaped ONNX files made with onnx's helper API in milliseconds: for tests about what the
+registry and inference accept (metadata, input shapes), where the weights do not matter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+Dim = int | str
+
+
+def yolo_onnx(
+    path: Path,
+    *,
+    task: str = "detect",
+    height: Dim = "height",
+    width: Dim = "width",
+    imgsz: str | None = "[160, 160]",
+    names: str = "{0: 'part'}",
+    stride: str | None = "32",
+) -> Path:
+    """A model with the inputs, outputs and metadata of an Ultralytics export. A detect model is one 1x1
+    convolution to 4+1 rows ([batch, 5, anchors], one class); a classify model averages the colours into
+    three class scores. `height`/`width` as ints make the input fixed; `imgsz=None` leaves it out."""
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, height, width])
+    if task == "detect":
+        weight = numpy_helper.from_array(np.full((5, 3, 1, 1), 0.1, dtype=np.float32), "w")
+        shape = numpy_helper.from_array(np.array([0, 5, -1], dtype=np.int64), "shape")
+        nodes = [
+            helper.make_node("Conv", ["images", "w"], ["conv"]),
+            helper.make_node("Reshape", ["conv", "shape"], ["output0"]),
+        ]
+        out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 5, "anchors"])
+        inits = [weight, shape]
+    else:
+        nodes = [
+            helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["output0"]),
+        ]
+        out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 3])
+        inits = []
+        names = "{0: 'ok', 1: 'scratch', 2: 'dent'}" if names == "{0: 'part'}" else names
+    graph = helper.make_graph(nodes, "tiny", [x], [out], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    meta = {"task": task, "names": names, "imgsz": imgsz, "stride": stride, "batch": "1"}
+    for key, value in meta.items():
+        if value is not None:
+            model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
