@@ -212,3 +212,33 @@ def test_the_sandbox_child_runs_without_secrets_or_network(tmp_path, monkeypatch
     if os.geteuid() == 0:  # the test machine: root on Linux, with unshare
         assert isolation() == "namespaces"
         assert seen["uid"] != 0 and seen["cwd"] == "/tmp/work" and seen["ifaces"] == ["lo"]
+
+
+def test_the_converter_service_answers_through_its_spool(tmp_path):
+    """Compose's mode: the worker hands the upload to `python -m linesight_training.converter` through the
+    spool folder alone and gets the platform's message back; the service exits after the job (compose
+    starts a fresh container for the next)."""
+    import torch
+
+    from linesight_training.convert import MESSAGES, ConversionFailed, ConvertLimits, convert_pt_isolated
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    marker = tmp_path / "payload-ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": Payload(f"open({str(marker)!r}, 'w')"), "train_args": {}}, evil)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "linesight_training.converter", "--spool", str(spool), "--jobs", "1"],
+        env={key: value for key, value in os.environ.items() if not key.startswith("LINESIGHT_")},
+    )
+    try:
+        with pytest.raises(ConversionFailed) as failed:
+            convert_pt_isolated(
+                evil, out_dir=tmp_path / "out", spool=spool, limits=ConvertLimits(wall_seconds=120)
+            )
+        assert str(failed.value) == MESSAGES["foreign_objects"]
+        assert service.wait(timeout=60) == 0
+    finally:
+        service.kill()
+    assert not marker.exists()
+    assert [p.name for p in spool.iterdir()] == [".lock"]

@@ -143,10 +143,11 @@ def take(workdir: Path, name: str, target: Path, max_bytes: int) -> bool:
         fd = os.open(workdir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size > max_bytes:
+        os.close(fd)
+        return False
     with os.fdopen(fd, "rb") as src:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size > max_bytes:
-            return False
         with target.open("wb") as dst:
             shutil.copyfileobj(src, dst)
             copied = dst.tell()

@@ -83,21 +83,29 @@ def submit(spool: Path, workdir: Path, *, imgsz: int | None, wait_seconds: float
 
 def serve_one(spool: Path, limits: SandboxLimits) -> None:
     """Service side: wait for a job, convert it, answer, return."""
-    from linesight_training.convert import child_environment, take
-
     while True:
         jobs = [path.parent for path in spool.glob(f"{JOB}-*/{REQUEST}")]
         if jobs:
             job = jobs[0]
             break
         time.sleep(POLL_SECONDS)
+    outcome = SandboxOutcome(2, "process")  # what the worker hears when this side fails
+    try:
+        outcome = _convert(job, limits)
+    finally:
+        _answer(job, {"returncode": outcome.returncode})
+    log.info("conversion done", extra={"returncode": outcome.returncode})
+
+
+def _convert(job: Path, limits: SandboxLimits) -> SandboxOutcome:
+    from linesight_training.convert import child_environment, take
+
     request = json.loads((job / REQUEST).read_text(encoding="utf-8"))
-    imgsz = request.get("imgsz")
+    imgsz = request.get("imgsz") if isinstance(request, dict) else None
     with tempfile.TemporaryDirectory(prefix="convert-") as tmp:
         workdir = Path(tmp)
         if not take(job, SOURCE_FILE, workdir / SOURCE_FILE, 4 * 2**30):
-            _answer(job, {"returncode": 2})
-            return
+            return SandboxOutcome(2, "process")
         extra = ["--imgsz", str(imgsz)] if isinstance(imgsz, int) else []
         outcome = run_sandboxed(
             module_args("linesight_training.convert_child", SOURCE_FILE, *extra),
@@ -109,8 +117,7 @@ def serve_one(spool: Path, limits: SandboxLimits) -> None:
         for entry in os.listdir(workdir):
             if entry != SOURCE_FILE:
                 take(workdir, entry, job / entry, 4 * 2**30)
-        _answer(job, {"returncode": outcome.returncode})
-    log.info("conversion done", extra={"returncode": outcome.returncode})
+    return outcome
 
 
 def _kill_everything_else() -> None:
