@@ -40,6 +40,8 @@ SERVICES: dict[str, tuple[str, list[str], int, int]] = {
     "ui": ("ui", ["python", "-m", "linesight_ui"], 8501, 8502),
 }
 INFRASTRUCTURE = {"postgres", "redis", "minio", "prometheus", "grafana"}
+# Containers that open untrusted files: no network at all, nothing to steal, nothing to keep.
+SANDBOXES = {"converter"}
 PUBLISHED = {  # the only containers a person connects to, with the host-port variable of each
     "gateway": ("LINESIGHT_GATEWAY_HOST_PORT", 8000),
     "ui": ("LINESIGHT_UI_HOST_PORT", 8501),
@@ -308,6 +310,10 @@ def network_violations(doc: dict) -> list[str]:
     for name, service in doc.get("services", {}).items():
         joined = service.get("networks") or []
         joined = list(joined) if isinstance(joined, list) else list(joined.keys())
+        if name in SANDBOXES:
+            if service.get("network_mode") != "none" or joined:
+                problems.append(f"service {name}: a sandbox must have network_mode none and no networks")
+            continue
         if not joined:
             problems.append(f"service {name}: joins no declared network (it would land on the default one)")
         for net in joined:
@@ -408,8 +414,48 @@ def service_violations(doc: dict) -> list[str]:
             problems.append(
                 f"service {name}: healthcheck should ask /ready on port {ready_port} (has {test!r})"
             )
-    unknown = set(services) - set(SERVICES) - INFRASTRUCTURE
+    unknown = set(services) - set(SERVICES) - INFRASTRUCTURE - SANDBOXES
     problems.extend(f"service {name}: not a documented container" for name in sorted(unknown))
+    return problems
+
+
+def sandbox_violations(doc: dict) -> list[str]:
+    """The converter opens uploaded pickles: no network, no credentials, read-only, no privileges, bounded."""
+    problems = []
+    for name in SANDBOXES:
+        service = doc.get("services", {}).get(name)
+        if service is None:
+            problems.append(f"service {name}: missing")
+            continue
+        expected = {
+            "network_mode": "none",
+            "read_only": True,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "init": False,
+        }
+        for key, value in expected.items():
+            if service.get(key) != value:
+                problems.append(f"service {name}: {key} is {service.get(key)!r}, expected {value!r}")
+        for key in ("mem_limit", "pids_limit", "tmpfs"):
+            if not service.get(key):
+                problems.append(f"service {name}: no {key}")
+        if service.get("secrets") or service.get("env_file"):
+            problems.append(f"service {name}: gets secrets")
+        env = service.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(item.partition("=")[::2] for item in env)
+        held = [
+            key
+            for key, value in env.items()
+            if any(word in key for word in ("TOKEN", "SECRET", "ACCESS_KEY", "PASSWORD", "API_KEY", "_URL"))
+            or "MINIO_ROOT" in str(value)
+        ]
+        if held:
+            problems.append(f"service {name}: holds credentials or addresses {held}")
+        mounts = [m if isinstance(m, str) else m.get("source", "") for m in service.get("volumes") or []]
+        if mounts != ["convert-spool:/var/lib/linesight/convert"]:
+            problems.append(f"service {name}: mounts {mounts}, expected only the spool volume")
     return problems
 
 
@@ -441,7 +487,14 @@ def test_compose_files_follow_the_compose_spec(files):
 
 
 def test_every_container_is_there(compose):
-    assert set(compose["services"]) == set(SERVICES) | INFRASTRUCTURE
+    assert set(compose["services"]) == set(SERVICES) | INFRASTRUCTURE | SANDBOXES
+
+
+def test_the_converter_is_shut_off(compose):
+    assert not sandbox_violations(compose)
+    worker = compose["services"]["training-worker"]
+    assert worker["environment"]["LINESIGHT_CONVERTER"] == "service"
+    assert "convert-spool:/var/lib/linesight/convert" in worker["volumes"]
 
 
 def test_every_service_has_a_healthcheck(compose):
@@ -590,6 +643,16 @@ def _broken(compose: dict, edit) -> dict:
             lambda d: d["services"]["postgres"].update(networks=["backend", "frontend"]),
             "service postgres",
         ),
+        (
+            sandbox_violations,
+            lambda d: d["services"]["converter"].update(network_mode="bridge"),
+            "service converter: network_mode",
+        ),
+        (
+            sandbox_violations,
+            lambda d: d["services"]["converter"]["environment"].update(LINESIGHT_SERVICE_TOKEN="x"),
+            "holds credentials",
+        ),
         (volume_violations, lambda d: d["volumes"].pop("postgres-data"), "volume postgres-data"),
         (volume_violations, lambda d: d["services"]["redis"].pop("volumes"), "service redis"),
         (build_violations, lambda d: d["services"]["redis"].update(image="redis:latest"), "service redis"),
@@ -610,6 +673,8 @@ def _broken(compose: dict, edit) -> dict:
         "depends-on-unknown",
         "port-on-minio",
         "postgres-on-frontend",
+        "converter-on-a-network",
+        "converter-with-a-token",
         "volume-undeclared",
         "redis-without-volume",
         "image-latest",

@@ -36,12 +36,13 @@ POLL_SECONDS = 0.5
 
 @contextlib.contextmanager
 def _spool_lock(spool: Path) -> Iterator[None]:
-    with (spool / ".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one job in the spool at a time, across worker processes
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    # O_NOFOLLOW: the converter's side may have left a link here; it must not make us create files.
+    fd = os.open(spool / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # one job in the spool at a time, across worker processes
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def submit(spool: Path, workdir: Path, *, imgsz: int | None, wait_seconds: float) -> SandboxOutcome:
@@ -73,12 +74,20 @@ def submit(spool: Path, workdir: Path, *, imgsz: int | None, wait_seconds: float
                 with contextlib.suppress(ValueError, OSError):
                     value = json.loads((workdir / OUTCOME).read_text(encoding="utf-8")).get("returncode")
                     returncode = value if isinstance(value, int) else None
-            for entry in os.listdir(job):
-                if entry not in (SOURCE_FILE, REQUEST, OUTCOME):
-                    take(job, entry, workdir / entry, 4 * 2**30)
+            for entry in returned(job):
+                take(job, entry, workdir / entry, 4 * 2**30)
             return SandboxOutcome(returncode, "process")
         finally:
             shutil.rmtree(job, ignore_errors=True)
+
+
+def returned(folder: Path) -> list[str]:
+    """The child's files that travel back: its result, its log, the clean checkpoint and one ONNX."""
+    from linesight_training.convert_child import RESULT_FILE, WEIGHTS_FILE
+
+    names = sorted(os.listdir(folder))
+    onnx = [name for name in names if name.endswith(".onnx")][:1]
+    return [name for name in (RESULT_FILE, "child.log", WEIGHTS_FILE) if name in names] + onnx
 
 
 def serve_one(spool: Path, limits: SandboxLimits) -> None:
@@ -114,9 +123,8 @@ def _convert(job: Path, limits: SandboxLimits) -> SandboxOutcome:
             env=child_environment(),
         )
         _kill_everything_else()
-        for entry in os.listdir(workdir):
-            if entry != SOURCE_FILE:
-                take(workdir, entry, job / entry, 4 * 2**30)
+        for entry in returned(workdir):
+            take(workdir, entry, job / entry, 4 * 2**30)
     return outcome
 
 
