@@ -242,3 +242,45 @@ def test_the_converter_service_answers_through_its_spool(tmp_path):
         service.kill()
     assert not marker.exists()
     assert [p.name for p in spool.iterdir()] == [".lock"]
+
+
+@pytest.fixture()
+def restricted_ultralytics(tmp_path, monkeypatch):
+    """Ultralytics with the worker's weights_only loading, in this process (read once, at import)."""
+    if "ultralytics" not in sys.modules:
+        monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics"))
+        monkeypatch.setenv("YOLO_OFFLINE", "1")
+    import ultralytics.nn.tasks
+    import ultralytics.utils
+
+    monkeypatch.setattr(ultralytics.utils, "SAFE_LOAD", True)
+    monkeypatch.setattr(ultralytics.nn.tasks, "SAFE_LOAD", True)
+
+
+def test_a_forged_clean_checkpoint_builds_nothing_in_the_worker(tmp_path, restricted_ultralytics):
+    """The sandbox's clean checkpoint is hostile too: a pickled object in it is refused by weights_only
+    loading before it runs, and an architecture naming something that is not a model layer is refused
+    by Ultralytics' restricted model building."""
+    import torch
+
+    from linesight_training.clean_checkpoint import FORMAT, CheckpointInvalid, load_clean, rebuild
+
+    marker = tmp_path / "payload-ran"
+    base = {"format": FORMAT, "task": "detect", "names": ["a"], "imgsz": 64}
+    layers = {"backbone": [[-1, 1, "Conv", [16, 3, 2]]], "head": [[-1, 1, "Detect", ["nc"]]], "nc": 1}
+    forged = tmp_path / "forged.pt"
+    torch.save(
+        {**base, "architecture": layers, "state_dict": {"w": Payload(f"open({str(marker)!r}, 'w')")}}, forged
+    )
+    with pytest.raises(CheckpointInvalid):
+        load_clean(forged)
+    assert not marker.exists()
+
+    # Unrestricted, Ultralytics would call tasks.torch_load on this path: an unpickling with code.
+    evil = tmp_path / "evil.pt"
+    torch.save(Payload(f"open({str(marker)!r}, 'w')"), evil)
+    evil_layers = {**layers, "backbone": [[-1, 1, "torch_load", [repr(str(evil))]]]}
+    torch.save({**base, "architecture": evil_layers, "state_dict": {"w": torch.zeros(1)}}, forged)
+    with pytest.raises(CheckpointInvalid):
+        rebuild(load_clean(forged), tmp_path / "rebuilt.pt")
+    assert not marker.exists() and not (tmp_path / "rebuilt.pt").exists()

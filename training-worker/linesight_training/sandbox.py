@@ -112,7 +112,7 @@ def run_sandboxed(
         "gid": gid,
         "env": env,
         "argv": [sys.executable, "-I", *python_args],
-        "expose": _needed_paths(),
+        "expose": _needed_paths() if uid else [],  # only another user needs a way through
         "limits": {
             "memory_bytes": limits.memory_bytes,
             "cpu_seconds": limits.cpu_seconds,
