@@ -153,7 +153,9 @@ def run_sandboxed(
 def kill_tree(proc: subprocess.Popen) -> None:
     """SIGKILL `proc`, its process group and every descendant, and wait until they are gone. With a PID
     namespace, the death of its init (a descendant) kills every process inside, setsid or not."""
-    doomed = descendants(proc.pid)
+    # Only while `proc` is not reaped: afterwards its pid may belong to another process. (Once it ended
+    # on its own, a PID namespace is already empty; without one, orphans were reparented out of reach.)
+    doomed = descendants(proc.pid) if proc.poll() is None else []
     for pid in doomed:
         _kill(pid)
     try:
