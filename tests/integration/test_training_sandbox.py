@@ -284,3 +284,32 @@ def test_a_forged_clean_checkpoint_builds_nothing_in_the_worker(tmp_path, restri
     with pytest.raises(CheckpointInvalid):
         rebuild(load_clean(forged), tmp_path / "rebuilt.pt")
     assert not marker.exists() and not (tmp_path / "rebuilt.pt").exists()
+
+
+def test_without_namespaces_a_stopped_conversion_leaves_no_setsid_grandchild(tmp_path, monkeypatch):
+    """The fallback where no namespace is granted: at the wall-clock limit the child, its process group
+    and every descendant found in /proc are killed, a grandchild in a session of its own included."""
+    from linesight_training import sandbox
+    from linesight_training.convert import child_environment
+
+    monkeypatch.setattr(sandbox, "isolation", lambda: "process")
+    token = uuid.uuid4().hex
+    code = (
+        "import subprocess, time; "
+        f"subprocess.Popen(['/bin/sh', '-c', 'sleep 60; true # {token}'], start_new_session=True); "
+        "time.sleep(60)"
+    )
+    workdir = tmp_path / "job"
+    workdir.mkdir()
+    try:
+        outcome = sandbox.run_sandboxed(
+            ["-c", code],
+            workdir=workdir,
+            limits=sandbox.SandboxLimits(wall_seconds=2),
+            env=child_environment(),
+        )
+        assert outcome == sandbox.SandboxOutcome(None, "process")
+        assert _processes_with(token) == []
+    finally:
+        for pid in _processes_with(token):
+            os.kill(pid, signal.SIGKILL)
