@@ -259,5 +259,24 @@ def test_an_uploaded_checkpoint_is_converted_by_the_worker_and_registered(
         assert set(version["class_names"].values()) == {"wrench", "screwdriver", "tape"}
         assert run["evaluation"]["challenger"]["metrics"]["mAP50"] > 0.5  # the test detector is good
         assert run["staged"] and registry.get("/v1/models/from-pt").json()["aliases"]["staging"] == 1
+        # The weights kept are the worker's rebuild from the sandbox's clean checkpoint, and fine-tuning
+        # starts from them, never from the uploaded pickle.
+        assert run["artifacts"]["best.pt"] == f"runs/{run['id']}/best.pt"
+        assert run["source_key"] != run["artifacts"]["best.pt"]
+        worker.stop()
+        resp = registry.post(
+            "/v1/training-runs",
+            json={
+                "dataset": "kill-bench",
+                "dataset_version": dataset_version,
+                "model_name": "from-pt",
+                "base_model": "from-pt",
+                "base_version": run["model_version"],
+                "epochs": 1,
+            },
+        )
+        assert resp.status_code == 201, resp.text
+        assert resp.json()["base_weights_key"] == run["artifacts"]["best.pt"]
+        assert registry.post(f"/v1/training-runs/{resp.json()['id']}/cancel").status_code == 200
     finally:
         worker.stop()

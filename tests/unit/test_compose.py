@@ -49,6 +49,8 @@ INFRASTRUCTURE = {
     "grafana",
     "caddy",
 }
+# Containers that open untrusted files: no network at all, nothing to steal, nothing to keep.
+SANDBOXES = {"converter"}
 # The only containers a person connects to: (host-address variable, host-port variable, default host
 # port, container port) of each published port. Every address defaults to the loopback interface.
 PUBLISHED: dict[str, list[tuple[str, str, int, int]]] = {
@@ -355,6 +357,9 @@ def network_violations(doc: dict) -> list[str]:
     for name, service in doc.get("services", {}).items():
         joined = service.get("networks") or []
         joined = list(joined) if isinstance(joined, list) else list(joined.keys())
+        if name in SANDBOXES and (service.get("network_mode") != "none" or joined):
+            problems.append(f"service {name}: a sandbox must have network_mode none and no networks")
+            continue
         if service.get("network_mode") == "none":
             # no network at all (minio-volume-init, a sandbox): nothing to reach, nothing to publish
             if joined or service.get("ports"):
@@ -465,8 +470,48 @@ def service_violations(doc: dict) -> list[str]:
             problems.append(
                 f"service {name}: healthcheck should ask /ready on port {ready_port} (has {test!r})"
             )
-    unknown = set(services) - set(SERVICES) - INFRASTRUCTURE
+    unknown = set(services) - set(SERVICES) - INFRASTRUCTURE - SANDBOXES
     problems.extend(f"service {name}: not a documented container" for name in sorted(unknown))
+    return problems
+
+
+def sandbox_violations(doc: dict) -> list[str]:
+    """The converter opens uploaded pickles: no network, no credentials, read-only, no privileges, bounded."""
+    problems = []
+    for name in SANDBOXES:
+        service = doc.get("services", {}).get(name)
+        if service is None:
+            problems.append(f"service {name}: missing")
+            continue
+        expected = {
+            "network_mode": "none",
+            "read_only": True,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "init": False,
+        }
+        for key, value in expected.items():
+            if service.get(key) != value:
+                problems.append(f"service {name}: {key} is {service.get(key)!r}, expected {value!r}")
+        for key in ("mem_limit", "pids_limit", "tmpfs"):
+            if not service.get(key):
+                problems.append(f"service {name}: no {key}")
+        if service.get("secrets") or service.get("env_file"):
+            problems.append(f"service {name}: gets secrets")
+        env = service.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(item.partition("=")[::2] for item in env)
+        held = [
+            key
+            for key, value in env.items()
+            if any(word in key for word in ("TOKEN", "SECRET", "ACCESS_KEY", "PASSWORD", "API_KEY", "_URL"))
+            or "MINIO_ROOT" in str(value)
+        ]
+        if held:
+            problems.append(f"service {name}: holds credentials or addresses {held}")
+        mounts = [m if isinstance(m, str) else m.get("source", "") for m in service.get("volumes") or []]
+        if mounts != ["convert-spool:/var/lib/linesight/convert"]:
+            problems.append(f"service {name}: mounts {mounts}, expected only the spool volume")
     return problems
 
 
@@ -498,7 +543,14 @@ def test_compose_files_follow_the_compose_spec(files):
 
 
 def test_every_container_is_there(compose):
-    assert set(compose["services"]) == set(SERVICES) | INFRASTRUCTURE
+    assert set(compose["services"]) == set(SERVICES) | INFRASTRUCTURE | SANDBOXES
+
+
+def test_the_converter_is_shut_off(compose):
+    assert not sandbox_violations(compose)
+    worker = compose["services"]["training-worker"]
+    assert worker["environment"]["LINESIGHT_CONVERTER"] == "service"
+    assert "convert-spool:/var/lib/linesight/convert" in worker["volumes"]
 
 
 def test_every_service_has_a_healthcheck(compose):
@@ -647,6 +699,16 @@ def _broken(compose: dict, edit) -> dict:
             lambda d: d["services"]["postgres"].update(networks=["backend", "frontend"]),
             "service postgres",
         ),
+        (
+            sandbox_violations,
+            lambda d: d["services"]["converter"].update(network_mode="bridge"),
+            "service converter: network_mode",
+        ),
+        (
+            sandbox_violations,
+            lambda d: d["services"]["converter"]["environment"].update(LINESIGHT_SERVICE_TOKEN="x"),
+            "holds credentials",
+        ),
         (volume_violations, lambda d: d["volumes"].pop("postgres-data"), "volume postgres-data"),
         (volume_violations, lambda d: d["services"]["redis"].pop("volumes"), "service redis"),
         (build_violations, lambda d: d["services"]["redis"].update(image="redis:latest"), "service redis"),
@@ -667,6 +729,8 @@ def _broken(compose: dict, edit) -> dict:
         "depends-on-unknown",
         "port-on-minio",
         "postgres-on-frontend",
+        "converter-on-a-network",
+        "converter-with-a-token",
         "volume-undeclared",
         "redis-without-volume",
         "image-latest",

@@ -1,7 +1,8 @@
-"""`python -I -m linesight_training.convert_child model.pt [--imgsz N]`: the isolated child of convert.py. In its
-working directory (a fresh temporary folder) it loads the untrusted checkpoint with Ultralytics'
-weights_only loading, exports ONNX and writes result.json ({"ok", "onnx", "task", "names", "imgsz"} or
-{"error", "reason"}), then exits. Only convert.py starts it, with the limits and environment it sets."""
+"""`linesight_training.convert_child model.pt [--imgsz N]`: the sandboxed child of convert.py (or of the
+converter service). In its working directory it loads the untrusted checkpoint with Ultralytics'
+weights_only loading, exports ONNX, writes the weights as a clean checkpoint (clean_checkpoint.py) and
+writes result.json ({"ok", "onnx", "weights", "task", "names", "imgsz"} or {"reason": one of REASONS}),
+then exits. The parent turns a reason into its own message: no text of this process reaches a user."""
 
 from __future__ import annotations
 
@@ -14,22 +15,32 @@ from typing import Any
 
 SOURCE_FILE = "model.pt"
 RESULT_FILE = "result.json"
+WEIGHTS_FILE = "clean.pt"
 MAX_IMGSZ = 4096
 
-# Ultralytics' loader errors → what the uploader is told.
+# Ultralytics' loader errors → the reason reported to the parent.
 LOAD_ERRORS = (
-    (
-        "references types outside",
-        "the file is not an Ultralytics model checkpoint, or holds objects outside that format (refused, never run)",
-    ),
-    ("not a loadable checkpoint", "the file is not a PyTorch checkpoint (empty, truncated or not a pickle)"),
-    ("TorchScript archive", "the file is a TorchScript archive, not an Ultralytics .pt checkpoint"),
-    ("YOLOv5", "the file is a YOLOv5 model, which this Ultralytics version cannot load"),
+    ("references types outside", "foreign_objects"),
+    ("not a loadable checkpoint", "not_a_checkpoint"),
+    ("TorchScript archive", "torchscript"),
+    ("YOLOv5", "yolov5"),
+)
+# Every reason this child may report; convert.py holds the message for each.
+REASONS = (
+    "foreign_objects",
+    "not_a_checkpoint",
+    "torchscript",
+    "yolov5",
+    "unsupported_task",
+    "no_names",
+    "bad_imgsz",
+    "memory",
+    "failed",
 )
 
 
 class Refused(Exception):
-    """The checkpoint is not something the platform can register."""
+    """The checkpoint is not something the platform can register; args[0] is one of REASONS."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,11 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         result = {"ok": True, **convert(args.pt, args.imgsz)}
         status = 0
     except MemoryError:
-        result, status = {"error": "out of memory", "reason": "memory"}, 3
+        result, status = {"reason": "memory"}, 3
     except Refused as exc:
-        result, status = {"error": str(exc), "reason": "refused"}, 2
+        result, status = {"reason": exc.args[0]}, 2
     except Exception as exc:  # noqa: BLE001 -- every failure is reported to the parent in result.json
-        result, status = {"error": _describe(exc), "reason": "failed"}, 2
+        result, status = {"reason": _reason(exc)}, 2
     result_path.write_text(json.dumps(result), encoding="utf-8")
     return status
 
@@ -57,7 +68,7 @@ def convert(pt: Path, imgsz: int | None) -> dict[str, Any]:
             "refusing to unpickle without ULTRALYTICS_SAFE_LOAD=1 (start me through convert.py)"
         )
     if not _looks_like_a_checkpoint(pt):
-        raise Refused("the file is not a PyTorch checkpoint (empty, truncated or not a pickle)")
+        raise Refused("not_a_checkpoint")
     from linesight_training.offline import configure_ultralytics
 
     here = Path.cwd()
@@ -67,24 +78,28 @@ def convert(pt: Path, imgsz: int | None) -> dict[str, Any]:
     try:
         model = YOLO(str(pt))
     except (TypeError, ModuleNotFoundError, RuntimeError) as exc:
-        raise Refused(_describe(exc)) from exc
+        raise Refused(_reason(exc)) from exc
     if model.task not in ("detect", "classify"):
-        raise Refused(f"the model is a {model.task} model; only detect and classify models are supported")
+        raise Refused("unsupported_task")
     names = dict(model.names or {})
     if not names:
-        raise Refused("the model has no class names")
+        raise Refused("no_names")
     if imgsz is None:
         trained = (getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz")
         imgsz = int(trained) if isinstance(trained, int) else 640
     if not 32 <= imgsz <= MAX_IMGSZ:
-        raise Refused(f"image size {imgsz} is outside 32..{MAX_IMGSZ}")
+        raise Refused("bad_imgsz")
     task = model.task
+    names_list = [str(names[i]) for i in sorted(names)]
+    from linesight_training.clean_checkpoint import save_clean
+
+    save_clean(model, task=task, names=names_list, imgsz=imgsz, path=here / WEIGHTS_FILE)
     del model
 
     from linesight_training.export import export_onnx
 
     onnx = export_onnx(pt, imgsz=imgsz, out_dir=here)
-    return {"onnx": onnx.name, "task": task, "names": [str(names[i]) for i in sorted(names)], "imgsz": imgsz}
+    return {"onnx": onnx.name, "weights": WEIGHTS_FILE, "task": task, "names": names_list, "imgsz": imgsz}
 
 
 def _looks_like_a_checkpoint(pt: Path) -> bool:
@@ -95,13 +110,13 @@ def _looks_like_a_checkpoint(pt: Path) -> bool:
     return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
-def _describe(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
     text = str(exc)
-    for sign, message in LOAD_ERRORS:
+    for sign, reason in LOAD_ERRORS:
         if sign in text:
-            return message
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
+            return reason
+    print(f"conversion failed: {type(exc).__name__}: {text[:2000]}", file=sys.stderr)  # for operators
+    return "failed"
 
 
 if __name__ == "__main__":

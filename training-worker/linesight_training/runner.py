@@ -322,17 +322,25 @@ def _convert(ctx: RunContext, heartbeat: Heartbeat) -> RunFinish:
     from linesight_training.convert import ConvertLimits, convert_pt_isolated
 
     run = ctx.run
+    settings = ctx.settings
     assert run.source_key
+    if settings.converter == "service" and settings.converter_spool_dir is None:
+        raise RuntimeError("LINESIGHT_CONVERTER=service needs LINESIGHT_CONVERTER_SPOOL_DIR")
     source = ctx.workdir / "upload.pt"
     ctx.store.download_file(ctx.models_bucket, run.source_key, str(source))
     limits = ConvertLimits(
-        memory_bytes=ctx.settings.convert_memory_bytes,
-        cpu_seconds=ctx.settings.convert_cpu_seconds,
-        wall_seconds=ctx.settings.convert_wall_seconds,
+        memory_bytes=settings.convert_memory_bytes,
+        cpu_seconds=settings.convert_cpu_seconds,
+        wall_seconds=settings.convert_wall_seconds,
     )
-    onnx_path, info = convert_pt_isolated(
-        source, out_dir=ctx.workdir / "convert", imgsz=run.imgsz, limits=limits
+    converted = convert_pt_isolated(
+        source,
+        out_dir=ctx.workdir / "convert",
+        imgsz=run.imgsz,
+        limits=limits,
+        spool=settings.converter_spool_dir if settings.converter == "service" else None,
     )
+    info = converted.info
     if info.get("task") != run.task:
         raise ValueError(
             f"the checkpoint is a {info.get('task')} model; {run.model_name!r} is a {run.task} model"
@@ -341,7 +349,15 @@ def _convert(ctx: RunContext, heartbeat: Heartbeat) -> RunFinish:
     params = {"source": "pt-upload", "source_sha256": run.source_key.rsplit("/", 1)[-1].split(".")[0], **info}
     size = info.get("imgsz") or run.imgsz or 640
     imgsz = int(size[0] if isinstance(size, list | tuple) else size)
-    return evaluate_and_register(ctx, onnx_path, data=data, imgsz=imgsz, params=params, extra_artifacts={})
+    # The weights kept for fine-tuning are the worker's own rebuild, never the uploaded pickle.
+    return evaluate_and_register(
+        ctx,
+        converted.onnx,
+        data=data,
+        imgsz=imgsz,
+        params=params,
+        extra_artifacts={WEIGHTS_ARTIFACT: converted.weights},
+    )
 
 
 def _yaml_name(architecture: str | None, task: str) -> str:

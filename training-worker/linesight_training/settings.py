@@ -59,6 +59,11 @@ class TrainingSettings(CoreSettings, RedisSettings, S3Settings):
     )  # address space: torch alone takes ~3 GiB
     convert_cpu_seconds: int = Field(default=600, ge=10)
     convert_wall_seconds: int = Field(default=900, ge=10)
+    # Where uploaded .pt files are opened: "local", a sandboxed child of the worker (namespaces and the
+    # `nobody` user where the worker runs as root, see sandbox.py); "service", the separate converter
+    # service (compose), reached through the spool folder both mount.
+    converter: Literal["local", "service"] = "local"
+    converter_spool_dir: Path | None = None
     # Keep each run's folder (dataset, weights, plots) after it finished, for debugging.
     keep_run_files: bool = False
     # Level of Ultralytics' own log in the worker; INFO brings back its progress bars (slower, noisier).

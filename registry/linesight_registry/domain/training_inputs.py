@@ -80,7 +80,8 @@ def check_architecture(architecture: str, task: str) -> None:
 
 def base_weights(session: Session, model_name: str, number: int, task: str) -> str:
     """The object key of the PyTorch weights behind a registered version: the weights its training run
-    saved, or the .pt file a conversion was made from. ONNX uploads have none."""
+    saved, or the checkpoint a conversion rebuilt from the upload (never the uploaded .pt itself, a
+    pickle the worker must not open). ONNX uploads, and conversions made before the rebuild, have none."""
     model = catalog.get_model(session, model_name)
     version = catalog.get_version(session, model, number)
     if model.task != task:
@@ -90,12 +91,13 @@ def base_weights(session: Session, model_name: str, number: int, task: str) -> s
         run = session.scalar(select(TrainingRun).where(TrainingRun.id == version.training_run_id))
     key = None
     if run is not None:
-        key = run.artifacts.get(WEIGHTS_ARTIFACT) or (run.source_key if run.kind == "convert" else None)
+        key = run.artifacts.get(WEIGHTS_ARTIFACT)
     if not key:
         raise Problem(
             422,
             f"Version {number} of {model_name!r} has no PyTorch weights in the registry (it was uploaded as "
-            "ONNX); fine-tune a version made by a training run or a .pt upload, or give an architecture.",
+            "ONNX, or converted from a .pt before converted weights were kept: upload that .pt again); "
+            "fine-tune a version made by a training run or a .pt upload, or give an architecture.",
         )
     return key
 
