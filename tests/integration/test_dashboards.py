@@ -117,3 +117,10 @@ def test_every_query_parses_on_a_real_prometheus(prometheus):
             if resp.status_code != 200 or body.get("status") != "success":
                 refused.append(f"{name} {where}: {body.get('error')}")
     assert refused == []
+
+
+def test_the_line_quality_rules_load_into_the_same_prometheus(prometheus):
+    groups = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    loaded = {g["name"]: g for g in groups}
+    assert {"linesight-thresholds", "linesight-line-quality-rates", "linesight-line-quality"} <= set(loaded)
+    assert [r["name"] for g in groups for r in g["rules"] if r.get("health") == "err"] == []
