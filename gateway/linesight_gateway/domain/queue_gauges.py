@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 
+from prometheus_client import Gauge
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -42,24 +43,31 @@ REVIEW_QUEUE = text(
 )
 
 
+# the stations each gauge has a series for (prometheus_client does not list them publicly)
+_stations: dict[Gauge, set[str]] = {}
+
+
+def _replace(gauge: Gauge, values: dict[str, float]) -> None:
+    """Set the gauge's stations to `values` and drop the others (deleted or deactivated stations). No
+    clear() first: a scrape in between would see the series vanish, and Prometheus would mark it stale."""
+    known = _stations.setdefault(gauge, set())
+    for name in known - values.keys():
+        gauge.remove(name)
+    for name, value in values.items():
+        gauge.labels(name).set(value)
+    _stations[gauge] = set(values)
+
+
 def refresh(session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session:
-        pending = {name: (count, age) for name, count, age in session.execute(PENDING)}
+        pending = {name: (count, float(age)) for name, count, age in session.execute(PENDING)}
         last = list(session.execute(LAST_INSPECTION))
         depth, oldest = session.execute(REVIEW_QUEUE).one()
-    # clear() first drops deleted or deactivated stations; every active station gets a 0 pending
-    metrics.PENDING_INSPECTIONS.clear()
-    metrics.PENDING_OLDEST_AGE.clear()
-    metrics.LAST_INSPECTION.clear()
-    for name, at in last:
-        count, age = pending.pop(name, (0, 0.0))
-        metrics.PENDING_INSPECTIONS.labels(name).set(count)
-        metrics.PENDING_OLDEST_AGE.labels(name).set(float(age))
-        if at is not None:
-            metrics.LAST_INSPECTION.labels(name).set(float(at))
-    for name, (count, age) in pending.items():  # an inactive station's photos still wait
-        metrics.PENDING_INSPECTIONS.labels(name).set(count)
-        metrics.PENDING_OLDEST_AGE.labels(name).set(float(age))
+    # every active station gets a 0 pending; an inactive station's photos that still wait are kept too
+    waiting = {name: pending.get(name, (0, 0.0)) for name, _ in last} | pending
+    _replace(metrics.PENDING_INSPECTIONS, {name: count for name, (count, _) in waiting.items()})
+    _replace(metrics.PENDING_OLDEST_AGE, {name: age for name, (_, age) in waiting.items()})
+    _replace(metrics.LAST_INSPECTION, {name: float(at) for name, at in last if at is not None})
     metrics.REVIEW_QUEUE_DEPTH.set(depth)
     metrics.REVIEW_QUEUE_OLDEST_AGE.set(float(oldest))
     metrics.GAUGES_REFRESHED.set(time.time())
