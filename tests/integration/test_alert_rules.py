@@ -105,7 +105,10 @@ def test_drift_alerts_fire_on_a_drifting_station_and_stay_quiet_on_a_steady_one(
     drift_at = f"{WEEK * STEP + 120}m"  # the last two hours drift
     normal = [
         # 300 inspections an hour, 4% NOK, mean confidence 0.9, 2% low confidence: for 7 days and after
-        *[inspections(s, "OK", steady_then(48, 48)) for s in ("steady", "nok-drift", "unsure", "low-conf")],
+        *[
+            inspections(s, "OK", steady_then(48, 48))
+            for s in ("steady", "nok-drift", "unsure", "low-conf", "first-nok")
+        ],
         *[inspections(s, "NOK", steady_then(2, 2)) for s in ("steady", "unsure", "low-conf")],
         *[
             series(
@@ -122,6 +125,8 @@ def test_drift_alerts_fire_on_a_drifting_station_and_stay_quiet_on_a_steady_one(
     drifting = [
         # nok-drift: NOK jumps from 2 to 20 per step (4% → 28%)
         inspections("nok-drift", "NOK", steady_then(2, 20)),
+        # first-nok: never a NOK in 7 days (no series at all), then 20 per step
+        inspections("first-nok", "NOK", f"_x{WEEK} 0+20x11"),
         # unsure: the mean confidence falls from 0.9 to 0.6
         series(
             "linesight_gateway_inspection_confidence_sum",
@@ -156,7 +161,10 @@ def test_drift_alerts_fire_on_a_drifting_station_and_stay_quiet_on_a_steady_one(
     ]
     drift_alerts = ("LineSightNokRateDrift", "LineSightConfidenceDrop", "LineSightLowConfidenceShareRising")
     fired = {
-        "LineSightNokRateDrift": [expected(rules, "LineSightNokRateDrift", station="nok-drift")],
+        "LineSightNokRateDrift": [
+            expected(rules, "LineSightNokRateDrift", station="first-nok"),
+            expected(rules, "LineSightNokRateDrift", station="nok-drift"),
+        ],
         "LineSightConfidenceDrop": [expected(rules, "LineSightConfidenceDrop", station="unsure")],
         "LineSightLowConfidenceShareRising": [
             expected(rules, "LineSightLowConfidenceShareRising", station="low-conf")
