@@ -40,6 +40,7 @@ from linesight_gateway.domain.access import ensure_bootstrap_admin
 from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
 from linesight_gateway.domain.face_detector import face_detector
 from linesight_gateway.domain.key_cache import KeyCache
+from linesight_gateway.domain.queue_gauges import run_queue_gauges
 from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.domain.run_limits import RunLimits
 from linesight_gateway.settings import GatewaySettings
@@ -136,10 +137,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
             name="feedback-dataset-sync",
         )
+        queue_gauges = asyncio.create_task(
+            run_queue_gauges(app.state.session_factory, interval=settings.queue_gauges_interval_seconds),
+            name="queue-gauges",
+        )
         try:
             yield
         finally:
-            for task in (reprocessor, dataset_sync):
+            for task in (reprocessor, dataset_sync, queue_gauges):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -31,6 +31,9 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     # per round (domain/dataset_sync.py); a failed push is retried with back-off.
     dataset_sync_interval_seconds: float = 5.0
     dataset_sync_batch_size: int = 32
+    # The gauges that need the database (pending inspections, the label review queue, each station's last
+    # inspection) are counted this often in the background, never per scrape (domain/queue_gauges.py).
+    queue_gauges_interval_seconds: float = Field(15.0, gt=0)
     # A label read waits this long for the OCR service (LINESIGHT_OCR_URL); past it the upload is refused
     # with 504 and nothing is stored.
     ocr_timeout_seconds: float = 30.0

@@ -37,6 +37,33 @@ WORKER_UP = Gauge(
     multiprocess_mode="livemax",
 )
 
+# A running run's progress, per model (bounded: one per station or product). The pool process running the
+# run sets them; "livemax" drops them with that process, and a finished run sets them back to 0.
+EPOCH_DURATION = Histogram(
+    "linesight_training_epoch_duration_seconds",
+    "Time one training epoch took, validation included, per model.",
+    ["model"],
+    buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600),
+)
+RUN_EPOCH = Gauge(
+    "linesight_training_run_epoch",
+    "The last epoch the running run of a model finished (0 when none runs).",
+    ["model"],
+    multiprocess_mode="livemax",
+)
+RUN_EPOCHS = Gauge(
+    "linesight_training_run_epochs",
+    "Epochs the running run of a model was asked for (0 when none runs).",
+    ["model"],
+    multiprocess_mode="livemax",
+)
+RUN_ETA = Gauge(
+    "linesight_training_run_eta_seconds",
+    "Estimated time left for the running run of a model, at its mean pace so far (0 when none runs).",
+    ["model"],
+    multiprocess_mode="livemax",
+)
+
 _started: dict[str, float] = {}  # task id → start time, in the pool process running the task
 
 
@@ -73,6 +100,20 @@ def _on_worker_shutdown(**_: Any) -> None:
 
 def _on_process_shutdown(pid: int | None = None, **_: Any) -> None:
     mark_process_dead(pid or os.getpid())
+
+
+def record_epoch(model: str, epoch: int, epochs: int, duration_s: float, eta_s: float) -> None:
+    """One finished epoch of a running run."""
+    EPOCH_DURATION.labels(model).observe(duration_s)
+    RUN_EPOCH.labels(model).set(epoch)
+    RUN_EPOCHS.labels(model).set(epochs)
+    RUN_ETA.labels(model).set(eta_s)
+
+
+def record_run_ended(model: str) -> None:
+    RUN_EPOCH.labels(model).set(0)
+    RUN_EPOCHS.labels(model).set(0)
+    RUN_ETA.labels(model).set(0)
 
 
 def connect_worker_metrics(inherited_listener: socket.socket | None = None) -> None:

@@ -266,7 +266,13 @@ def _train(ctx: RunContext, heartbeat: Heartbeat) -> RunFinish:
         workers=ctx.settings.dataloader_workers,
     )
 
+    from linesight_training.metrics import record_epoch, record_run_ended
+
+    elapsed = [0.0]  # when the previous epoch ended, since training began
+
     def on_epoch(report: Any) -> bool:
+        record_epoch(run.model_name, report.epoch, report.epochs, report.elapsed_s - elapsed[0], report.eta_s)
+        elapsed[0] = report.elapsed_s
         control = ctx.client.progress(
             ctx.run_id,
             EpochProgress(
@@ -290,6 +296,8 @@ def _train(ctx: RunContext, heartbeat: Heartbeat) -> RunFinish:
         if heartbeat.gone:
             raise RunGone("the registry stopped this attempt") from None
         return RunFinish(status="cancelled", error=f"cancelled after epoch {exc.epoch}", attempt=run.attempt)
+    finally:
+        record_run_ended(run.model_name)
     with ctx.phase("export"):
         onnx_path = export_onnx(result.best_pt, imgsz=spec.imgsz, out_dir=ctx.workdir / "export")
     params = {

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.errors import Problem
+from linesight_gateway import metrics
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
 from linesight_gateway.api.feedback_schemas import DatasetLink, FeedbackIn, FeedbackOut, FeedbackRevisionOut
 from linesight_gateway.db.models import Feedback, Inspection, Station
@@ -85,6 +86,8 @@ async def give_feedback(
             log.warning("feedback saved without the class check", extra={"error": str(exc)})
     domain.check_corrections(inspection, station, payload, class_names)
     feedback, created = await run_in_threadpool(domain.save, session, inspection, payload, principal)
+    if created:
+        metrics.record_feedback(station.name, inspection, body.correct)
     audit.record(
         session,
         principal,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.inference import InferenceClient
 from linesight_core.contracts.inference import Prediction, PredictParams
+from linesight_gateway import metrics
 from linesight_gateway.db.models import Inspection, Station
 from linesight_gateway.domain.verdict import StationRules, judge
 
@@ -63,6 +64,7 @@ def complete(
     inspection.error = None
     inspection.next_attempt_at = None
     inspection.completed_at = datetime.now(UTC)
+    metrics.record_inspection(station.name, inspection)
 
 
 def mark_failed_attempt(inspection: Inspection, error: str) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from linesight_core.contracts.ocr import LabelCode, LabelRead
 from linesight_core.errors import Problem
 from linesight_core.label_codes import CodeInvalid, confirm
+from linesight_gateway import metrics
 from linesight_gateway.db.models import LabelRead as LabelReadRow
 from linesight_gateway.db.models import LabelReadChange
 from linesight_gateway.domain import audit
@@ -90,6 +91,7 @@ def _revision(session: Session, row: LabelReadRow, action: str, by: Principal, n
 def record_new(session: Session, row: LabelReadRow, by: Principal) -> None:
     """The OCR read as revision 1 (`auto_approve` when it was approved at once), by whoever sent it."""
     _revision(session, row, "auto_approve" if row.auto_approved else "read", by)
+    metrics.record_label_read(row.status, row.vendor_id)
 
 
 def _mark_reviewed(row: LabelReadRow, by: Principal, status: str, codes: list[dict[str, Any]]) -> None:
@@ -138,6 +140,7 @@ def approve(session: Session, row: LabelReadRow, by: Principal, notes: str) -> N
     _mark_reviewed(row, by, APPROVED, confirmed)
     row.notes = notes or row.notes
     _revision(session, row, "approve", by, notes)
+    metrics.record_review(APPROVED, row.codes)
     _audit(session, by, "approve", row, before, notes)
 
 
@@ -209,6 +212,7 @@ def correct(
     _mark_reviewed(row, by, APPROVED if as_read else CORRECTED, codes)
     row.notes = notes or row.notes
     _revision(session, row, "correct", by, notes)
+    metrics.record_review(row.status, codes)
     _audit(session, by, "correct", row, before, notes)
 
 

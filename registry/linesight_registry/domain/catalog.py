@@ -19,6 +19,7 @@ from linesight_core.contracts.registry import (
     ModelVersionOut,
 )
 from linesight_core.errors import Problem
+from linesight_registry import metrics
 from linesight_registry.db.models import Alias, AliasEvent, Model, ModelVersion
 from linesight_registry.domain.onnx_artifact import ArtifactInfo
 
@@ -268,6 +269,7 @@ def move_alias(
         )
     )
     session.commit()
+    metrics.ALIAS_MOVES.labels(model.name, alias_name).inc()
     publish(
         ModelPromoted(
             model_name=model.name,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from linesight_core.contracts.datasets import SPLITS, DatasetVersionOut, DiffSummary, VersionDiff
 from linesight_core.errors import Problem
 from linesight_core.storage import ObjectNotFound, ObjectStore
+from linesight_registry import metrics
 from linesight_registry.db.models import Dataset, DatasetItem, DatasetVersion
 from linesight_registry.domain.datasets import get_dataset
 
@@ -131,6 +132,7 @@ def create_version(
     )
     session.add(version)
     session.flush()
+    metrics.DATASET_VERSIONS.labels(dataset.name).inc()
     return version
 
 

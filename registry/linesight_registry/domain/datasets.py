@@ -24,6 +24,7 @@ from linesight_core.contracts.datasets import (
 )
 from linesight_core.errors import Problem
 from linesight_core.storage import ObjectStore
+from linesight_registry import metrics
 from linesight_registry.db.models import SCHEMA, Dataset, DatasetItem, DatasetVersion
 from linesight_registry.domain.archives import ArchiveLimits, ParsedArchive, iter_members
 from linesight_registry.domain.labels import CONTENT_TYPES, EXTENSIONS, image_key, is_labelled, split_for
@@ -174,6 +175,8 @@ def upsert_item(
     item_id, created = session.execute(upsert).one()
     item = session.get(DatasetItem, item_id, populate_existing=True)
     assert item is not None
+    if created:
+        metrics.DATASET_ITEMS.labels(dataset.name, source).inc()
     return item, bool(created)
 
 

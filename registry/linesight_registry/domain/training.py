@@ -26,7 +26,7 @@ from linesight_core.contracts.training import (
 from linesight_core.errors import Problem
 from linesight_registry.db.models import TrainingEpoch, TrainingRun
 from linesight_registry.domain import catalog
-from linesight_registry.domain.training_metrics import DECISIONS, RUNS
+from linesight_registry.domain.training_metrics import DECISIONS, RUN_DURATION, RUNS
 
 # Metrics where a smaller value is the better model; every other metric is "higher is better".
 LOWER_IS_BETTER = frozenset({"ece", "expected_calibration_error", "fitness_loss"})
@@ -48,6 +48,8 @@ def iso(moment: datetime) -> str:
 def transition(run: TrainingRun, status: str) -> None:
     run.status = status
     RUNS.labels(run.kind, status).inc()
+    if status in FINISHED_STATUSES and run.started_at is not None and run.finished_at is not None:
+        RUN_DURATION.labels(run.kind, status).observe((run.finished_at - run.started_at).total_seconds())
 
 
 # --- champion / challenger ------------------------------------------------------------------------------

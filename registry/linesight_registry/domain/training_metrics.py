@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 RUNS = Counter(
     "linesight_registry_training_runs_total",
@@ -24,4 +24,10 @@ DECISIONS = Counter(
     "linesight_registry_training_challenger_decisions_total",
     "Champion/challenger outcomes of finished runs: promoted, staged, kept (not better), not_compared.",
     ["outcome"],
+)
+RUN_DURATION = Histogram(
+    "linesight_registry_training_run_duration_seconds",
+    "From a run's start to its end (succeeded, failed or cancelled after it started), by kind and status.",
+    ["kind", "status"],
+    buckets=(10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 43200, 86400),
 )
