@@ -84,7 +84,14 @@ def run(promtool: str, tmp_path: Path, evaluation_interval: str, tests: list[dic
     path = tmp_path / "line_quality_test.yml"
     path.write_text(
         yaml.safe_dump(
-            {"rule_files": [str(RULES)], "evaluation_interval": evaluation_interval, "tests": tests},
+            {
+                "rule_files": [str(RULES)],
+                "evaluation_interval": evaluation_interval,
+                # The alerts read the thresholds' and the rates' recording rules: without an order,
+                # promtool evaluates the groups in a random order and an alert may see a stale value.
+                "group_eval_order": [g["name"] for g in yaml.safe_load(RULES.read_text())["groups"]],
+                "tests": tests,
+            },
             sort_keys=False,
         )
     )
