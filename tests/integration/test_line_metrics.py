@@ -37,14 +37,18 @@ def value(snapshot: dict, name: str, **labels: str) -> float:
     return snapshot.get((name, frozenset(labels.items())), 0.0)
 
 
-def wait_for(client: TestClient, name: str, labels: dict[str, str], expected: float) -> dict:
+def wait_until(client: TestClient, ready) -> dict:
     """The background gauges refresh every LINESIGHT_QUEUE_GAUGES_INTERVAL_SECONDS (0.2 s here)."""
     deadline = time.monotonic() + 10
     while True:
         snap = samples(client)
-        if snap.get((name, frozenset(labels.items()))) == expected or time.monotonic() > deadline:
+        if ready(snap) or time.monotonic() > deadline:
             return snap
         time.sleep(0.1)
+
+
+def wait_for(client: TestClient, name: str, labels: dict[str, str], expected: float) -> dict:
+    return wait_until(client, lambda snap: snap.get((name, frozenset(labels.items()))) == expected)
 
 
 def test_inspections_feedback_and_pending_are_counted_per_station(env):  # noqa: F811
@@ -134,7 +138,21 @@ def test_inspections_feedback_and_pending_are_counted_per_station(env):  # noqa:
                     ), agreement
 
                 # the last inspection's time, and no pending photo, from the database
-                snap = wait_for(gw, "linesight_gateway_pending_inspections", {"station": "bench-1"}, 0)
+                # (a refresh from before the photos already says 0 pending, but knows no last inspection)
+                last_key = (
+                    "linesight_gateway_station_last_inspection_timestamp_seconds",
+                    frozenset({("station", "bench-1")}),
+                )
+                snap = wait_until(
+                    gw,
+                    lambda s: (
+                        s.get(last_key)
+                        and s.get(
+                            ("linesight_gateway_pending_inspections", frozenset({("station", "bench-1")}))
+                        )
+                        == 0
+                    ),
+                )
                 last = value(
                     snap, "linesight_gateway_station_last_inspection_timestamp_seconds", station="bench-1"
                 )

@@ -217,10 +217,12 @@ def _reachable(path: str) -> bool:
 
 def _needed_paths() -> list[str]:
     """What the child must reach: the interpreter, its libraries, the virtual environment, our packages."""
+    import linesight_core
     import linesight_training
 
     paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    paths.add(str(Path(linesight_training.__file__).resolve().parent.parent))
+    for package in (linesight_training, linesight_core):
+        paths.add(str(Path(package.__file__).resolve().parent.parent))
     return sorted(os.path.realpath(p) for p in paths)
 
 

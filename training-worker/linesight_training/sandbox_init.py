@@ -61,6 +61,13 @@ def isolate_filesystem(workdir: str, expose: list[str]) -> str:
         found = _closed_ancestor(path)
         if found and found[1] not in passages.setdefault(found[0], {}):
             passages[found[0]][found[1]] = os.open(os.path.join(*found), os.O_RDONLY | os.O_DIRECTORY)
+    # An exposed folder under one of the fresh tmpfs folders (a checkout or a virtual environment under
+    # /tmp, say) would vanish under it: opened now, bound back read-only once the tmpfs is there.
+    buried: dict[str, int] = {}
+    for path in expose:
+        real = os.path.realpath(path)
+        if os.path.isdir(real) and any(real.startswith(point + "/") for point in WRITABLE):
+            buried[real] = os.open(real, os.O_RDONLY | os.O_DIRECTORY)
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         points = [line.split()[4].encode().decode("unicode_escape") for line in f]
     for point in sorted(set(points), key=len):
@@ -75,6 +82,11 @@ def isolate_filesystem(workdir: str, expose: list[str]) -> str:
     for point in WRITABLE:
         if os.path.isdir(point):
             _mount(libc, "tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+    for real, fd in sorted(buried.items()):
+        os.makedirs(real, exist_ok=True)
+        _mount(libc, f"/proc/self/fd/{fd}", real, None, MS_BIND | MS_REC)
+        _mount(libc, "none", real, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+        os.close(fd)
     for folder, entries in passages.items():
         _mount(libc, "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
         for name, fd in entries.items():
