@@ -112,17 +112,32 @@ def predict(client: TestClient, data: bytes, **params):
     )
 
 
+def fit_letterbox(size: int):
+    """The reference's own rule for a reduced decode: the photo's long side goes to the input size."""
+    return lambda w, h: (round(w * size / max(w, h)), round(h * size / max(w, h)))
+
+
+def fit_shortest(size: int):
+    return lambda w, h: (max(round(w * size / min(w, h)), size), max(round(h * size / min(w, h)), size))
+
+
 def reference_detect(path: Path, data: bytes, conf: float = 0.25) -> np.ndarray:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    # A JPEG decoded reduced (DCT scaling) to no less than the letterboxed size, as the service does; the
+    # boxes are then scaled back to the photo's own pixels.
+    decoded = decode_image(data, **LIMITS, fit=fit_letterbox(160))
     # the service pads to the stride (32) as Ultralytics' predict does for dynamic-size models
-    chw, lb = letterbox(np.asarray(decode_image(data, **LIMITS).image), (160, 160), stride=32)
+    chw, lb = letterbox(np.asarray(decoded.image), (160, 160), stride=32)
     raw = session.run(None, {session.get_inputs()[0].name: chw[None]})[0][0]
-    return decode_detect(raw, lb, conf_thres=conf, iou_thres=0.7, max_det=300)
+    det = decode_detect(raw, lb, conf_thres=conf, iou_thres=0.7, max_det=300)
+    det[:, [0, 2]] *= decoded.width / decoded.image.width
+    det[:, [1, 3]] *= decoded.height / decoded.image.height
+    return det
 
 
 def reference_classify(path: Path, data: bytes, k: int) -> list[tuple[int, float]]:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    chw = classify_input(decode_image(data, **LIMITS).image, (96, 96))
+    chw = classify_input(decode_image(data, **LIMITS, fit=fit_shortest(96)).image, (96, 96))
     return topk(session.run(None, {session.get_inputs()[0].name: chw[None]})[0][0], k)
 
 
@@ -158,8 +173,9 @@ def test_detect_and_classify_answers_equal_the_reference_processing(
     wrench_before = metric(client, "linesight_inference_predictions_total", model="bench", label="wrench")
     images = photos(6)
     bus = (Path(__import__("ultralytics").__file__).parent / "assets" / "bus.jpg").read_bytes()
+    camera = draw_scene(random.Random(5), size=(640, 480))[0].resize((4032, 3024), Image.BICUBIC)
     seen = 0
-    for data in [*images, bus]:
+    for data in [*images, bus, encode(camera)]:
         resp = predict(client, data, model="bench")
         assert resp.status_code == 200, resp.text
         answer = resp.json()
@@ -202,7 +218,7 @@ def test_detect_and_classify_answers_equal_the_reference_processing(
     bench = loaded[("bench", 1)]
     assert bench["aliases"] == ["production"]
     assert bench["sha256"] == sha
-    assert bench["requests_served"] == 9  # 7 photos, the low-confidence one, the pinned one
+    assert bench["requests_served"] == 10  # 8 photos, the low-confidence one, the pinned one
     assert bench["providers"][-1] == "CPUExecutionProvider"
     assert bench["dynamic_batch"] is True
 
