@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from linesight_core.images import decode_image
+from linesight_core.images import ImageRejected, decode_image
 from linesight_inference.domain.execution import plan_execution
 from linesight_inference.domain.runner import Job, ModelRunner, Options
 from tests.integration.test_inference_parity import iou
@@ -89,3 +89,14 @@ def test_the_reduction_keeps_the_letterboxed_input_at_full_resolution(runner):
     png = io.BytesIO()
     Image.new("RGB", (4032, 3024), "grey").save(png, format="PNG")
     assert decode_image(png.getvalue(), **LIMITS, fit=runner.fit_size).reduction == 1, "PNG has no DCT"
+
+
+def test_the_pixel_and_byte_limits_hold_before_a_reduced_decode(runner):
+    data = camera_photo(14)
+    # 1/8 would decode only 504x378 pixels, yet the photo itself is over the limit: refused from its header
+    with pytest.raises(ImageRejected) as over_pixels:
+        decode_image(data, max_bytes=LIMITS["max_bytes"], max_pixels=12_000_000, fit=runner.fit_size)
+    assert over_pixels.value.status == 413 and "4032x3024" in over_pixels.value.detail
+    with pytest.raises(ImageRejected) as over_bytes:
+        decode_image(data, max_bytes=len(data) - 1, max_pixels=LIMITS["max_pixels"], fit=runner.fit_size)
+    assert over_bytes.value.status == 413
