@@ -3,6 +3,10 @@ way of serving YOLO, on the same detect model and the same images, in one run.
 
   (a) a bare ONNX Runtime session in a loop (default options, `--threads` intra-op threads) on the tensors
       the service runs, already preprocessed: the ceiling; batch 1, and batch 8 for reference;
+  (a2) the same session at batch 1, each image first decoded from its JPEG with plain OpenCV
+      (`cv2.imdecode`, a full decode) and letterboxed: the ceiling a service that decodes can reach;
+  (a3) as (a2) with OpenCV's DCT-domain reduced decode (`IMREAD_REDUCED_COLOR_2/4/8`, the largest that
+      keeps the letterboxed input at full resolution), for reference;
   (b) the inference service over HTTP (`python -m linesight_inference`, resolving the model through a real
       registry, its default settings unless `--service-env`) at concurrency 1, 8 and 32;
   (c) Ultralytics `YOLO("model.onnx").predict` inside a minimal FastAPI endpoint under uvicorn, same
@@ -14,7 +18,13 @@ another process on a shared machine hits one round, not one configuration.
 
 Run from the repository root, loopback only:
 
-    .venv/bin/python bench/inference.py [--service-env LINESIGHT_MAX_BATCH_SIZE=8 ...]
+    .venv/bin/python bench/inference.py [--imgsz 640] [--size 4032x3024] [--service-env KEY=VALUE ...]
+
+`--imgsz` 320 or 640 exports the cached test detector's weights again at that size (dynamic ONNX, what
+Ultralytics writes): the compute of a YOLOv8n at that size, whatever it was trained at. Photos larger than
+1280 px are bench scenes drawn at 640 px, upscaled and grained (a camera photo of the same bench), saved as
+JPEG.
+The service gets each photo as the raw `image/jpeg` body (as the gateway sends it; `--multipart` for a form).
 
 The services need Postgres, Redis and an S3 store: private ones are started from local binaries
 (linesight_devstack) unless LINESIGHT_DATABASE_URL, LINESIGHT_REDIS_URL and LINESIGHT_S3_ENDPOINT (with
@@ -113,6 +123,15 @@ def multipart_request(path: str, field: str, image: bytes, fields: dict[str, str
     return (head + "\r\n").encode() + body
 
 
+def raw_request(path: str, image: bytes) -> bytes:
+    """The photo as the raw body, as the gateway sends it."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
+        f"Content-Length: {len(image)}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    return head.encode() + image
+
+
 @dataclass
 class RunResult:
     label: str
@@ -200,13 +219,34 @@ def machine_busy() -> float:
 # --- (a) the ceiling ----------------------------------------------------------------------------------
 
 
+def letterbox_fit(imgsz: int):  # type: ignore[no-untyped-def]
+    """The size a photo is resized to in a square letterbox: the long side to `imgsz`."""
+    return lambda w, h: (round(w * imgsz / max(w, h)), round(h * imgsz / max(w, h)))
+
+
+def cv2_reduced_flag(data: bytes, fit) -> int:  # type: ignore[no-untyped-def]
+    """OpenCV's imread flag for the largest DCT reduction that keeps the letterboxed size."""
+    import cv2
+    from PIL import Image
+
+    from linesight_core.images import dct_reduction
+
+    w, h = Image.open(io.BytesIO(data)).size
+    scale = dct_reduction(w, h, fit(w, h))
+    return {
+        1: cv2.IMREAD_COLOR,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }[scale]
+
+
 class BareSession:
     """(a): one ONNX Runtime session with default options but the thread count, on preprocessed inputs."""
 
     def __init__(self, model: Path, photos: list[bytes], imgsz: int, threads: int) -> None:
         import numpy as np
         import onnxruntime as ort
-        from PIL import Image
 
         from linesight_inference.domain.yolo import letterbox
 
@@ -214,15 +254,56 @@ class BareSession:
         opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         self.name = self.session.get_inputs()[0].name
+        from linesight_core.images import decode_image
+
+        self.photos = photos
+        self.imgsz = imgsz
+        fit = letterbox_fit(imgsz)
+        limits = {"max_bytes": 64 << 20, "max_pixels": 100_000_000}
         inputs = [
-            # the tensors the service runs: padded to the stride, as for every dynamic-size detect model
-            letterbox(np.asarray(Image.open(io.BytesIO(p)).convert("RGB")), (imgsz, imgsz), stride=32)[0]
+            # the tensors the service runs: decoded as it decodes (reduced where it may), padded to the
+            # stride, as for every dynamic-size detect model
+            letterbox(np.asarray(decode_image(p, **limits, fit=fit).image), (imgsz, imgsz), stride=32)[0]
             for p in photos
         ]
         self.stacks = {
             b: [np.stack([inputs[(i + k) % len(inputs)] for k in range(b)]) for i in range(len(inputs))]
             for b in (1, 8)
         }
+
+    def measure_decoding(self, seconds: float, *, reduced: bool) -> RunResult:
+        """(a2)/(a3): batch 1, each JPEG decoded with OpenCV and letterboxed first, in this process."""
+        import cv2
+        import numpy as np
+
+        from linesight_inference.domain.yolo import letterbox
+
+        fit = letterbox_fit(self.imgsz)
+
+        # the reduction from each JPEG's header (a few microseconds; not counted)
+        flags = {id(p): cv2_reduced_flag(p, fit) if reduced else cv2.IMREAD_COLOR for p in self.photos}
+
+        def tensor(data: bytes) -> np.ndarray:
+            bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags[id(data)])
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            return letterbox(rgb, (self.imgsz, self.imgsz), stride=32)[0][None]
+
+        for p in self.photos[:2]:
+            self.session.run(None, {self.name: tensor(p)})
+        latencies = []
+        c0, m0 = time.process_time(), machine_busy()
+        t0 = time.perf_counter()
+        i = 0
+        while time.perf_counter() - t0 < seconds:
+            s = time.perf_counter()
+            self.session.run(None, {self.name: tensor(self.photos[i % len(self.photos)])})
+            latencies.append(time.perf_counter() - s)
+            i += 1
+        elapsed = time.perf_counter() - t0
+        own = (time.process_time() - c0) / elapsed
+        other = max(0.0, (machine_busy() - m0) / elapsed - own)
+        label = "(a3) ort + cv2 reduced decode" if reduced else "(a2) ort + cv2 full decode"
+        return RunResult(label, 1, i, elapsed, latencies, 0, own, 0.0, other)
 
     def measure(self, batch: int, seconds: float) -> RunResult:
         stacks = self.stacks[batch]
@@ -306,7 +387,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads of (a)"
     )
-    p.add_argument("--size", default="640x480", help="photo size WxH")
+    p.add_argument("--size", default="640x480", help="photo size WxH, up to 4032x3024")
+    p.add_argument("--imgsz", type=int, default=160, choices=(160, 320, 640), help="detector input size")
+    p.add_argument("--multipart", action="store_true", help="send (b) multipart forms, not raw bodies")
     p.add_argument("--photos", type=int, default=32)
     p.add_argument(
         "--service-env",
@@ -349,13 +432,26 @@ def infrastructure(work: Path) -> Iterator[dict[str, str]]:
 
 
 def make_photos(count: int, size: str) -> list[bytes]:
+    import numpy as np
+    from PIL import Image
+
     from tests.support.synthetic import draw_scene
 
     w, h = (int(v) for v in size.split("x"))
+    if max(w, h) > 4032 or min(w, h) < 32:
+        raise SystemExit(f"--size {size}: from 32 to 4032 pixels a side")
     rng = random.Random(11)
     photos = []
     for _ in range(count):
-        img, _ = draw_scene(rng, size=(w, h))
+        if max(w, h) > 1280:  # a camera photo of a bench: the scene drawn at 640 px, upscaled
+            small = (640, max(round(640 * h / w), 1)) if w >= h else (max(round(640 * w / h), 1), 640)
+            img = draw_scene(rng, size=small)[0].resize((w, h), Image.BICUBIC)
+            # sensor grain: a smooth upscale compresses 10x better than a camera's photo, and the JPEG's
+            # entropy decoding (which no DCT reduction saves) is then under-counted
+            grain = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 4, (h, w, 3))
+            img = Image.fromarray(np.clip(np.asarray(img, np.float32) + grain, 0, 255).astype(np.uint8))
+        else:
+            img, _ = draw_scene(rng, size=(w, h))
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=90)
         photos.append(buf.getvalue())
@@ -372,7 +468,12 @@ class Target:
 
 @contextmanager
 def inference_service(
-    infra: dict[str, str], work: Path, model: Path, photos: list[bytes], extra: dict[str, str]
+    infra: dict[str, str],
+    work: Path,
+    model: Path,
+    photos: list[bytes],
+    extra: dict[str, str],
+    multipart: bool = False,
 ) -> Iterator[Target]:
     """(b): a registry and an inference process, the model uploaded and in production."""
     import httpx
@@ -421,9 +522,12 @@ def inference_service(
             f"(b) inference service: {shown}; ONNX Runtime {rt['threads_per_run'] or 'default'} thread(s) per "
             f"run, {rt['concurrent_batches']} run(s) at a time; first photo: {len(first['detections'])} detections"
         )
-        requests = [
-            multipart_request("/v1/predict", "image", ph, {"model": "bench-tools"}, True) for ph in photos
-        ]
+        if multipart:
+            requests = [
+                multipart_request("/v1/predict", "image", ph, {"model": "bench-tools"}, True) for ph in photos
+            ]
+        else:
+            requests = [raw_request("/v1/predict?model=bench-tools", ph) for ph in photos]
         yield Target("(b) linesight inference", inference.port, inference.proc.pid, requests)
     finally:
         for proc in (inference, registry):
@@ -463,6 +567,21 @@ def ultralytics_service(
             proc.wait(timeout=30)
 
 
+def export_at(weights: Path, imgsz: int, work: Path) -> Path:
+    """The test detector's weights exported again at `imgsz` (dynamic axes, simplified, as the tests'
+    models are): what a 320 or 640 px YOLOv8n costs to run."""
+    import shutil
+
+    from ultralytics import YOLO
+
+    folder = work / f"export-{imgsz}"
+    folder.mkdir()
+    copy = folder / weights.name
+    shutil.copy(weights, copy)
+    exported = YOLO(str(copy)).export(format="onnx", imgsz=imgsz, dynamic=True, simplify=True)
+    return Path(exported)
+
+
 def median_run(runs: list[RunResult]) -> RunResult:
     return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
 
@@ -475,8 +594,12 @@ def main() -> int:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     from tests.support.yolo_models import detect_model, pt_for
 
+    work = Path(tempfile.mkdtemp(prefix="linesight-bench-"))
+    work.chmod(0o711)  # Postgres (run as `postgres` when we are root) must reach its folder inside
     model = detect_model()
-    imgsz = 160
+    imgsz = args.imgsz
+    if imgsz != 160:
+        model = export_at(pt_for(model), imgsz, work)
     photos = make_photos(args.photos, args.size)
     levels = [int(c) for c in args.concurrency.split(",")]
     extra = dict(kv.split("=", 1) for kv in args.service_env)
@@ -485,13 +608,11 @@ def main() -> int:
         f"(~{statistics.mean(map(len, photos)) / 1024:.0f} KiB), {os.cpu_count()} CPUs; {args.rounds} rounds "
         f"of {args.seconds:g} s per configuration, interleaved; (a) with {args.threads} intra-op threads"
     )
-    work = Path(tempfile.mkdtemp(prefix="linesight-bench-"))
-    work.chmod(0o711)  # Postgres (run as `postgres` when we are root) must reach its folder inside
     bare = BareSession(model, photos, imgsz, args.threads)
     runs: dict[tuple[str, int], list[RunResult]] = {}
     with ExitStack() as stack:
         infra = stack.enter_context(infrastructure(work))
-        targets = [stack.enter_context(inference_service(infra, work, model, photos, extra))]
+        targets = [stack.enter_context(inference_service(infra, work, model, photos, extra, args.multipart))]
         if not args.skip_baseline:
             targets.append(stack.enter_context(ultralytics_service(work, model, imgsz, photos)))
         if args.pytorch_baseline:
@@ -501,6 +622,7 @@ def main() -> int:
             )
         for n in range(args.rounds):
             round_rows = [bare.measure(b, args.seconds) for b in (1, 8)]
+            round_rows += [bare.measure_decoding(args.seconds, reduced=r) for r in (False, True)]
             for t in targets:
                 for c in levels:
                     round_rows.append(drive(t.label, t.port, t.pid, t.requests, c, args.seconds))
@@ -513,10 +635,14 @@ def main() -> int:
     summary = {key: median_run(rs) for key, rs in runs.items()}
     print_table(list(summary.values()))
     ceiling = summary[("(a) onnxruntime batch 1", 1)]
-    print("\nratios of images/s (a = bare ONNX Runtime at batch 1)")
+    decoding = summary[("(a2) ort + cv2 full decode", 1)]
+    print(
+        "\nratios of images/s (a = bare ONNX Runtime at batch 1 on the service's tensors, a2 = the same with"
+        " a plain OpenCV decode of each JPEG)"
+    )
     for c in levels:
         b = summary[("(b) linesight inference", c)]
-        line = f"  c={c:<3} b/a = {b.rate / ceiling.rate:.2f}"
+        line = f"  c={c:<3} b/a = {b.rate / ceiling.rate:.2f}   b/a2 = {b.rate / decoding.rate:.2f}"
         if not args.skip_baseline:
             line += f"   b/c = {b.rate / summary[('(c) ultralytics + fastapi', c)].rate:.2f}"
         if args.pytorch_baseline:

@@ -112,17 +112,32 @@ def predict(client: TestClient, data: bytes, **params):
     )
 
 
+def fit_letterbox(size: int):
+    """The reference's own rule for a reduced decode: the photo's long side goes to the input size."""
+    return lambda w, h: (round(w * size / max(w, h)), round(h * size / max(w, h)))
+
+
+def fit_shortest(size: int):
+    return lambda w, h: (max(round(w * size / min(w, h)), size), max(round(h * size / min(w, h)), size))
+
+
 def reference_detect(path: Path, data: bytes, conf: float = 0.25) -> np.ndarray:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    # A JPEG decoded reduced (DCT scaling) to no less than the letterboxed size, as the service does; the
+    # boxes are then scaled back to the photo's own pixels.
+    decoded = decode_image(data, **LIMITS, fit=fit_letterbox(160))
     # the service pads to the stride (32) as Ultralytics' predict does for dynamic-size models
-    chw, lb = letterbox(np.asarray(decode_image(data, **LIMITS).image), (160, 160), stride=32)
+    chw, lb = letterbox(np.asarray(decoded.image), (160, 160), stride=32)
     raw = session.run(None, {session.get_inputs()[0].name: chw[None]})[0][0]
-    return decode_detect(raw, lb, conf_thres=conf, iou_thres=0.7, max_det=300)
+    det = decode_detect(raw, lb, conf_thres=conf, iou_thres=0.7, max_det=300)
+    det[:, [0, 2]] *= decoded.width / decoded.image.width
+    det[:, [1, 3]] *= decoded.height / decoded.image.height
+    return det
 
 
 def reference_classify(path: Path, data: bytes, k: int) -> list[tuple[int, float]]:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    chw = classify_input(decode_image(data, **LIMITS).image, (96, 96))
+    chw = classify_input(decode_image(data, **LIMITS, fit=fit_shortest(96)).image, (96, 96))
     return topk(session.run(None, {session.get_inputs()[0].name: chw[None]})[0][0], k)
 
 
@@ -158,8 +173,9 @@ def test_detect_and_classify_answers_equal_the_reference_processing(
     wrench_before = metric(client, "linesight_inference_predictions_total", model="bench", label="wrench")
     images = photos(6)
     bus = (Path(__import__("ultralytics").__file__).parent / "assets" / "bus.jpg").read_bytes()
+    camera = draw_scene(random.Random(5), size=(640, 480))[0].resize((4032, 3024), Image.BICUBIC)
     seen = 0
-    for data in [*images, bus]:
+    for data in [*images, bus, encode(camera)]:
         resp = predict(client, data, model="bench")
         assert resp.status_code == 200, resp.text
         answer = resp.json()
@@ -202,7 +218,7 @@ def test_detect_and_classify_answers_equal_the_reference_processing(
     bench = loaded[("bench", 1)]
     assert bench["aliases"] == ["production"]
     assert bench["sha256"] == sha
-    assert bench["requests_served"] == 9  # 7 photos, the low-confidence one, the pinned one
+    assert bench["requests_served"] == 10  # 8 photos, the low-confidence one, the pinned one
     assert bench["providers"][-1] == "CPUExecutionProvider"
     assert bench["dynamic_batch"] is True
 
@@ -297,6 +313,31 @@ def test_bad_requests_get_clear_answers(inference, fresh_service_env, registry, 
         client.post("/v1/predict?conf=1.5", data={"model": "bench"}, files={"image": ("p", ok)}).status_code
         == 422
     )
+
+    # The image as the raw body: the same answer as multipart, the same limits, a clear 415 otherwise.
+    raw = client.post("/v1/predict?model=bench", content=ok, headers={"Content-Type": "image/png"})
+    assert raw.status_code == 200, raw.text
+    assert as_rows(raw.json()) == as_rows(predict(client, ok, model="bench").json())
+    jpg = photos(2)[1]
+    raw_jpeg = client.post("/v1/predict?model=bench", content=jpg, headers={"Content-Type": "image/jpeg"})
+    assert raw_jpeg.status_code == 200 and as_rows(raw_jpeg.json()) == as_rows(
+        predict(client, jpg, model="bench").json()
+    )
+    big = cases[2][0]
+    over = client.post("/v1/predict?model=bench", content=big, headers={"Content-Type": "image/png"})
+    assert over.status_code == 413 and "200000" in problem(over)["detail"]
+    huge = client.post(
+        "/v1/predict?model=bench", content=b"\xff" * 600_000, headers={"Content-Type": "image/jpeg"}
+    )
+    assert huge.status_code == 413, huge.text
+    junk = client.post("/v1/predict?model=bench", content=b"junk", headers={"Content-Type": "image/jpeg"})
+    assert junk.status_code == 422 and "not an image" in problem(junk)["detail"]
+    for media in ("text/plain", "application/json", "image/svg+xml"):
+        wrong_type = client.post("/v1/predict?model=bench", content=ok, headers={"Content-Type": media})
+        assert wrong_type.status_code == 415, (media, wrong_type.text)
+        assert media in problem(wrong_type)["detail"] and "image/jpeg" in problem(wrong_type)["detail"]
+    no_model = client.post("/v1/predict", content=ok, headers={"Content-Type": "image/png"})
+    assert no_model.status_code == 422 and problem(no_model)["errors"]
 
     too_many = client.post("/v1/predict/batch", data={"model": "bench"}, files=[("images", ("p", ok))] * 65)
     assert too_many.status_code == 422 and "64" in problem(too_many)["detail"]
@@ -464,3 +505,49 @@ def wait_until(condition, what: str, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def test_the_gateways_client_sends_jpeg_and_png_as_the_raw_body(inference):
+    """linesight_core's InferenceClient (what the gateway calls inference with), on the service's own event
+    loop: JPEG and PNG go as the raw body, other formats as multipart; both answer like a form does."""
+    from linesight_core.clients.errors import UpstreamError
+    from linesight_core.clients.inference import InferenceClient
+    from linesight_core.contracts.inference import PredictParams
+
+    client = inference()
+    sent: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request.headers["content-type"].split(";")[0])
+
+    rng = random.Random(9)
+    scene = draw_scene(rng, size=(400, 300))[0]
+    jpg, png, webp = encode(scene, "JPEG"), encode(scene, "PNG"), encode(scene, "WEBP")
+
+    async def calls():
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=client.app),
+            base_url="http://inference",
+            headers=AUTH,
+            event_hooks={"request": [record]},
+        )
+        inference_client = InferenceClient(http)
+        try:
+            params = PredictParams(model="bench")
+            answers = [await inference_client.predict(data, params) for data in (jpg, png, webp)]
+            try:
+                await inference_client.predict(encode(scene, "GIF"), params)
+            except UpstreamError as exc:
+                refused = exc
+            return answers, refused
+        finally:
+            await http.aclose()
+
+    answers, refused = client.portal.call(calls)
+    assert sent == ["image/jpeg", "image/png", "multipart/form-data", "multipart/form-data"]
+    for data, answer in zip((jpg, png, webp), answers, strict=True):
+        assert [d.model_dump() for d in answer.detections] == predict(client, data, model="bench").json()[
+            "detections"
+        ]
+        assert (answer.image.width, answer.image.height) == (400, 300)
+    assert refused.status == 415 and "GIF" in refused.detail

@@ -30,6 +30,14 @@ PARAMS_NOTE = (
     " Parameters (`model`, `alias` or `version`, `conf`, `iou`, `max_det`, `top_k`) are multipart form fields"
     " or query parameters; a form field wins over a query parameter of the same name."
 )
+# A raw body spares the multipart framing and its spooled temp file on both sides (the gateway sends so).
+RAW_TYPES = ("image/jpeg", "image/png")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+RAW_BODY = {
+    "description": "The image itself as the body (`Content-Type: image/jpeg` or `image/png`), parameters "
+    "in the query string; or a multipart form with the image in the `image` field.",
+    "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in RAW_TYPES},
+}
 
 
 async def predict_params(
@@ -84,18 +92,44 @@ PredictorDep = Annotated[Predictor, Depends(_predictor)]
     response_model=Prediction,
     summary="Predict on one image",
     description="Detections (detect models) or top-k classes (classify models) of one image, with the model "
-    "version that answered and the time spent in each stage." + PARAMS_NOTE,
+    "version that answered and the time spent in each stage. The image comes as a multipart `image` field, "
+    "or as the raw body with `Content-Type: image/jpeg` or `image/png` (parameters then in the query)."
+    + PARAMS_NOTE,
     responses=ERRORS,
+    openapi_extra={"requestBody": RAW_BODY},
 )
 async def predict(
     request: Request,
     params: ParamsDep,
     predictor: PredictorDep,
-    image: Annotated[UploadFile, File(description="JPEG, PNG, WebP, BMP or TIFF")],
+    image: Annotated[
+        UploadFile | None, File(description="JPEG, PNG, WebP, BMP or TIFF (or send the image as the body)")
+    ] = None,
 ) -> Response:
-    data = await _read(image, predictor.limits.max_bytes)
+    if image is not None:
+        data = await _read(image, predictor.limits.max_bytes)
+    else:
+        data = await _raw_body(request, predictor.limits.max_bytes)
     [answer] = await predictor.predict([data], params)
     return _json(answer.__pydantic_serializer__.to_json(answer))
+
+
+async def _raw_body(request: Request, max_bytes: int) -> bytes:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media in RAW_TYPES:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:  # refused before the body is read
+            raise ImageRejected(413, f"The image is {declared} bytes; the limit is {max_bytes} bytes.")
+        return await request.body()  # the body limit middleware bounds what this reads
+    if not media or media in FORM_TYPES:
+        missing = {"type": "missing", "loc": ("body", "image"), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    raise Problem(
+        415,
+        f"Content-Type {media} is not accepted. Send the image as the body with Content-Type "
+        f"{' or '.join(RAW_TYPES)}, or as the `image` field of a multipart/form-data form.",
+        title="Unsupported media type",
+    )
 
 
 @router.post(

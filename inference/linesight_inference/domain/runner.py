@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -96,16 +96,35 @@ class ModelRunner:
         self.stride = stride if task == "detect" and dynamic_size and stride else None
         self._on_run = on_run
 
-    def prepare(self, image: Image.Image) -> Prepared:
+    def fit_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size (w, h) a photo of this size is resized to before padding or cropping: a decoder may
+        hand over any image at least this large and lose nothing."""
+        th, tw = self.imgsz
+        if self.task == "detect":
+            r = min(th / height, tw / width)
+            return max(round(width * r), 1), max(round(height * r), 1)
+        if th != tw:
+            return tw, th
+        r = th / min(width, height)  # classify: the shortest side to the input size
+        return max(round(width * r), th), max(round(height * r), th)
+
+    def prepare(self, image: Image.Image, original: tuple[int, int] | None = None) -> Prepared:
         """RGB image → network input row. Detect letterboxes into the export size (padded to the stride
-        when the model takes any size); classify resizes the shortest side and crops the centre."""
+        when the model takes any size); classify resizes the shortest side and crops the centre.
+
+        `original` (w, h): the photo's own size when `image` is a reduced decode of it; boxes are then
+        mapped back to the original's pixels."""
+        width, height = original or image.size
         if self.task == "detect":
             tensor, lb = letterbox(np.asarray(image), self.imgsz, stride=self.stride)
+            if (width, height) != image.size:
+                unpad_w, unpad_h = lb.gain_x * lb.orig_w, lb.gain_y * lb.orig_h
+                lb = replace(lb, gain_x=unpad_w / width, gain_y=unpad_h / height, orig_w=width, orig_h=height)
         else:
             tensor, lb = classify_input(image, self.imgsz), None
         if self.half:
             tensor = tensor.astype(np.float16)
-        return Prepared(tensor, lb, image.width, image.height)
+        return Prepared(tensor, lb, width, height)
 
     def run(self, jobs: list[Job], solo: bool = False) -> list[Output | Exception]:
         """ONNX Runtime runs over the jobs' rows (one per input shape: one run unless photos of different

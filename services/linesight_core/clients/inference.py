@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 from linesight_core.clients.errors import raise_for_problem, transport_error
 from linesight_core.contracts.inference import LoadedModel, Prediction, PredictParams
 from linesight_core.http import make_async_client
+from linesight_core.images import sniff_image_type
 
 SERVICE = "inference"
 
@@ -19,6 +20,8 @@ _LOADED = TypeAdapter(list[LoadedModel])
 
 # (file name, bytes, content type); the content type is informative, the service reads the bytes.
 ImageFile = tuple[str, bytes, str]
+# Sent as the raw body (no multipart framing to build and parse, no spooled temp file in the service).
+RAW_TYPES = frozenset({"image/jpeg", "image/png"})
 
 
 def _form(params: PredictParams) -> dict[str, str]:
@@ -56,9 +59,13 @@ class InferenceClient:
         """One image. Upstream 4xx answers (bad image, unknown model) raise UpstreamError with their status.
         `timeout` overrides the client's for this call (the gateway keeps inspections snappy)."""
         extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
-        body = await self._call(
-            "POST", "/v1/predict", data=_form(params), files={"image": _as_file(image)}, **extra
-        )
+        data = image[1] if isinstance(image, tuple) else image
+        media = sniff_image_type(data)
+        if media in RAW_TYPES:
+            extra |= {"params": _form(params), "content": data, "headers": {"Content-Type": media}}
+        else:  # other formats go as a form, so the service's answer on them stays its own
+            extra |= {"data": _form(params), "files": {"image": _as_file(image)}}
+        body = await self._call("POST", "/v1/predict", **extra)
         return Prediction.model_validate_json(body)
 
     async def predict_batch(
