@@ -80,7 +80,8 @@ def _flag_unusual(
         detections = None
     else:
         # The confidence of each item the station expects, as the model saw it.
-        tops = [d["confidence"] for d in verdict.top_predictions if d["label"] in rules_of(station).expected]
+        expected_labels = {e["label"] for e in station.expected_items}
+        tops = [d["confidence"] for d in verdict.top_predictions if d["label"] in expected_labels]
         detections = sum(verdict.counts.values())
     expected = sum(int(e.get("min_count", 1)) for e in station.expected_items) or None
     inspection.unusual = unusual.reasons(
