@@ -72,3 +72,35 @@ def test_the_model_unsure_or_seeing_far_too_much_is_flagged(station):
     )
     # A missing item is the station's normal NOK, not an unusual photo.
     assert check(station, photos.normal(STATION, 503), tops=(0.9, 0.88), expected_count=3, detections=2) == []
+
+
+def completed(img, *, needs_review: bool):
+    """An inspection at a three-tool station completed with a sure OK from the model."""
+    from linesight_gateway.db.models import Inspection, Station
+    from linesight_gateway.domain.inspections import complete
+    from tests.unit.test_verdict import det, prediction
+
+    station = Station(
+        name="bench-1",
+        mode="detect",
+        model_name="m",
+        expected_items=[{"label": label, "min_count": 1} for label in ("wrench", "screwdriver", "tape")],
+        ok_classes=[],
+        success_threshold=0.7,
+        low_confidence_threshold=0.5,
+        unusual_needs_review=needs_review,
+    )
+    inspection = Inspection(model_name="m", photo_stats=photo_stats(img))
+    sure = prediction([det("wrench", 0.95), det("screwdriver", 0.93, 1), det("tape", 0.9, 2)])
+    complete(inspection, station, sure, {})
+    return inspection
+
+
+def test_the_station_decides_whether_an_unusual_photo_needs_review():
+    dark = photos.dark(STATION, 7)
+    plain = completed(dark, needs_review=False)
+    assert (plain.verdict, plain.confidence_status, plain.unusual) == ("OK", "success", ["too_dark"])
+    reviewed = completed(dark, needs_review=True)
+    assert (reviewed.verdict, reviewed.confidence_status) == ("OK", "low_confidence")
+    assert completed(photos.normal(STATION, 7), needs_review=True).confidence_status == "success"
+    assert "signals" in reviewed.photo_stats  # kept for the station's baseline

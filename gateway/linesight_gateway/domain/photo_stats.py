@@ -28,7 +28,7 @@ def photo_stats(img: Image.Image, reference: np.ndarray | None = None) -> dict[s
     stats: dict[str, Any] = {
         "brightness": round(float(gray.mean()), 2),
         "contrast": round(float(gray.std()), 2),
-        "sharpness": round(float(cv2.Laplacian(gray, cv2.CV_32F).var()), 2),
+        "sharpness": round(float(cv2.Laplacian(gray * _gain(gray), cv2.CV_32F).var()), 2),
         # Chromaticity (share of red and green in the light) tells a wooden bench from a street.
         "red_share": round(float((arr[..., 0] / total).mean()), 4),
         "green_share": round(float((arr[..., 1] / total).mean()), 4),
@@ -37,6 +37,12 @@ def photo_stats(img: Image.Image, reference: np.ndarray | None = None) -> dict[s
     if reference is not None:
         stats["reference_similarity"] = reference_similarity(view(upright), reference)
     return stats
+
+
+def _gain(gray: np.ndarray) -> float:
+    """Sharpness is measured as if the photo's mean brightness were mid-grey: the variance of the
+    Laplacian grows with the square of the light, and a dim photo is not a blurred one."""
+    return 128.0 / max(float(gray.mean()), 1.0)
 
 
 def view(img: Image.Image) -> np.ndarray:
