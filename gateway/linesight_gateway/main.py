@@ -41,6 +41,7 @@ from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
 from linesight_gateway.domain.face_detector import face_detector
 from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.queue_gauges import run_queue_gauges
+from linesight_gateway.domain.reference_views import ReferenceViews
 from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.domain.run_limits import RunLimits
 from linesight_gateway.settings import GatewaySettings
@@ -172,6 +173,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     app.state.store = store
+    app.state.reference_views = ReferenceViews(store, buckets[0])
     for module in ROUTER_MODULES:
         app.include_router(module.router)
     return app

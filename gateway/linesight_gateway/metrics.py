@@ -29,6 +29,13 @@ MISSING_ITEMS = Counter(
     "Expected items found missing (fewer than the station's minimum count), by station and class.",
     ["station", "class"],
 )
+UNUSUAL_PHOTOS = Counter(
+    "linesight_gateway_unusual_photos_total",
+    "Answered inspections whose photo was flagged unusual (domain/unusual.py), by station and reason "
+    "(too_dark, too_bright, low_contrast, blurred, camera_moved, unlike_recent_photos, "
+    "low_model_confidence, unexpected_detection_count); a photo counts once per reason.",
+    ["station", "reason"],
+)
 FEEDBACK = Counter(
     "linesight_gateway_feedback_total",
     "First feedback given on an inspection (revisions are not counted again), by station and the model "
@@ -94,6 +101,8 @@ def record_inspection(station: str, inspection: Any) -> None:
         INSPECTION_CONFIDENCE.labels(station).observe(inspection.confidence)
     for item in inspection.missing or []:
         MISSING_ITEMS.labels(station, item["label"]).inc()
+    for reason in inspection.unusual or []:
+        UNUSUAL_PHOTOS.labels(station, reason).inc()
 
 
 def record_feedback(station: str, inspection: Any, correct: bool) -> None:

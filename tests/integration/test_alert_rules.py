@@ -25,6 +25,7 @@ ALERTS = {
     "LineSightLabelReviewQueueOld",
     "LineSightTrainingRunFailed",
     "LineSightStationSilent",
+    "LineSightUnusualPhotos",
 }
 STEP = 20  # minutes between samples of the drift tests: few enough for a fast test, several per hour
 WEEK = 7 * 24 * 60 // STEP  # samples in 7 days
@@ -263,7 +264,13 @@ def test_queue_training_and_silence_alerts_fire_on_trouble_only(promtool, rules,
         ),
     ]
     alerts = sorted(
-        ALERTS - {"LineSightNokRateDrift", "LineSightConfidenceDrop", "LineSightLowConfidenceShareRising"}
+        ALERTS
+        - {
+            "LineSightNokRateDrift",
+            "LineSightConfidenceDrop",
+            "LineSightLowConfidenceShareRising",
+            "LineSightUnusualPhotos",
+        }
     )
     fired = {
         "LineSightPendingInspectionsOld": [
@@ -292,5 +299,40 @@ def test_queue_training_and_silence_alerts_fire_on_trouble_only(promtool, rules,
                 "input_series": normal,
                 "alert_rule_test": [{"eval_time": "40m", "alertname": a, "exp_alerts": []} for a in alerts],
             },
+        ],
+    )
+
+
+def test_unusual_photo_alert_fires_on_a_moved_camera_not_on_a_stray_dark_photo(promtool, rules, tmp_path):
+    def unusual(station: str, reason: str, values: str) -> dict:
+        return series(
+            "linesight_gateway_unusual_photos_total", values, job="gateway", station=station, reason=reason
+        )
+
+    # 5 photos a minute at each station; at "moved" 4 of them are flagged camera_moved from the start,
+    # at "fine" one photo in ten minutes is too dark (2 %), and at "mixed" three reasons share 9 % each.
+    input_series = [
+        *[inspections(s, "OK", "0+5x60") for s in ("moved", "fine", "mixed")],
+        unusual("moved", "camera_moved", "0+4x60"),
+        unusual("fine", "too_dark", "0+0.1x60"),
+        *[unusual("mixed", r, "0+0.45x60") for r in ("too_dark", "blurred", "camera_moved")],
+    ]
+    run(
+        promtool,
+        tmp_path,
+        "1m",
+        [
+            {
+                "interval": "1m",
+                "input_series": input_series,
+                "alert_rule_test": [
+                    {"eval_time": "8m", "alertname": "LineSightUnusualPhotos", "exp_alerts": []},
+                    {
+                        "eval_time": "40m",
+                        "alertname": "LineSightUnusualPhotos",
+                        "exp_alerts": [expected(rules, "LineSightUnusualPhotos", station="moved")],
+                    },
+                ],
+            }
         ],
     )

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageEnhance
 from streamlit.testing.v1 import AppTest
 
 from linesight_core.clients.training import TrainingRunsClient
@@ -181,6 +181,30 @@ def test_inspect_shows_nok_for_a_missing_tool_and_takes_feedback(monkeypatch, st
     assert feedback["correct"] is False
     assert feedback["corrected_counts"] == {"wrench": 1, "screwdriver": 0, "tape": 0}
     assert feedback["use_for_training"] is False
+
+
+def test_an_unusual_photo_is_shown_on_inspect_and_found_in_history(monkeypatch, start_stack):
+    stack = start_stack()
+    sid = stack.detect_station()
+    bench, _ = draw_scene(random.Random(7), present=[0, 1, 2])
+    stack.inspect(sid, jpeg(bench))
+    dark = ImageEnhance.Brightness(bench).enhance(0.15)
+
+    at = open_page(monkeypatch, stack, "operator", "1_Inspect.py")
+    at.radio(key="inspect_source").set_value("File").run()
+    at.file_uploader(key="inspect_file").set_value(("dark.jpg", jpeg(dark), "image/jpeg")).run()
+    button(at, "Inspect").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("**Unusual photo:** too dark" in w.value for w in at.warning), [w.value for w in at.warning]
+
+    at = open_page(monkeypatch, stack, "viewer", "2_History.py")
+    assert "2 inspections · page 1 of 1" in [c.value for c in at.caption]
+    at.selectbox(key="history_unusual").set_value("unusual").run()
+    assert "1 inspection · page 1 of 1" in [c.value for c in at.caption]
+    assert any("**Unusual photo:** too dark" in m for m in markdown(at))
+    at.selectbox(key="history_unusual").set_value("usual").run()
+    assert "1 inspection · page 1 of 1" in [c.value for c in at.caption]
+    assert not any("Unusual photo" in m for m in markdown(at))
 
 
 def test_inspect_says_a_photo_is_kept_when_the_model_is_away(monkeypatch, start_stack):

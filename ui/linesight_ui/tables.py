@@ -44,6 +44,11 @@ def expected_counts(station: Mapping[str, Any], counts: Mapping[str, int]) -> pd
     return pd.DataFrame(rows, columns=["item", "expected (at least)", "found"])
 
 
+def unusual_text(reasons: Sequence[str]) -> str:
+    """An inspection's unusual-photo reasons as words: `too_dark` → `too dark`."""
+    return ", ".join(r.replace("_", " ") for r in reasons)
+
+
 def inspections_table(items: Sequence[Mapping[str, Any]], station_names: Mapping[str, str]) -> pd.DataFrame:
     rows = []
     for i in items:

@@ -8,6 +8,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+UnusualReason = Literal[
+    "too_dark",
+    "too_bright",
+    "low_contrast",
+    "blurred",
+    "camera_moved",
+    "unlike_recent_photos",
+    "low_model_confidence",
+    "unexpected_detection_count",
+]
+
 
 class ModelRef(BaseModel):
     name: str
@@ -39,6 +50,7 @@ class InspectionOut(BaseModel):
                             "box": {"x1": 34.5, "y1": 80.2, "x2": 75.0, "y2": 181.9},
                         }
                     ],
+                    "unusual": [],
                     "model": {
                         "name": "bench-tools",
                         "alias": "production",
@@ -72,6 +84,12 @@ class InspectionOut(BaseModel):
     missing: list[dict[str, Any]]
     unexpected: list[dict[str, Any]]
     predictions: list[dict[str, Any]] = Field(description="Detections (best first) or top classes")
+    unusual: list[UnusualReason] = Field(
+        default_factory=list,
+        description="Why the photo is unlike the station's recent accepted photos or its reference photo "
+        "(empty: nothing unusual). With the station's `unusual_needs_review`, a flagged `success` answer "
+        "becomes `low_confidence`.",
+    )
     model: ModelRef
     image: dict[str, Any]
     timings_ms: dict[str, Any]

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from PIL import Image, ImageOps
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.contracts.inference import Prediction
@@ -29,6 +29,7 @@ from linesight_gateway.domain import inspections as domain
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.annotate import annotate
 from linesight_gateway.domain.people import people_in
+from linesight_gateway.domain.photo_stats import photo_stats
 from linesight_gateway.domain.privacy import blur_photo, encode_jpeg
 from linesight_gateway.domain.station_scope import require_station, station_filter
 
@@ -50,6 +51,7 @@ def inspection_out(i: Inspection) -> InspectionOut:
         missing=i.missing,
         unexpected=i.unexpected,
         predictions=i.predictions,
+        unusual=i.unusual or [],
         model=ModelRef(
             name=i.model_name, alias=i.model_alias, version=i.model_version, sha256=i.model_sha256
         ),
@@ -76,6 +78,11 @@ def _station(session, station_id: uuid.UUID, principal: Principal) -> Station:  
     if not station.active:
         raise Problem(409, f"Station {station.name!r} is not active; activate it to inspect there.")
     return station
+
+
+def _photo_stats(request: Request, station: Station, image: Image.Image) -> dict[str, Any]:
+    reference = request.app.state.reference_views.get(station.reference_image_key)
+    return photo_stats(image, reference)
 
 
 async def _inspect_one(
@@ -152,6 +159,7 @@ async def _inspect_one(
         await abandon(model_call)
         raise
     prediction, error, infer_ms = await model_call
+    photo = await run_in_threadpool(_photo_stats, request, station, decoded.image)
     inspection = Inspection(
         id=inspection_id,
         station_id=station.id,
@@ -166,6 +174,7 @@ async def _inspect_one(
         people_blurred=people,
         created_by=principal.key_id,
         attempts=0,
+        photo_stats=photo,
     )
     timings = {
         "decode": round((t1 - t0) * 1000, 2),
@@ -176,7 +185,8 @@ async def _inspect_one(
         domain.mark_failed_attempt(inspection, error or "no answer")
     else:
         timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        domain.complete(inspection, station, prediction, timings)
+        history = await run_in_threadpool(domain.recent_signals, session, station.id)
+        domain.complete(inspection, station, prediction, timings, history)
     session.add(inspection)
     await run_in_threadpool(session.commit)
     return inspection
@@ -259,6 +269,9 @@ def list_inspections(
     since: datetime | None = None,
     until: datetime | None = None,
     has_feedback: bool | None = None,
+    unusual: Annotated[
+        bool | None, Query(description="true: only photos flagged unusual; false: only the others")
+    ] = None,
     sort: Literal["newest", "oldest"] = "newest",
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
@@ -282,6 +295,9 @@ def list_inspections(
     if has_feedback is not None:
         exists = select(Feedback.inspection_id).where(Feedback.inspection_id == Inspection.id).exists()
         stmt = stmt.where(exists if has_feedback else ~exists)
+    if unusual is not None:
+        usual = Inspection.unusual == text("'[]'::jsonb")
+        stmt = stmt.where(~usual if unusual else usual)
     if since:
         stmt = stmt.where(Inspection.created_at >= since)
     if until:

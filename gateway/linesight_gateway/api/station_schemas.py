@@ -83,6 +83,11 @@ class StationFields(BaseModel):
         description="Blur whole people, as found by the gateway's person detector "
         "(LINESIGHT_PEOPLE_DETECTOR_MODEL), before the photo is stored",
     )
+    unusual_needs_review: bool = Field(
+        False,
+        description="A photo flagged unusual (dark, blurred, camera moved, unlike the station's recent "
+        "photos) turns a `success` answer into `low_confidence`, so someone checks it by eye",
+    )
     active: bool = True
     training: TrainingPolicy = Field(default_factory=TrainingPolicy)
 
@@ -128,6 +133,7 @@ class StationUpdate(BaseModel):
     thresholds: Thresholds | None = None
     blur_faces: bool | None = None
     blur_people: bool | None = None
+    unusual_needs_review: bool | None = None
     active: bool | None = None
     training: TrainingPolicy | None = None
 
@@ -163,6 +169,7 @@ class StationOut(BaseModel):
                     "has_reference_image": True,
                     "blur_faces": True,
                     "blur_people": False,
+                    "unusual_needs_review": True,
                     "active": True,
                     "training": {
                         "dataset": "bench-tools",
@@ -201,6 +208,7 @@ class StationOut(BaseModel):
     has_reference_image: bool
     blur_faces: bool
     blur_people: bool
+    unusual_needs_review: bool
     active: bool
     training: TrainingPolicy
     training_state: dict[str, Any] = Field(

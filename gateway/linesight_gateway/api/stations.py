@@ -47,6 +47,7 @@ def station_out(s: Station) -> StationOut:
         has_reference_image=s.reference_image_key is not None,
         blur_faces=s.blur_faces,
         blur_people=s.blur_people,
+        unusual_needs_review=s.unusual_needs_review,
         active=s.active,
         training=TrainingPolicy(**(s.training or {})),
         training_state=s.training_state or {},
@@ -105,6 +106,7 @@ async def create_station(
         low_confidence_threshold=body.thresholds.low_confidence,
         blur_faces=body.blur_faces,
         blur_people=body.blur_people,
+        unusual_needs_review=body.unusual_needs_review,
         active=body.active,
         training=body.training.model_dump(),
     )
@@ -183,6 +185,8 @@ async def update_station(
         station.blur_faces = body.blur_faces
     if body.blur_people is not None:
         station.blur_people = body.blur_people
+    if body.unusual_needs_review is not None:
+        station.unusual_needs_review = body.unusual_needs_review
     if body.active is not None:
         station.active = body.active
     if body.training is not None:

@@ -72,6 +72,8 @@ class Station(Base):
     reference_image_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
     blur_faces: Mapped[bool] = mapped_column(default=False)
     blur_people: Mapped[bool] = mapped_column(default=False)
+    # An unusual photo (domain/unusual.py) turns a `success` answer into `low_confidence`: check by eye.
+    unusual_needs_review: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     # TrainingPolicy (api/station_schemas.py) and where the feedback loop stands (domain/dataset_sync.py)
     training: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
@@ -112,6 +114,9 @@ class Inspection(Base):
     faces_blurred: Mapped[int] = mapped_column(default=0)
     people_blurred: Mapped[int] = mapped_column(default=0)
     timings_ms: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Photo statistics and model signals (domain/unusual.signals), the station's rolling baseline
+    photo_stats: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    unusual: Mapped[list[str]] = mapped_column(JSONB, default=list)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

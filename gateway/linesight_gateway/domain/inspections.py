@@ -18,7 +18,8 @@ from linesight_core.clients.inference import InferenceClient
 from linesight_core.contracts.inference import Prediction, PredictParams
 from linesight_gateway import metrics
 from linesight_gateway.db.models import Inspection, Station
-from linesight_gateway.domain.verdict import StationRules, judge
+from linesight_gateway.domain import unusual
+from linesight_gateway.domain.verdict import LOW_CONFIDENCE, SUCCESS, StationRules, Verdict, judge
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,65 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts - 1)))
 
 
-def complete(
-    inspection: Inspection, station: Station, prediction: Prediction, extra_timings: dict[str, float]
+def recent_signals(session: Session, station_id: uuid.UUID) -> list[dict[str, float]]:
+    """The signals of the station's last accepted (completed, not unusual) inspections: its baseline.
+    One indexed read of at most BASELINE_SIZE small rows."""
+    rows = session.scalars(
+        select(Inspection.photo_stats)
+        .where(
+            Inspection.station_id == station_id,
+            Inspection.status == "completed",
+            Inspection.unusual == text("'[]'::jsonb"),
+            Inspection.photo_stats.is_not(None),
+        )
+        .order_by(Inspection.created_at.desc())
+        .limit(unusual.BASELINE_SIZE)
+    )
+    return [r["signals"] for r in rows if r and "signals" in r]
+
+
+def _flag_unusual(
+    inspection: Inspection,
+    station: Station,
+    verdict: Verdict,
+    prediction: Prediction,
+    history: list[dict[str, float]],
 ) -> None:
+    photo = {k: v for k, v in (inspection.photo_stats or {}).items() if k != "signals"}
+    if not photo:  # inspected before the check existed
+        inspection.unusual = []
+        return
+    if station.mode == "classify":
+        tops = [c.confidence for c in (prediction.classes or [])[:1]]
+        detections = None
+    else:
+        # The confidence of each item the station expects, as the model saw it.
+        expected_labels = {e["label"] for e in station.expected_items}
+        tops = [d["confidence"] for d in verdict.top_predictions if d["label"] in expected_labels]
+        detections = sum(verdict.counts.values())
+    expected = sum(int(e.get("min_count", 1)) for e in station.expected_items) or None
+    inspection.unusual = unusual.reasons(
+        photo,
+        tops,
+        history=history,
+        expected_count=expected,
+        detections=detections,
+        low_confidence=station.low_confidence_threshold,
+    )
+    inspection.photo_stats = {**photo, "signals": unusual.signals(photo, tops)}
+    if inspection.unusual and station.unusual_needs_review and verdict.confidence_status == SUCCESS:
+        # Not a sure answer on a photo unlike the station's: someone checks it by eye.
+        inspection.confidence_status = LOW_CONFIDENCE
+
+
+def complete(
+    inspection: Inspection,
+    station: Station,
+    prediction: Prediction,
+    extra_timings: dict[str, float],
+    history: list[dict[str, float]] | None = None,
+) -> None:
+    """Judge the prediction; with the station's baseline (`history`), flag an unusual photo too."""
     verdict = judge(prediction, rules_of(station))
     inspection.status = "completed"
     inspection.verdict = verdict.verdict
@@ -64,6 +121,7 @@ def complete(
     inspection.error = None
     inspection.next_attempt_at = None
     inspection.completed_at = datetime.now(UTC)
+    _flag_unusual(inspection, station, verdict, prediction, history or [])
     metrics.record_inspection(station.name, inspection)
 
 

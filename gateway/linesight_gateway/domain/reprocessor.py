@@ -44,8 +44,13 @@ async def reprocess_once(
             if prediction is None:
                 domain.mark_failed_attempt(inspection, error or "no answer")
             else:
+                history = await run_in_threadpool(domain.recent_signals, session, station.id)
                 domain.complete(
-                    inspection, station, prediction, {"inference": round(infer_ms, 2), "reprocessed": 1}
+                    inspection,
+                    station,
+                    prediction,
+                    {"inference": round(infer_ms, 2), "reprocessed": 1},
+                    history,
                 )
                 done += 1
             await run_in_threadpool(session.commit)

@@ -81,6 +81,12 @@ def verdict_banner(inspection: dict[str, Any]) -> None:
 
 
 def findings(inspection: dict[str, Any], at: dict[str, Any]) -> None:
+    if inspection.get("unusual"):
+        st.warning(
+            f"**Unusual photo:** {tables.unusual_text(inspection['unusual'])}. It is unlike this station's "
+            "recent photos or its reference photo: check the camera and the light, and the answer by eye.",
+            icon=":material/visibility:",
+        )
     for m in inspection["missing"]:
         st.markdown(f":red[**Missing:** {m['label']}] (expected {m['expected']}, found {m['found']})")
     for u in inspection["unexpected"]:

@@ -18,6 +18,7 @@ ANY = "any"
 VERDICTS = [ANY, "OK", "NOK", "pending"]
 CONFIDENCE = [ANY, "success", "low_confidence", "rejected"]
 FEEDBACK = {ANY: None, "with feedback": True, "without feedback": False}
+UNUSUAL = {ANY: None, "unusual": True, "usual": False}
 PAGE_SIZES = [25, 50, 100, 200]
 
 st.set_page_config(page_title="History · LineSight", page_icon=":material/history:", layout="wide")
@@ -42,6 +43,12 @@ with st.container(border=True):
         "Dates (UTC)", value=[], key="history_dates", help="One day, or a first and a last day; empty: all"
     )
     page_size = third.selectbox("Per page", PAGE_SIZES, index=1, key="history_page_size")
+    unusual = first.selectbox(
+        "Photo",
+        list(UNUSUAL),
+        key="history_unusual",
+        help="unusual: photos flagged as unlike the station's recent photos or its reference photo",
+    )
 
 
 def day_range(picked: Any) -> tuple[datetime | None, datetime | None]:
@@ -63,6 +70,7 @@ filters: dict[str, Any] = {
     "status": "pending" if verdict == "pending" else None,
     "confidence_status": None if confidence == ANY else confidence,
     "has_feedback": FEEDBACK[feedback],
+    "unusual": UNUSUAL[unusual],
     "since": since,
     "until": until,
 }
@@ -119,6 +127,8 @@ with right:
             f"Confidence {certainty:.0%} ({inspection['confidence_status']}) · "
             f"model {inspection['model']['name']} v{inspection['model']['version']}"
         )
+    if inspection.get("unusual"):
+        st.markdown(f":orange[**Unusual photo:** {tables.unusual_text(inspection['unusual'])}]")
     for m in inspection["missing"]:
         st.markdown(f":red[**Missing:** {m['label']}] (expected {m['expected']}, found {m['found']})")
     for u in inspection["unexpected"]:

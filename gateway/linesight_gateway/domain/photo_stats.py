@@ -1,0 +1,71 @@
+"""Cheap statistics of one photo (brightness, contrast, sharpness, colour, alignment with the
+station's reference photo): what the unusual-photo check compares with the station's recent photos."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+# Statistics are taken on a fixed-width copy, so a 12 MP camera and a 320 px test photo are measured
+# on the same scale (sharpness in particular depends on the resolution).
+WORK_WIDTH = 320
+VIEW = (160, 120)  # the comparison with the reference photo keeps the bench's texture (grain, edges)
+BLOCKS = 4  # the view is compared block by block, 4 × 4
+
+
+def photo_stats(img: Image.Image, reference: np.ndarray | None = None) -> dict[str, Any]:
+    """The photo's statistics; with the station's reference view, how well it lines up with it."""
+    upright = ImageOps.exif_transpose(img) or img
+    rgb = upright.convert("RGB")
+    w, h = rgb.size
+    work = rgb.resize((WORK_WIDTH, max(1, round(h * WORK_WIDTH / w))), Image.Resampling.BILINEAR)
+    arr = np.asarray(work, dtype=np.float32)
+    gray = cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)
+    total = arr.sum(axis=2) + 1e-6
+    stats: dict[str, Any] = {
+        "brightness": round(float(gray.mean()), 2),
+        "contrast": round(float(gray.std()), 2),
+        "sharpness": round(float(cv2.Laplacian(gray * _gain(gray), cv2.CV_32F).var()), 2),
+        # Chromaticity (share of red and green in the light) tells a wooden bench from a street.
+        "red_share": round(float((arr[..., 0] / total).mean()), 4),
+        "green_share": round(float((arr[..., 1] / total).mean()), 4),
+        "aspect": round(w / h, 3),
+    }
+    if reference is not None:
+        stats["reference_similarity"] = reference_similarity(view(upright), reference)
+    return stats
+
+
+def _gain(gray: np.ndarray) -> float:
+    """Sharpness is measured as if the photo's mean brightness were mid-grey: the variance of the
+    Laplacian grows with the square of the light, and a dim photo is not a blurred one."""
+    return 128.0 / max(float(gray.mean()), 1.0)
+
+
+def view(img: Image.Image) -> np.ndarray:
+    """The grayscale copy a photo is compared with the station's reference photo on."""
+    upright = ImageOps.exif_transpose(img) or img
+    return np.asarray(upright.convert("L").resize(VIEW, Image.Resampling.BOX), dtype=np.float32)
+
+
+def reference_similarity(photo: np.ndarray, reference: np.ndarray) -> float:
+    """How well the photo lines up with the reference photo: the median of the blocks' normalised
+    cross-correlations. Items taken away or added change a few blocks; a moved camera or another scene
+    changes them all, so the median stays high for the former and drops for the latter."""
+    if photo.shape != reference.shape:
+        return 0.0
+    h, w = photo.shape
+    bh, bw = h // BLOCKS, w // BLOCKS
+    scores = []
+    for by in range(BLOCKS):
+        for bx in range(BLOCKS):
+            a = photo[by * bh : (by + 1) * bh, bx * bw : (bx + 1) * bw].astype(np.float64)
+            b = reference[by * bh : (by + 1) * bh, bx * bw : (bx + 1) * bw].astype(np.float64)
+            a -= a.mean()
+            b -= b.mean()
+            denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+            scores.append(float((a * b).sum() / denom) if denom > 1e-6 else 0.0)
+    return round(float(np.median(scores)), 4)

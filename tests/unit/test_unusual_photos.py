@@ -1,0 +1,106 @@
+"""The unusual-photo check on a tool-bench station (domain/unusual.py): dark, blurred, shifted photos and
+a photo of a street are flagged with the right reason; the station's normal photos are not. Scene seeds
+are the held-out ones (tests/support/unusual_photos.py), not those the thresholds were set on."""
+
+import pytest
+
+from linesight_gateway.domain.photo_stats import photo_stats, view
+from linesight_gateway.domain.unusual import BASELINE_SIZE, reasons, signals
+from tests.support import unusual_photos as photos
+
+STATION = photos.HELD_OUT_STATIONS[0]
+
+
+@pytest.fixture(scope="module")
+def station():
+    """The station's reference view and the baseline its first 100 normal photos built, flagged ones
+    left out as the gateway does; and how many of those normal photos were flagged."""
+    ref = view(photos.reference(STATION))
+    history: list[dict[str, float]] = []
+    flagged = []
+    for n in range(100):
+        stats = photo_stats(photos.normal(STATION, n), ref)
+        found = reasons(stats, [0.9, 0.85, 0.88], history=history[-BASELINE_SIZE:])
+        if found:
+            flagged.append((n, found))
+        else:
+            history.append(signals(stats, [0.9, 0.85, 0.88]))
+    return ref, history[-BASELINE_SIZE:], flagged
+
+
+def check(station, img, tops=(0.9, 0.85, 0.88), **kw) -> list[str]:
+    ref, history, _ = station
+    return reasons(photo_stats(img, ref), list(tops), history=history, **kw)
+
+
+def test_normal_photos_are_not_flagged(station):
+    _, _, flagged = station
+    assert len(flagged) <= 2, flagged  # ≤ 2 % of 100
+    assert check(station, photos.normal(STATION, 500)) == []
+
+
+def test_a_dark_photo_is_too_dark(station):
+    assert "too_dark" in check(station, photos.dark(STATION, 1000))
+
+
+def test_a_blurred_photo_is_blurred(station):
+    assert "blurred" in check(station, photos.blurred(STATION, 1000))
+
+
+def test_a_shifted_view_means_the_camera_moved(station):
+    assert "camera_moved" in check(station, photos.shifted(STATION, 1000))
+
+
+def test_a_street_at_a_tool_bench_is_unlike_its_photos(station):
+    found = check(station, photos.elsewhere())
+    assert "camera_moved" in found and "unlike_recent_photos" in found, found
+    # Without a reference photo the station's recent photos still tell a street from its bench.
+    _, history, _ = station
+    assert "unlike_recent_photos" in reasons(photo_stats(photos.elsewhere()), [0.9], history=history)
+
+
+def test_fixed_bounds_apply_before_a_station_has_history():
+    assert "too_dark" in reasons(photo_stats(photos.dark(STATION, 1)), [])
+    assert "blurred" in reasons(photo_stats(photos.blurred(STATION, 1)), [])
+    assert reasons(photo_stats(photos.normal(STATION, 1)), [0.9]) == []
+
+
+def test_the_model_unsure_or_seeing_far_too_much_is_flagged(station):
+    assert "low_model_confidence" in check(station, photos.normal(STATION, 501), tops=(0.4, 0.35, 0.3))
+    assert "unexpected_detection_count" in check(
+        station, photos.normal(STATION, 502), expected_count=3, detections=12
+    )
+    # A missing item is the station's normal NOK, not an unusual photo.
+    assert check(station, photos.normal(STATION, 503), tops=(0.9, 0.88), expected_count=3, detections=2) == []
+
+
+def completed(img, *, needs_review: bool):
+    """An inspection at a three-tool station completed with a sure OK from the model."""
+    from linesight_gateway.db.models import Inspection, Station
+    from linesight_gateway.domain.inspections import complete
+    from tests.unit.test_verdict import det, prediction
+
+    station = Station(
+        name="bench-1",
+        mode="detect",
+        model_name="m",
+        expected_items=[{"label": label, "min_count": 1} for label in ("wrench", "screwdriver", "tape")],
+        ok_classes=[],
+        success_threshold=0.7,
+        low_confidence_threshold=0.5,
+        unusual_needs_review=needs_review,
+    )
+    inspection = Inspection(model_name="m", photo_stats=photo_stats(img))
+    sure = prediction([det("wrench", 0.95), det("screwdriver", 0.93, 1), det("tape", 0.9, 2)])
+    complete(inspection, station, sure, {})
+    return inspection
+
+
+def test_the_station_decides_whether_an_unusual_photo_needs_review():
+    dark = photos.dark(STATION, 7)
+    plain = completed(dark, needs_review=False)
+    assert (plain.verdict, plain.confidence_status, plain.unusual) == ("OK", "success", ["too_dark"])
+    reviewed = completed(dark, needs_review=True)
+    assert (reviewed.verdict, reviewed.confidence_status) == ("OK", "low_confidence")
+    assert completed(photos.normal(STATION, 7), needs_review=True).confidence_status == "success"
+    assert "signals" in reviewed.photo_stats  # kept for the station's baseline
