@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from linesight_core.contracts.inference import Prediction
 from linesight_core.contracts.registry import MAX_VERSION
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image, sniff_image_type
 from linesight_core.storage import ObjectNotFound, ObjectStore, StoredObject
@@ -72,7 +72,7 @@ def _station(session, station_id: uuid.UUID, principal: Principal) -> Station:  
     require_station(principal, station_id)
     station = session.get(Station, station_id)
     if station is None:
-        raise Problem(404, f"There is no station with id {station_id}.")
+        raise NotFound("station", station_id)
     if not station.active:
         raise Problem(409, f"Station {station.name!r} is not active; activate it to inspect there.")
     return station
@@ -295,7 +295,7 @@ def list_inspections(
 def _get(session, inspection_id: uuid.UUID, principal: Principal) -> Inspection:  # type: ignore[no-untyped-def]
     inspection = session.get(Inspection, inspection_id)
     if inspection is None:
-        raise Problem(404, f"There is no inspection with id {inspection_id}.")
+        raise NotFound("inspection", inspection_id)
     require_station(principal, inspection.station_id)
     return inspection
 

@@ -10,14 +10,14 @@ from sqlalchemy.orm import Session
 
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.registry import RegistryClient
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_gateway.db.models import Inspection, LabelRead, Station
 
 
 def get_station(session: Session, station_id: uuid.UUID) -> Station:
     station = session.get(Station, station_id)
     if station is None:
-        raise Problem(404, f"There is no station with id {station_id}.")
+        raise NotFound("station", station_id)
     return station
 
 

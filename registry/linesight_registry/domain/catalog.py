@@ -18,7 +18,7 @@ from linesight_core.contracts.registry import (
     ModelPromoted,
     ModelVersionOut,
 )
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_registry import metrics
 from linesight_registry.db.models import Alias, AliasEvent, Model, ModelVersion
 from linesight_registry.domain.onnx_artifact import ArtifactInfo
@@ -32,7 +32,7 @@ def get_model(session: Session, name: str, *, lock: bool = False) -> Model:
         stmt = stmt.with_for_update()
     model = session.scalar(stmt)
     if model is None:
-        raise Problem(404, f"There is no model named {name!r}.")
+        raise NotFound("model", name, by="name")
     return model
 
 

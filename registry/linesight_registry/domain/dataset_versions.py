@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from linesight_core.contracts.datasets import SPLITS, DatasetVersionOut, DiffSummary, VersionDiff
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_registry import metrics
 from linesight_registry.db.models import Dataset, DatasetItem, DatasetVersion
@@ -181,7 +181,7 @@ def get_version_by_id(session: Session, version_id: uuid.UUID) -> tuple[DatasetV
         .where(DatasetVersion.id == version_id)
     ).first()
     if row is None:
-        raise Problem(404, f"There is no dataset version with id {version_id}.")
+        raise NotFound("dataset version", version_id)
     return row[0], row[1]
 
 

@@ -22,7 +22,7 @@ from linesight_core.contracts.datasets import (
     DatasetUpdate,
     ImportReport,
 )
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_core.storage import ObjectStore
 from linesight_registry import metrics
 from linesight_registry.db.models import SCHEMA, Dataset, DatasetItem, DatasetVersion
@@ -38,7 +38,7 @@ def get_dataset(session: Session, name: str, *, lock: bool = False) -> Dataset:
         stmt = stmt.with_for_update()
     dataset = session.scalar(stmt)
     if dataset is None:
-        raise Problem(404, f"There is no dataset named {name!r}.")
+        raise NotFound("dataset", name, by="name")
     return dataset
 
 

@@ -23,7 +23,7 @@ from linesight_core.contracts.training import (
     RunFinish,
     TrainingRunOut,
 )
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_registry.db.models import TrainingEpoch, TrainingRun
 from linesight_registry.domain import catalog
 from linesight_registry.domain.training_metrics import DECISIONS, RUN_DURATION, RUNS
@@ -302,7 +302,7 @@ def get_run(session: Session, run_id: uuid.UUID, *, lock: bool = False) -> Train
         stmt = stmt.with_for_update()
     run = session.scalar(stmt)
     if run is None:
-        raise Problem(404, f"There is no training run {run_id}.")
+        raise NotFound("training run", run_id, by=None)
     return run
 
 
