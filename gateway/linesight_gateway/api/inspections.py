@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from PIL import Image, ImageOps
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.contracts.inference import Prediction
@@ -21,6 +21,7 @@ from linesight_core.contracts.registry import MAX_VERSION
 from linesight_core.errors import NotFound, Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image, sniff_image_type
+from linesight_core.pagination import paginate
 from linesight_core.storage import ObjectNotFound, ObjectStore, StoredObject
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
 from linesight_gateway.api.inspection_schemas import InspectionOut, InspectionPage, ModelRef
@@ -286,9 +287,8 @@ def list_inspections(
         stmt = stmt.where(Inspection.created_at >= since)
     if until:
         stmt = stmt.where(Inspection.created_at < until)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     order = Inspection.created_at.desc() if sort == "newest" else Inspection.created_at.asc()
-    rows = session.scalars(stmt.order_by(order, Inspection.id).limit(limit).offset(offset))
+    rows, total = paginate(session, stmt, order, Inspection.id, limit=limit, offset=offset)
     return InspectionPage(items=[inspection_out(i) for i in rows], total=total, limit=limit, offset=offset)
 
 

@@ -22,6 +22,7 @@ from linesight_core.contracts.ocr import CodeType, LabelRead, Vendor
 from linesight_core.errors import NotFound, Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image
+from linesight_core.pagination import paginate
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_gateway.api.deps import Engineer, Operator, SessionDep, Viewer
 from linesight_gateway.api.label_schemas import (
@@ -264,9 +265,8 @@ def list_label_reads(
         stmt = stmt.where(LabelReadRow.created_at >= since)
     if until:
         stmt = stmt.where(LabelReadRow.created_at < until)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     order = LabelReadRow.created_at.asc() if sort == "oldest" else LabelReadRow.created_at.desc()
-    rows = session.scalars(stmt.order_by(order, LabelReadRow.id).limit(limit).offset(offset))
+    rows, total = paginate(session, stmt, order, LabelReadRow.id, limit=limit, offset=offset)
     return Page[LabelReadOut](items=[read_out(r) for r in rows], total=total, limit=limit, offset=offset)
 
 

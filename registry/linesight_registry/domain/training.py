@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from linesight_core.contracts.training import (
     TrainingRunOut,
 )
 from linesight_core.errors import NotFound, Problem
+from linesight_core.pagination import paginate
 from linesight_registry.db.models import TrainingEpoch, TrainingRun
 from linesight_registry.domain import catalog
 from linesight_registry.domain.training_metrics import DECISIONS, RUN_DURATION, RUNS
@@ -325,9 +326,9 @@ def list_runs(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    order = (TrainingRun.created_at.desc(), TrainingRun.id.desc())
-    return list(session.scalars(stmt.order_by(*order).limit(limit).offset(offset))), total
+    return paginate(
+        session, stmt, TrainingRun.created_at.desc(), TrainingRun.id.desc(), limit=limit, offset=offset
+    )
 
 
 def list_epochs(session: Session, run: TrainingRun, *, attempt: int | None, after: int) -> list[EpochRecord]:
