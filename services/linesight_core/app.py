@@ -57,6 +57,24 @@ async def check_readiness(checks: Mapping[str, ReadinessCheck]) -> dict[str, dic
     return dict(results)
 
 
+def readiness_answer(service: str, results: Mapping[str, Mapping[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """The /ready answer of every process: 200 with each check, or a 503 problem whose `failed` names the
+    dependencies that did not answer. `results` is what check_readiness found (details may be dropped)."""
+    failed = sorted(name for name, r in results.items() if not r["ok"])
+    if failed:
+        body = problem_body(
+            503,
+            f"Not ready: {', '.join(failed)} did not answer.",
+            title="Service not ready",
+            instance="/ready",
+            failed=failed,
+            checks=dict(results),
+            service=service,
+        )
+        return 503, body
+    return 200, {"status": "ready", "service": service, "checks": dict(results)}
+
+
 def _is_service_caller(request: Request, settings: CoreSettings) -> bool:
     expected = settings.service_token.get_secret_value()
     token = bearer_token(request)
@@ -119,23 +137,12 @@ def create_app(
     )
     async def ready(request: Request) -> Response:
         results = await check_readiness(request.app.state.readiness)
-        failed = sorted(name for name, r in results.items() if not r["ok"])
         if not _is_service_caller(request, settings):
             # A published port (the gateway's) answers anyone: error texts name internal hosts, ports
             # and buckets, so only the services themselves (with the service token) get them.
             results = {name: {"ok": r["ok"]} for name, r in results.items()}
-        if failed:
-            body = problem_body(
-                503,
-                f"Not ready: {', '.join(failed)} did not answer.",
-                title="Service not ready",
-                instance="/ready",
-                failed=failed,
-                checks=results,
-                service=settings.service_name,
-            )
-            return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
-        return JSONResponse({"status": "ready", "service": settings.service_name, "checks": results})
+        status, body = readiness_answer(settings.service_name, results)
+        return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON if status != 200 else None)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
     async def metrics() -> Response:

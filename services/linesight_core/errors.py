@@ -18,6 +18,36 @@ from linesight_core.logs import request_id_var
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 
+# Every problem's `type` is one of these URIs (listed in docs/architecture.md, section "Errors"), so a
+# client branches on `type` rather than on the prose of `detail`. A Problem raised without a type gets
+# the one of its status here; a status not listed keeps RFC 9457's "about:blank".
+PROBLEM_TYPE_BASE = "https://linesight.dev/problems/"
+STATUS_TYPES: dict[int, str] = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "invalid-request",
+    429: "too-many-requests",
+    500: "internal",
+    502: "upstream",
+    503: "unavailable",
+    504: "upstream-timeout",
+}
+
+
+def problem_type(slug: str) -> str:
+    return PROBLEM_TYPE_BASE + slug
+
+
+def status_type(status: int) -> str:
+    slug = STATUS_TYPES.get(status)
+    return problem_type(slug) if slug else "about:blank"
+
 
 class Problem(Exception):
     """Raise to answer with a problem+json body. `extra` becomes extension members."""
@@ -28,7 +58,7 @@ class Problem(Exception):
         detail: str,
         *,
         title: str | None = None,
-        type_: str = "about:blank",
+        type_: str | None = None,
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
@@ -36,9 +66,40 @@ class Problem(Exception):
         self.status = status
         self.detail = detail
         self.title = title or HTTPStatus(status).phrase
-        self.type = type_
+        self.type = type_ or status_type(status)
         self.headers = headers
         self.extra = extra
+
+
+class NotFound(Problem):
+    """404: there is no `kind` with this key. `by` says how the key names it: "id" (the default) reads
+    "There is no station with id 42.", "name" reads "There is no station named 'a'.", None reads
+    "There is no training run 42."."""
+
+    def __init__(self, kind: str, key: object, *, by: str | None = "id") -> None:
+        if by == "name":
+            detail = f"There is no {kind} named {key!r}."
+        elif by:
+            detail = f"There is no {kind} with {by} {key}."
+        else:
+            detail = f"There is no {kind} {key}."
+        super().__init__(404, detail)
+        self.kind = kind
+        self.key = key
+
+
+class Conflict(Problem):
+    """409: the request is valid but the current state refuses it (a name taken, a run already finished)."""
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(409, detail, **extra)
+
+
+class Unavailable(Problem):
+    """503: a dependency or a setting this request needs is missing now; retrying later may work."""
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(503, detail, headers=headers, **extra)
 
 
 def problem_body(
@@ -46,12 +107,12 @@ def problem_body(
     detail: str,
     *,
     title: str | None = None,
-    type_: str = "about:blank",
+    type_: str | None = None,
     instance: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "type": type_,
+        "type": type_ or status_type(status),
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,

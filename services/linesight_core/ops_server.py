@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from linesight_core.app import ReadinessCheck, check_readiness
+from linesight_core.app import ReadinessCheck, check_readiness, readiness_answer
 from linesight_core.errors import PROBLEM_JSON, problem_body
 from linesight_core.telemetry import metrics_payload
 
@@ -36,22 +36,9 @@ def _handler(
                 body = {"status": "ok", "service": service, "version": version}
                 self._send(200, json.dumps(body).encode(), "application/json")
             elif path == "/ready":
-                results = asyncio.run(check_readiness(checks))
-                failed = sorted(n for n, r in results.items() if not r["ok"])
-                if failed:
-                    body = problem_body(
-                        503,
-                        f"Not ready: {', '.join(failed)} did not answer.",
-                        title="Service not ready",
-                        instance="/ready",
-                        failed=failed,
-                        checks=results,
-                        service=service,
-                    )
-                    self._send(503, json.dumps(body).encode(), PROBLEM_JSON)
-                else:
-                    ok = {"status": "ready", "service": service, "checks": results}
-                    self._send(200, json.dumps(ok).encode(), "application/json")
+                status, body = readiness_answer(service, asyncio.run(check_readiness(checks)))
+                media_type = "application/json" if status == 200 else PROBLEM_JSON
+                self._send(status, json.dumps(body).encode(), media_type)
             elif path == "/metrics":
                 payload, content_type = metrics_payload(registry)
                 self._send(200, payload, content_type)

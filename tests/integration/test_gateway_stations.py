@@ -115,7 +115,16 @@ def test_station_lifecycle(gateway_stack):
 
     assert gw.delete(f"/api/v1/stations/{sid}", headers=gw.keys["operator"]).status_code == 403
     assert gw.delete(f"/api/v1/stations/{sid}", headers=ADMIN).status_code == 204
-    assert gw.get(f"/api/v1/stations/{sid}", headers=viewer).status_code == 404
+    gone = gw.get(f"/api/v1/stations/{sid}", headers=viewer)
+    assert gone.status_code == 404
+    # Clients branch on the problem's type, not on its prose: a gateway 404 and a registry 404 passed on
+    # through the gateway carry the same not-found type.
+    assert gone.json()["type"] == "https://linesight.dev/problems/not-found"
+    assert gone.json()["detail"] == f"There is no station with id {sid}."
+    no_model = gw.get("/api/v1/models/no-such-model", headers=viewer)
+    assert no_model.status_code == 404
+    assert no_model.json()["type"] == "https://linesight.dev/problems/not-found"
+    assert no_model.json()["detail"] == "There is no model named 'no-such-model'."
     assert gw.get("/api/v1/stations/not-a-uuid", headers=viewer).status_code == 422
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from celery import Celery
 
+from linesight_core.contracts.training import TRAINING_QUEUE
 from linesight_training.settings import TrainingSettings
 from linesight_training.tasks import register_tasks
-
-QUEUE = "training"
 
 
 def create_celery_app(settings: TrainingSettings) -> Celery:
     app = Celery("linesight_training", broker=settings.broker_url, backend=settings.redis_url)
     app.conf.update(
-        task_default_queue=QUEUE,
+        task_default_queue=TRAINING_QUEUE,
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],

@@ -22,6 +22,7 @@ from typing import Any
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.training import TrainingRunsClient
 from linesight_core.contracts.training import WEIGHTS_ARTIFACT, EpochProgress, RunFinish, TrainingRunOut
+from linesight_core.contracts.training_defaults import TRAINING_DEFAULTS
 from linesight_core.storage import ObjectStore
 from linesight_training.settings import TrainingSettings
 
@@ -257,11 +258,7 @@ def _train(ctx: RunContext, heartbeat: Heartbeat) -> RunFinish:
         workdir=ctx.workdir / "train",
         architecture=architecture,
         weights=weights,
-        epochs=run.epochs or 30,
-        imgsz=run.imgsz or 640,
-        batch=run.batch or 16,
-        seed=run.seed or 0,
-        patience=run.patience if run.patience is not None else 50,
+        **TRAINING_DEFAULTS.fill(run),  # a setting the run row lacks gets the default a request gets
         device=_device(ctx.settings),
         workers=ctx.settings.dataloader_workers,
     )

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from linesight_core.contracts.training_defaults import TRAINING_DEFAULTS
 from linesight_training.offline import require_safe_loading
 
 log = logging.getLogger("linesight_training.trainer")
@@ -42,11 +43,11 @@ class TrainSpec:
     workdir: Path  # this run's own folder; Ultralytics' project/name go under it
     architecture: str | None = "yolov8n.yaml"  # a model YAML Ultralytics ships (no weights downloaded)
     weights: Path | None = None  # fine-tune from this .pt instead (loaded in weights_only mode)
-    epochs: int = 30
-    imgsz: int = 160
-    batch: int = 16
-    seed: int = 0
-    patience: int = 50
+    epochs: int = TRAINING_DEFAULTS.epochs
+    imgsz: int = TRAINING_DEFAULTS.imgsz
+    batch: int = TRAINING_DEFAULTS.batch
+    seed: int = TRAINING_DEFAULTS.seed
+    patience: int = TRAINING_DEFAULTS.patience
     device: str = "cpu"  # "cpu" or a CUDA index like "0"
     workers: int = 0  # dataloader workers (0 inside a Celery prefork child)
 

@@ -9,12 +9,13 @@ from functools import partial
 from celery import signals
 from prometheus_client.multiprocess import mark_process_dead
 
+from linesight_core.contracts.training import TRAINING_QUEUE
 from linesight_core.events import check_redis, make_redis
 from linesight_core.logs import configure_logging
 from linesight_core.storage import ObjectStore
 from linesight_core.telemetry import set_build_info
 from linesight_training import __version__
-from linesight_training.main import QUEUE, create_celery_app
+from linesight_training.main import create_celery_app
 from linesight_training.metrics import connect_worker_metrics, start_health_server
 from linesight_training.offline import configure_ultralytics
 from linesight_training.settings import TrainingSettings
@@ -71,7 +72,7 @@ def run_worker(settings: TrainingSettings) -> int:
                 "--concurrency",
                 str(settings.worker_concurrency),
                 "-Q",
-                QUEUE,
+                TRAINING_QUEUE,
                 "--hostname",
                 settings.worker_hostname,
                 "--loglevel",

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_gateway.api.deps import Admin, SessionDep, Viewer
 from linesight_gateway.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, WhoAmI
 from linesight_gateway.db.models import ApiKey
@@ -60,7 +60,7 @@ def list_api_keys(principal: Admin, session: SessionDep, include_revoked: bool =
 def revoke_api_key(request: Request, key_id: uuid.UUID, principal: Admin, session: SessionDep) -> ApiKeyOut:
     key = revoke_key(session, key_id)
     if key is None:
-        raise Problem(404, f"There is no API key with id {key_id}.")
+        raise NotFound("API key", key_id)
     audit.record(session, principal, "api_key.revoke", "api_key", str(key.id), {"name": key.name})
     request.app.state.key_cache.forget_key(key.id)
     return ApiKeyOut.model_validate(key)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.errors import UpstreamError
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_gateway import metrics
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
 from linesight_gateway.api.feedback_schemas import DatasetLink, FeedbackIn, FeedbackOut, FeedbackRevisionOut
@@ -64,7 +64,7 @@ async def give_feedback(
 ) -> Response:
     inspection = await run_in_threadpool(session.get, Inspection, inspection_id)
     if inspection is None:
-        raise Problem(404, f"There is no inspection with id {inspection_id}.")
+        raise NotFound("inspection", inspection_id)
     require_station(principal, inspection.station_id)
     if inspection.status != "completed" or inspection.model_version is None:
         raise Problem(409, "This inspection has no answer yet (pending); give feedback once it is completed.")
@@ -104,7 +104,7 @@ async def give_feedback(
 def get_feedback(inspection_id: uuid.UUID, principal: Viewer, session: SessionDep) -> FeedbackOut:
     inspection = session.get(Inspection, inspection_id)
     if inspection is None:
-        raise Problem(404, f"There is no inspection with id {inspection_id}.")
+        raise NotFound("inspection", inspection_id)
     require_station(principal, inspection.station_id)
     feedback = session.get(Feedback, inspection_id)
     if feedback is None:

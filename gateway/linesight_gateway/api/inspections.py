@@ -13,14 +13,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from PIL import Image, ImageOps
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.contracts.inference import Prediction
 from linesight_core.contracts.registry import MAX_VERSION
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image, sniff_image_type
+from linesight_core.pagination import paginate
 from linesight_core.storage import ObjectNotFound, ObjectStore, StoredObject
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
 from linesight_gateway.api.inspection_schemas import InspectionOut, InspectionPage, ModelRef
@@ -74,7 +75,7 @@ def _station(session, station_id: uuid.UUID, principal: Principal) -> Station:  
     require_station(principal, station_id)
     station = session.get(Station, station_id)
     if station is None:
-        raise Problem(404, f"There is no station with id {station_id}.")
+        raise NotFound("station", station_id)
     if not station.active:
         raise Problem(409, f"Station {station.name!r} is not active; activate it to inspect there.")
     return station
@@ -302,16 +303,15 @@ def list_inspections(
         stmt = stmt.where(Inspection.created_at >= since)
     if until:
         stmt = stmt.where(Inspection.created_at < until)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     order = Inspection.created_at.desc() if sort == "newest" else Inspection.created_at.asc()
-    rows = session.scalars(stmt.order_by(order, Inspection.id).limit(limit).offset(offset))
+    rows, total = paginate(session, stmt, order, Inspection.id, limit=limit, offset=offset)
     return InspectionPage(items=[inspection_out(i) for i in rows], total=total, limit=limit, offset=offset)
 
 
 def _get(session, inspection_id: uuid.UUID, principal: Principal) -> Inspection:  # type: ignore[no-untyped-def]
     inspection = session.get(Inspection, inspection_id)
     if inspection is None:
-        raise Problem(404, f"There is no inspection with id {inspection_id}.")
+        raise NotFound("inspection", inspection_id)
     require_station(principal, inspection.station_id)
     return inspection
 

@@ -19,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.ocr import CodeType, LabelRead, Vendor
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image
+from linesight_core.pagination import paginate
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_gateway.api.deps import Engineer, Operator, SessionDep, Viewer
 from linesight_gateway.api.label_schemas import (
@@ -94,7 +95,7 @@ def detail_out(session: Session, row: LabelReadRow) -> LabelReadDetail:
 def _station_by_name(session: Session, name: str) -> Station:
     station = session.scalar(select(Station).where(Station.name == name))
     if station is None:
-        raise Problem(404, f"There is no station named {name!r}.")
+        raise NotFound("station", name, by="name")
     if not station.active:
         raise Problem(409, f"Station {name!r} is not active; activate it to read labels there.")
     return station
@@ -264,9 +265,8 @@ def list_label_reads(
         stmt = stmt.where(LabelReadRow.created_at >= since)
     if until:
         stmt = stmt.where(LabelReadRow.created_at < until)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     order = LabelReadRow.created_at.asc() if sort == "oldest" else LabelReadRow.created_at.desc()
-    rows = session.scalars(stmt.order_by(order, LabelReadRow.id).limit(limit).offset(offset))
+    rows, total = paginate(session, stmt, order, LabelReadRow.id, limit=limit, offset=offset)
     return Page[LabelReadOut](items=[read_out(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
@@ -293,7 +293,7 @@ def export_label_reads(
     if station:
         station_id = session.scalar(select(Station.id).where(Station.name == station))
         if station_id is None:
-            raise Problem(404, f"There is no station named {station!r}.")
+            raise NotFound("station", station, by="name")
     require_station(principal, station_id)  # a key limited to stations exports one of its own
 
     def lines() -> Iterator[bytes]:
@@ -319,7 +319,7 @@ def _get(
 ) -> LabelReadRow:
     row = session.get(LabelReadRow, read_id, with_for_update=for_update)
     if row is None:
-        raise Problem(404, f"There is no label read with id {read_id}.")
+        raise NotFound("label read", read_id)
     require_station(principal, row.station_id)
     return row
 

@@ -8,7 +8,6 @@ replicas never push the same feedback twice at once."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from linesight_core.background import run_every
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.storage import ObjectNotFound, ObjectStore
@@ -383,13 +383,9 @@ def _author(session: Session, fb: Feedback) -> dict[str, Any]:
 
 
 async def run_dataset_sync(sync: DatasetSync, *, interval: float, batch: int) -> None:
-    while True:
-        try:
-            done = await sync.run_once(batch)
-            if done:
-                log.info("feedback added to datasets", extra={"count": done})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("feedback sync round failed")
-        await asyncio.sleep(interval)
+    async def one_round() -> None:
+        done = await sync.run_once(batch)
+        if done:
+            log.info("feedback added to datasets", extra={"count": done})
+
+    await run_every("dataset_sync", interval, one_round, failed="feedback sync round failed", logger=log)

@@ -6,7 +6,6 @@ once per station, and (status, created_at) of the label reads."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -15,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from linesight_core.background import run_every
 from linesight_gateway import metrics
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,11 @@ def refresh(session_factory: sessionmaker[Session]) -> None:
 
 
 async def run_queue_gauges(session_factory: sessionmaker[Session], *, interval: float) -> None:
-    while True:
-        try:
-            await run_in_threadpool(refresh, session_factory)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # the gauges keep their last values; linesight_gateway_queue_gauges_refreshed_... tells how old
-            log.exception("refreshing the queue gauges failed")
-        await asyncio.sleep(interval)
+    async def one_round() -> None:
+        await run_in_threadpool(refresh, session_factory)
+
+    # on a failed round the gauges keep their last values; linesight_gateway_queue_gauges_refreshed_...
+    # tells how old they are
+    await run_every(
+        "queue_gauges", interval, one_round, failed="refreshing the queue gauges failed", logger=log
+    )

@@ -3,12 +3,12 @@ claimed with SKIP LOCKED so two replicas never work on the same inspection."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from linesight_core.background import run_every
 from linesight_core.clients.inference import InferenceClient
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_gateway.domain import inspections as domain
@@ -69,15 +69,9 @@ async def run_reprocessor(
     batch: int,
     timeout: float,
 ) -> None:
-    while True:
-        try:
-            done = await reprocess_once(
-                session_factory, store, bucket, inference, batch=batch, timeout=timeout
-            )
-            if done:
-                log.info("pending inspections completed", extra={"count": done})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("reprocessing round failed")
-        await asyncio.sleep(interval)
+    async def one_round() -> None:
+        done = await reprocess_once(session_factory, store, bucket, inference, batch=batch, timeout=timeout)
+        if done:
+            log.info("pending inspections completed", extra={"count": done})
+
+    await run_every("reprocessor", interval, one_round, failed="reprocessing round failed", logger=log)

@@ -10,14 +10,15 @@ from sqlalchemy.orm import Session
 
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.registry import RegistryClient
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
+from linesight_core.pagination import paginate
 from linesight_gateway.db.models import Inspection, LabelRead, Station
 
 
 def get_station(session: Session, station_id: uuid.UUID) -> Station:
     station = session.get(Station, station_id)
     if station is None:
-        raise Problem(404, f"There is no station with id {station_id}.")
+        raise NotFound("station", station_id)
     return station
 
 
@@ -67,8 +68,7 @@ def list_stations(
         stmt = stmt.where(Station.mode == mode)
     if q:
         stmt = stmt.where(Station.name.contains(q, autoescape=True))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    return list(session.scalars(stmt.order_by(Station.name).limit(limit).offset(offset))), total
+    return paginate(session, stmt, Station.name, limit=limit, offset=offset)
 
 
 async def check_against_model(

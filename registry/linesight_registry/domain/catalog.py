@@ -18,7 +18,8 @@ from linesight_core.contracts.registry import (
     ModelPromoted,
     ModelVersionOut,
 )
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
+from linesight_core.pagination import paginate
 from linesight_registry import metrics
 from linesight_registry.db.models import Alias, AliasEvent, Model, ModelVersion
 from linesight_registry.domain.onnx_artifact import ArtifactInfo
@@ -32,7 +33,7 @@ def get_model(session: Session, name: str, *, lock: bool = False) -> Model:
         stmt = stmt.with_for_update()
     model = session.scalar(stmt)
     if model is None:
-        raise Problem(404, f"There is no model named {name!r}.")
+        raise NotFound("model", name, by="name")
     return model
 
 
@@ -93,9 +94,7 @@ def list_models(
         stmt = stmt.where(Model.task == task)
     if q:
         stmt = stmt.where(Model.name.contains(q, autoescape=True))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    models = list(session.scalars(stmt.order_by(Model.name).limit(limit).offset(offset)))
-    return models, total
+    return paginate(session, stmt, Model.name, limit=limit, offset=offset)
 
 
 def version_out(version: ModelVersion, model_name: str, bucket: str, aliases: list[str]) -> ModelVersionOut:
@@ -198,9 +197,7 @@ def list_versions(
     stmt = select(ModelVersion).where(ModelVersion.model_id == model.id)
     if status:
         stmt = stmt.where(ModelVersion.status == status)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    versions = list(session.scalars(stmt.order_by(ModelVersion.version.desc()).limit(limit).offset(offset)))
-    return versions, total
+    return paginate(session, stmt, ModelVersion.version.desc(), limit=limit, offset=offset)
 
 
 def resolve_alias(session: Session, model: Model, alias: str) -> tuple[Alias, ModelVersion]:
@@ -329,8 +326,7 @@ def alias_history(
     stmt = select(AliasEvent).where(AliasEvent.model_id == model.id)
     if alias:
         stmt = stmt.where(AliasEvent.alias == alias)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    events = session.scalars(stmt.order_by(AliasEvent.id.desc()).limit(limit).offset(offset))
+    events, total = paginate(session, stmt, AliasEvent.id.desc(), limit=limit, offset=offset)
     return [
         AliasEventOut(
             id=e.id,

@@ -9,11 +9,12 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from linesight_core.contracts.datasets import SPLITS, DatasetVersionOut, DiffSummary, VersionDiff
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
+from linesight_core.pagination import paginate
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_registry import metrics
 from linesight_registry.db.models import Dataset, DatasetItem, DatasetVersion
@@ -181,7 +182,7 @@ def get_version_by_id(session: Session, version_id: uuid.UUID) -> tuple[DatasetV
         .where(DatasetVersion.id == version_id)
     ).first()
     if row is None:
-        raise Problem(404, f"There is no dataset version with id {version_id}.")
+        raise NotFound("dataset version", version_id)
     return row[0], row[1]
 
 
@@ -189,9 +190,7 @@ def list_versions(
     session: Session, dataset: Dataset, *, limit: int, offset: int
 ) -> tuple[list[DatasetVersion], int]:
     stmt = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(DatasetVersion.version.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return paginate(session, stmt, DatasetVersion.version.desc(), limit=limit, offset=offset)
 
 
 def version_diff(

@@ -22,7 +22,8 @@ from linesight_core.contracts.datasets import (
     DatasetUpdate,
     ImportReport,
 )
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
+from linesight_core.pagination import paginate
 from linesight_core.storage import ObjectStore
 from linesight_registry import metrics
 from linesight_registry.db.models import SCHEMA, Dataset, DatasetItem, DatasetVersion
@@ -38,7 +39,7 @@ def get_dataset(session: Session, name: str, *, lock: bool = False) -> Dataset:
         stmt = stmt.with_for_update()
     dataset = session.scalar(stmt)
     if dataset is None:
-        raise Problem(404, f"There is no dataset named {name!r}.")
+        raise NotFound("dataset", name, by="name")
     return dataset
 
 
@@ -88,8 +89,7 @@ def list_datasets(
         stmt = stmt.where(Dataset.station == station)
     if q:
         stmt = stmt.where(Dataset.name.contains(q, autoescape=True))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    return list(session.scalars(stmt.order_by(Dataset.name).limit(limit).offset(offset))), total
+    return paginate(session, stmt, Dataset.name, limit=limit, offset=offset)
 
 
 def dataset_out(session: Session, datasets: Sequence[Dataset]) -> list[DatasetOut]:
@@ -220,9 +220,7 @@ def list_items(
         stmt = stmt.where(DatasetItem.source == source)
     if labelled is not None:
         stmt = stmt.where(~_unlabelled() if labelled else _unlabelled())
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    order = (DatasetItem.created_at, DatasetItem.sha256)
-    return list(session.scalars(stmt.order_by(*order).limit(limit).offset(offset))), total
+    return paginate(session, stmt, DatasetItem.created_at, DatasetItem.sha256, limit=limit, offset=offset)
 
 
 def get_item(session: Session, dataset: Dataset, item_id: uuid.UUID) -> DatasetItem:

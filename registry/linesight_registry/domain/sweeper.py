@@ -4,7 +4,6 @@ replica: rows are claimed with SKIP LOCKED."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from linesight_core.background import run_every
 from linesight_core.db import session_scope
 from linesight_registry.db.models import TrainingRun
 from linesight_registry.domain import training
@@ -68,11 +68,13 @@ def sweep_once(
 
 
 async def run_sweeper(session_factory: sessionmaker[Session], settings: RegistrySettings) -> None:
-    while True:
-        try:
-            await run_in_threadpool(sweep_once, session_factory, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("training sweep failed")
-        await asyncio.sleep(settings.sweeper_interval_seconds)
+    async def one_round() -> None:
+        await run_in_threadpool(sweep_once, session_factory, settings)
+
+    await run_every(
+        "training_sweeper",
+        settings.sweeper_interval_seconds,
+        one_round,
+        failed="training sweep failed",
+        logger=log,
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,8 @@ from linesight_core.contracts.training import (
     RunFinish,
     TrainingRunOut,
 )
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
+from linesight_core.pagination import paginate
 from linesight_registry.db.models import TrainingEpoch, TrainingRun
 from linesight_registry.domain import catalog
 from linesight_registry.domain.training_metrics import DECISIONS, RUN_DURATION, RUNS
@@ -302,7 +303,7 @@ def get_run(session: Session, run_id: uuid.UUID, *, lock: bool = False) -> Train
         stmt = stmt.with_for_update()
     run = session.scalar(stmt)
     if run is None:
-        raise Problem(404, f"There is no training run {run_id}.")
+        raise NotFound("training run", run_id, by=None)
     return run
 
 
@@ -325,9 +326,9 @@ def list_runs(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    order = (TrainingRun.created_at.desc(), TrainingRun.id.desc())
-    return list(session.scalars(stmt.order_by(*order).limit(limit).offset(offset))), total
+    return paginate(
+        session, stmt, TrainingRun.created_at.desc(), TrainingRun.id.desc(), limit=limit, offset=offset
+    )
 
 
 def list_epochs(session: Session, run: TrainingRun, *, attempt: int | None, after: int) -> list[EpochRecord]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from linesight_core.contracts.training import WEIGHTS_ARTIFACT
-from linesight_core.errors import Problem
+from linesight_core.errors import NotFound, Problem
 from linesight_registry.db.models import Dataset, DatasetVersion, Model, TrainingRun
 from linesight_registry.domain import catalog
 
@@ -29,7 +29,7 @@ class DatasetVersionRef:
 def dataset_version(session: Session, name: str, number: int, *, for_training: bool) -> DatasetVersionRef:
     dataset = session.scalar(select(Dataset).where(Dataset.name == name))
     if dataset is None:
-        raise Problem(404, f"There is no dataset named {name!r}.")
+        raise NotFound("dataset", name, by="name")
     version = session.scalar(
         select(DatasetVersion).where(
             DatasetVersion.dataset_id == dataset.id, DatasetVersion.version == number

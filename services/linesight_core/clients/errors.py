@@ -16,9 +16,18 @@ class UpstreamError(Problem):
     def __init__(
         self, service: str, status: int, detail: str, upstream: dict[str, Any] | None = None
     ) -> None:
-        super().__init__(status, detail, upstream_service=service)
+        upstream = upstream or {}
+        # A 4xx passed on keeps the called service's type (a not-found stays not-found, an invalid archive
+        # stays invalid-archive); 5xx and transport failures take the type of their own status.
+        passed_on = upstream.get("type") if isinstance(upstream, dict) and 400 <= status < 500 else None
+        super().__init__(
+            status,
+            detail,
+            type_=passed_on if isinstance(passed_on, str) and passed_on != "about:blank" else None,
+            upstream_service=service,
+        )
         self.service = service
-        self.upstream = upstream or {}
+        self.upstream = upstream
 
 
 def raise_for_problem(service: str, resp: httpx.Response) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN, Task
+from linesight_core.contracts.training_defaults import TRAINING_DEFAULTS
 
 RunKind = Literal["train", "convert"]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -19,7 +20,8 @@ FINISHED_STATUSES: tuple[str, ...] = ("succeeded", "failed", "cancelled")
 # Celery task names: the contract with the training worker.
 TRAIN_TASK = "linesight.training.run"
 CONVERT_TASK = "linesight.training.convert"
-TRAINING_QUEUE = "training"
+TRAINING_QUEUE = "training"  # the Celery queue the registry sends runs to and the worker consumes
+
 
 # The artifact name under which a run's PyTorch weights are reported (RunFinish.artifacts); a later run
 # fine-tunes from it.
@@ -112,12 +114,17 @@ class TrainingRunCreate(BaseModel):
     )
     base_model: str | None = Field(None, pattern=NAME_PATTERN, description="Model whose version to fine-tune")
     base_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Version to fine-tune")
-    epochs: int = Field(100, ge=1, le=1000)
-    imgsz: int = Field(640, ge=32, le=2048, description="Training image size, a multiple of 32")
-    batch: int = Field(16, ge=1, le=256)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    epochs: int = Field(TRAINING_DEFAULTS.epochs, ge=1, le=1000)
+    imgsz: int = Field(
+        TRAINING_DEFAULTS.imgsz, ge=32, le=2048, description="Training image size, a multiple of 32"
+    )
+    batch: int = Field(TRAINING_DEFAULTS.batch, ge=1, le=256)
+    seed: int = Field(TRAINING_DEFAULTS.seed, ge=0, le=2**31 - 1)
     patience: int = Field(
-        50, ge=0, le=1000, description="Epochs without improvement before stopping; 0: never"
+        TRAINING_DEFAULTS.patience,
+        ge=0,
+        le=1000,
+        description="Epochs without improvement before stopping; 0: never",
     )
     time_limit_seconds: int = Field(
         DEFAULT_TIME_LIMIT_SECONDS,
