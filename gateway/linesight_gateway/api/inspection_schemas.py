@@ -8,16 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-UnusualReason = Literal[
-    "too_dark",
-    "too_bright",
-    "low_contrast",
-    "blurred",
-    "camera_moved",
-    "unlike_recent_photos",
-    "low_model_confidence",
-    "unexpected_detection_count",
-]
+from linesight_gateway.domain.unusual import UnusualReason
 
 
 class ModelRef(BaseModel):

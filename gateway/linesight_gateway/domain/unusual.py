@@ -7,9 +7,9 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
-REASONS = (
+UnusualReason = Literal[
     "too_dark",
     "too_bright",
     "low_contrast",
@@ -18,7 +18,8 @@ REASONS = (
     "unlike_recent_photos",
     "low_model_confidence",
     "unexpected_detection_count",
-)
+]
+REASONS: tuple[str, ...] = get_args(UnusualReason)  # in the order answers list them
 # With fewer recent accepted photos than this, only the fixed bounds below apply: a median of a handful
 # of photos says little about a station.
 MIN_BASELINE = 10
