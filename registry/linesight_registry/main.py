@@ -19,7 +19,15 @@ from linesight_core.db import check_database, make_engine, make_session_factory,
 from linesight_core.events import check_redis, make_redis
 from linesight_core.storage import ObjectStore
 from linesight_registry import __version__
-from linesight_registry.api import aliases, datasets, models, training_runs
+from linesight_registry.api import (
+    aliases,
+    dataset_items,
+    dataset_versions,
+    datasets,
+    model_checkpoints,
+    models,
+    training_runs,
+)
 from linesight_registry.db.models import SCHEMA
 from linesight_registry.domain.queue import TrainingQueue
 from linesight_registry.domain.sweeper import run_sweeper
@@ -85,6 +93,14 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.state.redis = redis_client
     app.state.training_queue = training_queue
     internal = [Depends(service_token_dependency(settings.service_token.get_secret_value()))]
-    for module in (models, aliases, training_runs, datasets):
+    for module in (
+        models,
+        model_checkpoints,
+        aliases,
+        training_runs,
+        datasets,
+        dataset_items,
+        dataset_versions,
+    ):
         app.include_router(module.router, dependencies=internal)
     return app

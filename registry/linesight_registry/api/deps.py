@@ -14,6 +14,7 @@ from linesight_core.contracts.registry import ModelPromoted
 from linesight_core.db import request_session
 from linesight_core.events import MODEL_PROMOTED, publish
 from linesight_core.storage import ObjectStore
+from linesight_registry.domain.queue import TrainingQueue
 from linesight_registry.settings import RegistrySettings
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,10 @@ def get_store(request: Request) -> ObjectStore:
 
 def get_settings(request: Request) -> RegistrySettings:
     return request.app.state.settings
+
+
+def get_queue(request: Request) -> TrainingQueue:
+    return request.app.state.training_queue
 
 
 def actor(request: Request) -> str:
@@ -49,3 +54,4 @@ StoreDep = Annotated[ObjectStore, Depends(get_store)]
 SettingsDep = Annotated[RegistrySettings, Depends(get_settings)]
 ActorDep = Annotated[str, Depends(actor)]
 PublisherDep = Annotated[Publisher, Depends(Publisher)]
+QueueDep = Annotated[TrainingQueue, Depends(get_queue)]

@@ -1,25 +1,20 @@
 """Training runs: engineers create, list, watch and cancel them; the training worker starts them, reports
-every epoch, keeps them alive with heartbeats and finishes them. Also .pt uploads, which become
-conversion runs: the registry stores the pickle untouched and never opens it."""
+every epoch, keeps them alive with heartbeats and finishes them. A .pt upload becomes a conversion run
+in model_checkpoints.py."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
 from linesight_core.contracts.common import Page
-from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN
+from linesight_core.contracts.registry import NAME_PATTERN
 from linesight_core.contracts.training import (
-    CONVERT_TASK,
-    CONVERT_TIME_LIMIT_SECONDS,
-    MAX_TIME_LIMIT_SECONDS,
-    METRIC_PATTERN,
     TRAIN_TASK,
     EpochProgress,
     EpochRecord,
@@ -34,11 +29,10 @@ from linesight_core.contracts.training import (
 )
 from linesight_core.errors import Problem
 from linesight_core.storage import ObjectNotFound
-from linesight_registry.api.deps import ActorDep, PublisherDep, SessionDep, SettingsDep, StoreDep
-from linesight_registry.api.uploads import spool_upload
+from linesight_registry.api.deps import ActorDep, PublisherDep, QueueDep, SessionDep, SettingsDep, StoreDep
 from linesight_registry.db.models import TrainingRun
 from linesight_registry.domain import catalog, training, training_inputs
-from linesight_registry.domain.queue import QueueUnavailable, TrainingQueue
+from linesight_registry.domain.queue import queue_run
 
 router = APIRouter(tags=["training runs"])
 RUNS = "/v1/training-runs"
@@ -46,35 +40,8 @@ RUN = RUNS + "/{run_id}"
 CONFLICT = {409: {"description": "The run is in a state that does not allow this"}}
 
 
-def get_queue(request: Request) -> TrainingQueue:
-    return request.app.state.training_queue
-
-
-QueueDep = Annotated[TrainingQueue, Depends(get_queue)]
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _enqueue(session: SessionDep, queue: TrainingQueue, run: TrainingRun, task: str) -> TrainingRunOut:
-    """Commit the run first (the worker asks for it as soon as it gets the task), then queue the task."""
-    session.add(run)
-    training.transition(run, "queued")
-    session.commit()
-    assert run.task_id is not None
-    try:
-        queue.send(task, run.id, run.task_id, run.time_limit_seconds)
-    except QueueUnavailable as exc:
-        run.error = f"the training queue did not take the task: {exc}"
-        run.finished_at = _now()
-        training.transition(run, "failed")
-        session.commit()
-        raise Problem(
-            503,
-            f"The training queue cannot be reached; run {run.id} was recorded as failed. Try again later.",
-        ) from exc
-    return training.run_out(run)
 
 
 @router.post(
@@ -121,7 +88,7 @@ def create_run(
         task_id=str(uuid.uuid4()),
         created_by=actor,
     )
-    return _enqueue(session, queue, run, TRAIN_TASK)
+    return queue_run(session, queue, run, TRAIN_TASK)
 
 
 @router.get(RUNS, response_model=Page[TrainingRunOut], summary="List training runs, newest first")
@@ -302,78 +269,3 @@ def get_artifact(
     return StreamingResponse(
         body(), media_type=media, headers={"Content-Disposition": f'inline; filename="{artifact}"'}
     )
-
-
-# --- .pt uploads ---------------------------------------------------------------------------------------
-
-
-@router.post(
-    "/v1/models/{name}/versions/from-pt",
-    response_model=TrainingRunOut,
-    status_code=201,
-    summary="Upload a PyTorch checkpoint (.pt) to be converted to ONNX by the training worker",
-    description="The file is a pickle: it is stored as it came, under uploads/<sha256>.pt in the models "
-    "bucket, and only the worker opens it, in a sandboxed process. The answer is the conversion run; the "
-    "version appears when it succeeds. With a dataset version, the result is evaluated and may be "
-    "staged like a trained model.",
-    responses={413: {"description": "Over the size limit"}, 422: {"description": "Not a torch.save file"}},
-)
-def upload_checkpoint(
-    name: str,
-    session: SessionDep,
-    store: StoreDep,
-    settings: SettingsDep,
-    actor: ActorDep,
-    queue: QueueDep,
-    file: Annotated[UploadFile, File(description="A checkpoint written by torch.save (Ultralytics .pt)")],
-    imgsz: Annotated[int, Form(ge=32, le=2048, multiple_of=32, description="ONNX input size")] = 640,
-    dataset: Annotated[str | None, Form(pattern=NAME_PATTERN)] = None,
-    dataset_version: Annotated[int | None, Form(ge=1, le=MAX_VERSION)] = None,
-    selection_metric: Annotated[str | None, Form(pattern=METRIC_PATTERN)] = None,
-    auto_promote: Annotated[bool, Form()] = False,
-    time_limit_seconds: Annotated[int, Form(ge=60, le=MAX_TIME_LIMIT_SECONDS)] = CONVERT_TIME_LIMIT_SECONDS,
-    created_by: Annotated[str | None, Form(max_length=100)] = None,
-    notes: Annotated[str, Form(max_length=4000)] = "",
-) -> TrainingRunOut:
-    model = catalog.get_model(session, name)
-    if (dataset is None) != (dataset_version is None):
-        raise Problem(422, "Give dataset and dataset_version together, or neither.")
-    dataset_ref = None
-    if dataset is not None and dataset_version is not None:
-        dataset_ref = training_inputs.dataset_version(session, dataset, dataset_version, for_training=False)
-        if dataset_ref.task != model.task:
-            raise Problem(
-                422, f"Model {name!r} is a {model.task} model; dataset {dataset!r} is for {dataset_ref.task}."
-            )
-    path, _ = spool_upload(file, settings.max_pt_bytes, what="checkpoint", suffix=".pt")
-    try:
-        training_inputs.check_torch_checkpoint(path)
-        with open(path, "rb") as fh:
-            stored = store.put_content_addressed(
-                settings.bucket("models"),
-                "uploads",
-                fh,
-                content_type="application/octet-stream",
-                suffix=".pt",
-            )
-    finally:
-        os.unlink(path)
-    run = TrainingRun(
-        id=uuid.uuid4(),
-        kind="convert",
-        task=model.task,
-        model_name=model.name,
-        dataset=dataset,
-        dataset_version=dataset_version,
-        dataset_version_id=dataset_ref.id if dataset_ref else None,
-        source_key=stored.key,
-        source_sha256=stored.sha256,
-        imgsz=imgsz,
-        time_limit_seconds=time_limit_seconds,
-        selection_metric=selection_metric or training.default_selection_metric(model.task),
-        auto_promote=auto_promote,
-        notes=notes,
-        task_id=str(uuid.uuid4()),
-        created_by=created_by or actor,
-    )
-    return _enqueue(session, queue, run, CONVERT_TASK)
