@@ -124,7 +124,8 @@ def main() -> None:
         print(
             f"model {model.name} (YOLOv8n detect, imgsz {args.imgsz}), {len(photos)} JPEG photos {args.size} "
             f"(~{statistics.mean(map(len, photos)) / 1024:.0f} KiB), {os.cpu_count()} CPUs; {args.rounds} "
-            f"rounds of {args.seconds:g} s per path and concurrency, interleaved; server cpu = that process"
+            f"rounds of {args.seconds:g} s per path and concurrency, interleaved; server cpu = that service's process (on gateway rows, other cpu includes the "
+            "inference service, Postgres and the S3 store working for it)"
         )
         runs: dict[tuple[str, int], list[RunResult]] = {}
         added: dict[int, list[float]] = {c: [] for c in levels}
