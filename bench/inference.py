@@ -168,7 +168,7 @@ async def _client(
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             body = await reader.readexactly(length)
-            if head[9:12] == b"200":
+            if head[9:10] == b"2":  # 200, or 201 from the gateway
                 out.append(time.perf_counter() - t0)
             else:
                 bad.append(head[:12] + b" " + body[:300])
