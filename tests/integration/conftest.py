@@ -1,6 +1,8 @@
 """Per-test isolation on the shared test servers: a fresh database and bucket prefix for each test."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -14,23 +16,32 @@ from linesight_registry.settings import RegistrySettings
 from tests.support.servers import serve
 
 
-@pytest.fixture
-def fresh_service_env(postgres_url, redis_url, s3_env):
-    """LINESIGHT_* settings pointing at a new, empty database and new buckets on the test servers."""
+@contextmanager
+def service_database(postgres_url, redis_url, s3_env, bucket_prefix: str = "ls") -> Iterator[dict[str, str]]:
+    """LINESIGHT_* settings pointing at a new, empty database and new buckets on the test servers; the
+    database is dropped on the way out."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     url = make_url(postgres_url)
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        "LINESIGHT_DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
-        "LINESIGHT_REDIS_URL": redis_url,
-        "LINESIGHT_S3_BUCKET_PREFIX": f"ls-{uuid.uuid4().hex[:10]}",
-        **s3_env,
-    }
-    yield env
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield {
+            "LINESIGHT_DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
+            "LINESIGHT_REDIS_URL": redis_url,
+            "LINESIGHT_S3_BUCKET_PREFIX": f"{bucket_prefix}-{uuid.uuid4().hex[:10]}",
+            **s3_env,
+        }
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_service_env(postgres_url, redis_url, s3_env):
+    """LINESIGHT_* settings pointing at a new, empty database and new buckets on the test servers."""
+    with service_database(postgres_url, redis_url, s3_env) as env:
+        yield env
 
 
 ADMIN_KEY = "admin-key-for-integration-tests-0123456789"

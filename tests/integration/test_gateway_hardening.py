@@ -6,15 +6,12 @@ import asyncio
 import io
 import os
 import tempfile
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import update
-from sqlalchemy.engine import make_url
 
 from linesight_core.clients.registry import RegistryClient
 from linesight_gateway.db.models import AuditEvent, Inspection
@@ -24,7 +21,7 @@ from linesight_gateway.main import create_app as create_gateway
 from linesight_gateway.settings import GatewaySettings
 from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
-from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
+from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN, service_database
 from tests.support.servers import free_port, private_broker, serve
 from tests.support.synthetic import CLASSES, draw_scene
 from tests.support.yolo_models import detect_model
@@ -38,15 +35,7 @@ GPS_IFD = 0x8825
 def gw(postgres_url, redis_url, s3_env):
     """One gateway and registry for the module (each test uses names of its own): no inference service,
     so inspections stay pending at once (a closed port), which is all these tests need."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    url = make_url(postgres_url)
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        "LINESIGHT_DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
-        "LINESIGHT_REDIS_URL": redis_url,
-        "LINESIGHT_S3_BUCKET_PREFIX": f"ls-{uuid.uuid4().hex[:10]}",
+    settings = {
         "LINESIGHT_SERVICE_TOKEN": SERVICE_TOKEN,
         "LINESIGHT_ADMIN_API_KEY": ADMIN_KEY,
         "LINESIGHT_LOG_FORMAT": "console",
@@ -56,9 +45,9 @@ def gw(postgres_url, redis_url, s3_env):
         "LINESIGHT_TRAINING_RUNS_PER_STATION_PER_HOUR": "1",
         "LINESIGHT_TRAINING_RUNS_PER_HOUR": "2",
         "LINESIGHT_CELERY_BROKER_URL": private_broker(redis_url, "gateway-hardening"),
-        **s3_env,
     }
-    with pytest.MonkeyPatch.context() as mp:
+    with service_database(postgres_url, redis_url, s3_env) as base, pytest.MonkeyPatch.context() as mp:
+        env = {**base, **settings}
         for key, value in env.items():
             mp.setenv(key, value)
         with serve(create_registry(RegistrySettings())) as registry_url:
@@ -71,8 +60,6 @@ def gw(postgres_url, redis_url, s3_env):
                     )
                     client.keys[role] = {"X-API-Key": resp.json()["key"]}
                 yield client
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def gps_jpeg(seed: int = 1) -> bytes:
