@@ -6,9 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -132,12 +130,6 @@ def mark_failed_attempt(inspection: Inspection, error: str) -> None:
     inspection.next_attempt_at = datetime.now(UTC) + backoff(inspection.attempts)
 
 
-@dataclass
-class Outcome:
-    inspection: Inspection
-    completed: bool
-
-
 async def ask_model(
     inference: InferenceClient, image: bytes, station: Station, timeout: float
 ) -> tuple[Prediction | None, str | None, float]:
@@ -180,11 +172,3 @@ def load_with_station(session: Session, inspection_id: uuid.UUID) -> tuple[Inspe
         .where(Inspection.id == inspection_id)
     ).first()
     return (row[0], row[1]) if row else None
-
-
-def summary(inspection: Inspection) -> dict[str, Any]:
-    return {
-        "status": inspection.status,
-        "verdict": inspection.verdict,
-        "model_version": inspection.model_version,
-    }
