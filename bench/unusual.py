@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from linesight_gateway.domain.photo_stats import photo_stats, view
+from linesight_core.photo_stats import photo_stats, view
 from linesight_gateway.domain.unusual import BASELINE_SIZE, reasons, signals
 from tests.support import unusual_photos as photos
 

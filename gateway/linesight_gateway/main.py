@@ -44,6 +44,7 @@ from linesight_gateway.domain.queue_gauges import run_queue_gauges
 from linesight_gateway.domain.reference_views import ReferenceViews
 from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.domain.run_limits import RunLimits
+from linesight_gateway.domain.training_baselines import TrainingBaselines
 from linesight_gateway.settings import GatewaySettings
 
 MIGRATIONS = Path(__file__).parent / "db" / "migrations"
@@ -100,6 +101,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             timeout=settings.http_timeout_seconds,
             retries=settings.http_retries,
         )
+        app.state.training_baselines = TrainingBaselines(app.state.registry)
         app.state.inference = InferenceClient.create(
             settings.inference_url,
             service_token=settings.service_token.get_secret_value(),
@@ -121,6 +123,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 interval=settings.reprocess_interval_seconds,
                 batch=settings.reprocess_batch_size,
                 timeout=settings.inference_timeout_seconds,
+                baselines=app.state.training_baselines,
             ),
             name="inspection-reprocessor",
         )

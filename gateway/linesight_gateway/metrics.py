@@ -33,7 +33,7 @@ UNUSUAL_PHOTOS = Counter(
     "linesight_gateway_unusual_photos_total",
     "Answered inspections whose photo was flagged unusual (domain/unusual.py), by station and reason "
     "(too_dark, too_bright, low_contrast, blurred, camera_moved, unlike_recent_photos, "
-    "low_model_confidence, unexpected_detection_count); a photo counts once per reason.",
+    "unlike_training_data, low_model_confidence, unexpected_detection_count); a photo counts once per reason.",
     ["station", "reason"],
 )
 FEEDBACK = Counter(

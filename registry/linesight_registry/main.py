@@ -26,6 +26,7 @@ from linesight_registry.api import (
     datasets,
     model_checkpoints,
     models,
+    training_photos,
     training_runs,
 )
 from linesight_registry.db.models import SCHEMA
@@ -95,6 +96,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     internal = [Depends(service_token_dependency(settings.service_token.get_secret_value()))]
     for module in (
         models,
+        training_photos,
         model_checkpoints,
         aliases,
         training_runs,

@@ -6,11 +6,11 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageEnhance
 
 from linesight_core.images import dct_reduction, decode_image
-from linesight_gateway.domain.photo_stats import photo_stats, stats_fit, view
-from linesight_gateway.domain.unusual import BASELINE_SIZE, reasons, signals
+from linesight_core.photo_stats import photo_stats, stats_fit, view
+from linesight_gateway.domain.unusual import BASELINE_SIZE, baseline, reasons, signals
 from tests.support import unusual_photos as photos
 
 STATION = photos.HELD_OUT_STATIONS[0]
@@ -165,3 +165,37 @@ def test_stats_fit_keeps_the_copy_at_least_640_wide():
     )
     assert turned.reduction == 4 and (turned.width, turned.height) == (3024, 4032)
     assert turned.image.size == (756, 1008)
+
+
+@pytest.fixture(scope="module")
+def training():
+    """The baseline of the photos the station's model was trained on: 60 other normal photos of it."""
+    return baseline([signals(photo_stats(photos.normal(STATION, 1000 + n)), []) for n in range(60)])
+
+
+def test_normal_photos_are_like_the_training_photos(station, training):
+    flagged = [
+        n
+        for n in range(100)
+        if "unlike_training_data" in check(station, photos.normal(STATION, n), training=training)
+    ]
+    assert len(flagged) <= 2, flagged
+
+
+def test_a_station_that_drifted_from_its_training_photos_is_flagged_though_its_recent_photos_agree(
+    station, training
+):
+    """The lamp over the bench gave half its light for weeks: each photo looks like the last ones, so
+    only the comparison with the training photos tells that the model now answers on unfamiliar light."""
+    ref, _, _ = station
+    tops = [0.9, 0.85, 0.88]
+
+    def dim(n: int) -> Image.Image:
+        return ImageEnhance.Brightness(photos.normal(STATION, n)).enhance(0.5)
+
+    history = [signals(photo_stats(dim(2000 + n), ref), tops) for n in range(BASELINE_SIZE)]
+    stats = photo_stats(dim(3000), ref)
+    assert reasons(stats, tops, history=history) == []
+    assert reasons(stats, tops, history=history, training=training) == ["unlike_training_data"]
+    # without enough training photos there is nothing to compare with
+    assert baseline([signals(photo_stats(photos.normal(STATION, 1)), [])]) is None

@@ -22,6 +22,7 @@ from linesight_core.errors import NotFound, Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import DecodedImage, decode_image, sniff_image_type
 from linesight_core.pagination import paginate
+from linesight_core.photo_stats import photo_stats, stats_fit
 from linesight_core.storage import ObjectNotFound, ObjectStore, StoredObject
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
 from linesight_gateway.api.inspection_schemas import InspectionOut, InspectionPage, ModelRef
@@ -30,7 +31,6 @@ from linesight_gateway.domain import inspections as domain
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.annotate import annotate
 from linesight_gateway.domain.people import people_in
-from linesight_gateway.domain.photo_stats import photo_stats, stats_fit
 from linesight_gateway.domain.privacy import blur_photo, encode_jpeg
 from linesight_gateway.domain.station_scope import require_station, station_filter
 from linesight_gateway.settings import GatewaySettings
@@ -202,7 +202,8 @@ async def _inspect_one(
     else:
         timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
         history = await run_in_threadpool(domain.recent_signals, session, station.id)
-        domain.complete(inspection, station, prediction, timings, history)
+        training = request.app.state.training_baselines.get(prediction.model_name, prediction.version)
+        domain.complete(inspection, station, prediction, timings, history, training)
     session.add(inspection)
     await run_in_threadpool(session.commit)
     return inspection

@@ -68,6 +68,7 @@ def _flag_unusual(
     verdict: Verdict,
     prediction: Prediction,
     history: list[dict[str, float]],
+    training: unusual.Baseline | None,
 ) -> None:
     photo = {k: v for k, v in (inspection.photo_stats or {}).items() if k != "signals"}
     if not photo:  # inspected before the check existed
@@ -89,6 +90,7 @@ def _flag_unusual(
         expected_count=expected,
         detections=detections,
         low_confidence=station.low_confidence_threshold,
+        training=training,
     )
     inspection.photo_stats = {**photo, "signals": unusual.signals(photo, tops)}
     if inspection.unusual and station.unusual_needs_review and verdict.confidence_status == SUCCESS:
@@ -102,8 +104,10 @@ def complete(
     prediction: Prediction,
     extra_timings: dict[str, float],
     history: list[dict[str, float]] | None = None,
+    training: unusual.Baseline | None = None,
 ) -> None:
-    """Judge the prediction; with the station's baseline (`history`), flag an unusual photo too."""
+    """Judge the prediction; with the station's baseline (`history`) and the model version's training
+    photos' (`training`), flag an unusual photo too."""
     verdict = judge(prediction, rules_of(station))
     inspection.status = "completed"
     inspection.verdict = verdict.verdict
@@ -119,7 +123,7 @@ def complete(
     inspection.error = None
     inspection.next_attempt_at = None
     inspection.completed_at = datetime.now(UTC)
-    _flag_unusual(inspection, station, verdict, prediction, history or [])
+    _flag_unusual(inspection, station, verdict, prediction, history or [], training)
     metrics.record_inspection(station.name, inspection)
 
 

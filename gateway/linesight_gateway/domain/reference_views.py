@@ -11,8 +11,8 @@ from collections import OrderedDict
 import numpy as np
 from PIL import Image
 
+from linesight_core.photo_stats import view
 from linesight_core.storage import ObjectNotFound, ObjectStore
-from linesight_gateway.domain.photo_stats import view
 
 log = logging.getLogger(__name__)
 MAX_VIEWS = 256  # 19 200 floats each: a few MB for every station a gateway serves

@@ -12,6 +12,7 @@ from linesight_core.background import run_every
 from linesight_core.clients.inference import InferenceClient
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_gateway.domain import inspections as domain
+from linesight_gateway.domain.training_baselines import TrainingBaselines
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ async def reprocess_once(
     *,
     batch: int,
     timeout: float,
+    baselines: TrainingBaselines | None = None,
 ) -> int:
     """One round; returns how many pending inspections were completed."""
     done = 0
@@ -51,6 +53,7 @@ async def reprocess_once(
                     prediction,
                     {"inference": round(infer_ms, 2), "reprocessed": 1},
                     history,
+                    baselines.get(prediction.model_name, prediction.version) if baselines else None,
                 )
                 done += 1
             await run_in_threadpool(session.commit)
@@ -68,9 +71,12 @@ async def run_reprocessor(
     interval: float,
     batch: int,
     timeout: float,
+    baselines: TrainingBaselines | None = None,
 ) -> None:
     async def one_round() -> None:
-        done = await reprocess_once(session_factory, store, bucket, inference, batch=batch, timeout=timeout)
+        done = await reprocess_once(
+            session_factory, store, bucket, inference, batch=batch, timeout=timeout, baselines=baselines
+        )
         if done:
             log.info("pending inspections completed", extra={"count": done})
 

@@ -1,5 +1,6 @@
 """The unusual-photo check: a photo's statistics and the model's own signals, compared with what the
-station's recent accepted photos look like (robust median / MAD) and with its reference photo."""
+station's recent accepted photos look like (robust median / MAD), with its reference photo, and with the
+photos the answering model version was trained on."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ UnusualReason = Literal[
     "blurred",
     "camera_moved",
     "unlike_recent_photos",
+    "unlike_training_data",
     "low_model_confidence",
     "unexpected_detection_count",
 ]
@@ -97,8 +99,10 @@ def reasons(
     expected_count: int | None = None,
     detections: int | None = None,
     low_confidence: float = 0.5,
+    training: Baseline | None = None,
 ) -> list[str]:
-    """Why this photo is unlike the station's photos (empty: nothing unusual)."""
+    """Why this photo is unlike the station's photos (empty: nothing unusual). `training`: the baseline
+    of the model version's training photos (TrainingBaselines), when known."""
     sig = signals(photo, top_confidences)
     base = baseline(history)
 
@@ -123,6 +127,8 @@ def reasons(
     # photo than usual is not: focus varies more upward than a scene's statistics do.)
     if z("contrast") > Z_LIMIT or abs(z("red_share")) > Z_LIMIT or abs(z("green_share")) > Z_LIMIT:
         found.add("unlike_recent_photos")
+    if training is not None and unlike_training(sig, training):
+        found.add("unlike_training_data")
     if "top_confidence" in sig and (
         z("top_confidence") < -Z_LIMIT or (base is None and sig["top_confidence"] < low_confidence)
     ):
@@ -131,3 +137,14 @@ def reasons(
     if expected_count and detections is not None and detections > 2 * expected_count + 2:
         found.add("unexpected_detection_count")
     return [r for r in REASONS if r in found]
+
+
+def unlike_training(sig: dict[str, float], training: Baseline) -> bool:
+    """Light, colour, contrast or focus far from the photos the model learnt from: its answers on such a
+    photo are a guess, even when the station's recent photos look the same (they may all have drifted)."""
+    z = {name: training.z(name, sig.get(name)) for name in ("brightness", "red_share", "green_share")}
+    return (
+        any(abs(v) > Z_LIMIT for v in z.values())
+        or training.z("contrast", sig.get("contrast")) > Z_LIMIT
+        or training.z("log_sharpness", sig.get("log_sharpness")) < -Z_LIMIT
+    )

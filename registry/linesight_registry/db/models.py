@@ -229,5 +229,7 @@ class DatasetVersion(Base):
     # {"against": n | null, "added": [sha...], "removed": [...], "relabelled": [...]}
     diff: Mapped[dict[str, Any]] = mapped_column(JSONB)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # {"split", "items", "photos": [photo statistics]} of a sample of the train split, made on first ask
+    photo_stats: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -8,7 +8,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from linesight_core.clients.errors import raise_for_problem, transport_error
-from linesight_core.contracts.registry import AliasOut, ModelOut, ModelVersionOut
+from linesight_core.contracts.registry import AliasOut, ModelOut, ModelVersionOut, TrainingPhotos
 from linesight_core.http import make_async_client
 
 SERVICE = "registry"
@@ -62,6 +62,11 @@ class RegistryClient:
 
     async def get_alias(self, name: str, alias: str) -> AliasOut:
         return AliasOut.model_validate(await self._get(f"/v1/models/{name}/aliases/{alias}"))
+
+    async def training_photos(self, name: str, version: int) -> TrainingPhotos:
+        return TrainingPhotos.model_validate(
+            await self._get(f"/v1/models/{name}/versions/{version}/training-photos")
+        )
 
     # --- engineering API (the gateway proxies these for users with the right role) -------------------
 

@@ -278,3 +278,44 @@ class ModelPromoted(BaseModel):
     from_version: int | None
     sha256: str | None
     at: datetime
+
+
+class TrainingPhotos(BaseModel):
+    """What the photos a model version was trained on look like: the statistics (linesight_core.photo_stats)
+    of a sample of its dataset version's train split. The gateway compares inspection photos with them."""
+
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_name": "bench-tools",
+                    "version": 3,
+                    "dataset": "bench-tools",
+                    "dataset_version": 2,
+                    "split": "train",
+                    "items": 412,
+                    "unreadable": 0,
+                    "photos": [
+                        {
+                            "brightness": 121.4,
+                            "contrast": 38.2,
+                            "sharpness": 412.7,
+                            "red_share": 0.3561,
+                            "green_share": 0.3312,
+                            "aspect": 1.333,
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+    model_name: str
+    version: int
+    dataset: str
+    dataset_version: int
+    split: str = Field(description="The split sampled: train, or every item when it has no train split")
+    items: int = Field(description="Items in that split")
+    unreadable: int = Field(0, description="Sampled items whose stored image could not be decoded")
+    photos: list[dict[str, float]] = Field(description="The statistics of up to 200 of them")
