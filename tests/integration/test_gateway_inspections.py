@@ -154,6 +154,49 @@ def test_inspection_round_trip(env):
                 )
                 assert broken.status_code == 422, broken.text
                 assert stored_photos() == photos_before
+                # A large JPEG is checked on a reduced decode (DCT domain), which still reads every block:
+                # cut in half, or with a damaged Huffman table (its layout intact, so it is being stored
+                # while the check runs), it is refused all the same and nothing is kept.
+                camera = jpeg(full.resize((2560, 1920), Image.Resampling.BICUBIC))
+                whole = gw.post(
+                    "/api/v1/inspections",
+                    data={"station_id": sid},
+                    files={"image": ("camera.jpg", camera)},
+                    headers=op,
+                )
+                assert whole.status_code == 201, whole.text
+                assert (whole.json()["image"]["width"], whole.json()["image"]["height"]) == (2560, 1920)
+                assert whole.json()["verdict"] == "OK"
+                # boxes in the photo's own pixels: 8 times those of the same scene sent at 320 x 240
+                small = {p["label"]: p["box"] for p in body["predictions"]}
+                for p in whole.json()["predictions"]:
+                    for corner in ("x1", "y1", "x2", "y2"):
+                        assert abs(p["box"][corner] - 8 * small[p["label"]][corner]) < 50, (p, small)
+                photos_before = stored_photos()
+                before += 1
+                table = camera.index(b"\xff\xc4")  # DHT: marker, length, class/id, then 16 code counts
+                for name, damaged in (
+                    ("half.jpg", camera[: len(camera) // 2]),
+                    ("huffman.jpg", camera[: table + 5] + b"\xff" * 16 + camera[table + 21 :]),
+                ):
+                    refused = gw.post(
+                        "/api/v1/inspections",
+                        data={"station_id": sid},
+                        files={"image": (name, damaged)},
+                        headers=op,
+                    )
+                    assert refused.status_code == 422, (name, refused.text)
+                    assert "damaged" in refused.json()["detail"], refused.text
+                    assert stored_photos() == photos_before, name
+                batch_refused = gw.post(
+                    "/api/v1/inspections/batch",
+                    data={"station_id": sid},
+                    files=[("images", ("a.jpg", camera)), ("images", ("half.jpg", camera[:-5000]))],
+                    headers=op,
+                )
+                assert batch_refused.status_code == 422, batch_refused.text
+                assert batch_refused.json()["detail"].startswith("Photo 2 (half.jpg)")
+                assert stored_photos() == photos_before
                 tiny = io.BytesIO()
                 Image.new("RGB", (1, 1)).save(tiny, format="PNG")
                 assert gw.post(

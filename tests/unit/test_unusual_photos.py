@@ -2,9 +2,14 @@
 a photo of a street are flagged with the right reason; the station's normal photos are not. Scene seeds
 are the held-out ones (tests/support/unusual_photos.py), not those the thresholds were set on."""
 
-import pytest
+import io
 
-from linesight_gateway.domain.photo_stats import photo_stats, view
+import numpy as np
+import pytest
+from PIL import Image
+
+from linesight_core.images import dct_reduction, decode_image
+from linesight_gateway.domain.photo_stats import photo_stats, stats_fit, view
 from linesight_gateway.domain.unusual import BASELINE_SIZE, reasons, signals
 from tests.support import unusual_photos as photos
 
@@ -104,3 +109,59 @@ def test_the_station_decides_whether_an_unusual_photo_needs_review():
     assert (reviewed.verdict, reviewed.confidence_status) == ("OK", "low_confidence")
     assert completed(photos.normal(STATION, 7), needs_review=True).confidence_status == "success"
     assert "signals" in reviewed.photo_stats  # kept for the station's baseline
+
+
+def camera_jpeg(img, size=(4032, 3024), orientation: int = 1) -> bytes:
+    """The photo as a 12 MP camera would send it: upscaled, with sensor grain, as a JPEG."""
+    big = np.asarray(img.convert("RGB").resize(size, Image.Resampling.BICUBIC), np.float32)
+    grain = np.random.default_rng(7).normal(0, 4, big.shape)
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(np.clip(big + grain, 0, 255).astype(np.uint8)).save(
+        buf, "JPEG", quality=90, exif=exif.tobytes()
+    )
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["normal", "dark", "blurred", "shifted"])
+def test_a_large_jpeg_decoded_reduced_gets_the_statistics_of_its_full_decode(station, kind):
+    """The gateway decodes a 12 MP JPEG at 1/4 (DCT domain) for the statistics: the numbers and the
+    reasons are those a full decode gives."""
+    ref, history, _ = station
+    data = camera_jpeg(getattr(photos, kind)(STATION, 3))
+    limits = {"max_bytes": 50_000_000, "max_pixels": 50_000_000}
+    full = decode_image(data, **limits)
+    reduced = decode_image(data, **limits, fit=stats_fit)
+    assert reduced.reduction == 4 and reduced.image.size == (1008, 756)
+    assert (reduced.width, reduced.height) == (4032, 3024)
+    a = photo_stats(full.image, ref)
+    b = photo_stats(reduced.image, ref, size=(reduced.width, reduced.height))
+    assert abs(a["brightness"] - b["brightness"]) < 1
+    assert b["contrast"] == pytest.approx(a["contrast"], rel=0.05)
+    assert b["sharpness"] == pytest.approx(a["sharpness"], rel=0.15)
+    for share in ("red_share", "green_share"):
+        assert abs(a[share] - b[share]) < 0.002
+    assert abs(a["reference_similarity"] - b["reference_similarity"]) < 0.02
+    assert a["aspect"] == b["aspect"]
+    tops = [0.9, 0.85, 0.88]
+    assert reasons(b, tops, history=history) == reasons(a, tops, history=history)
+
+
+def test_stats_fit_keeps_the_copy_at_least_640_wide():
+    assert dct_reduction(4032, 3024, stats_fit(4032, 3024)) == 4
+    assert dct_reduction(2560, 1920, stats_fit(2560, 1920)) == 4
+    assert dct_reduction(1280, 960, stats_fit(1280, 960)) == 2
+    assert dct_reduction(640, 480, stats_fit(640, 480)) == 1
+    assert dct_reduction(320, 240, stats_fit(320, 240)) == 1
+    # A very wide photo keeps enough rows for the 160 x 120 reference view.
+    assert dct_reduction(4000, 500, stats_fit(4000, 500)) == 2
+    # Held upright (EXIF orientation 6), a 4032 x 3024 sensor photo is 3024 wide: still at 1/4.
+    turned = decode_image(
+        camera_jpeg(photos.normal(STATION, 1), orientation=6),
+        max_bytes=50_000_000,
+        max_pixels=50_000_000,
+        fit=stats_fit,
+    )
+    assert turned.reduction == 4 and (turned.width, turned.height) == (3024, 4032)
+    assert turned.image.size == (756, 1008)

@@ -14,13 +14,14 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from PIL import Image, ImageOps
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.contracts.inference import Prediction
 from linesight_core.contracts.registry import MAX_VERSION
 from linesight_core.errors import NotFound, Problem
 from linesight_core.image_metadata import strip_metadata
-from linesight_core.images import decode_image, sniff_image_type
+from linesight_core.images import DecodedImage, decode_image, sniff_image_type
 from linesight_core.pagination import paginate
 from linesight_core.storage import ObjectNotFound, ObjectStore, StoredObject
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
@@ -30,9 +31,10 @@ from linesight_gateway.domain import inspections as domain
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.annotate import annotate
 from linesight_gateway.domain.people import people_in
-from linesight_gateway.domain.photo_stats import photo_stats
+from linesight_gateway.domain.photo_stats import photo_stats, stats_fit
 from linesight_gateway.domain.privacy import blur_photo, encode_jpeg
 from linesight_gateway.domain.station_scope import require_station, station_filter
+from linesight_gateway.settings import GatewaySettings
 
 LOSSLESS_STRIP = frozenset({"image/jpeg", "image/png", "image/bmp"})
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
@@ -81,14 +83,29 @@ def _station(session, station_id: uuid.UUID, principal: Principal) -> Station:  
     return station
 
 
-def _photo_stats(request: Request, station: Station, image: Image.Image) -> dict[str, Any]:
+def _photo_stats(request: Request, station: Station, decoded: DecodedImage) -> dict[str, Any]:
     reference = request.app.state.reference_views.get(station.reference_image_key)
-    return photo_stats(image, reference)
+    return photo_stats(decoded.image, reference, size=(decoded.width, decoded.height))
+
+
+def check_photo(data: bytes, settings: GatewaySettings) -> DecodedImage:
+    """The photo checked (byte and pixel limits from its header, then a real decode) and decoded as far
+    as the statistics need: a large JPEG reduced in the DCT domain, every block still entropy-decoded, so
+    a damaged or cut-off file is refused as it is by a full decode."""
+    return decode_image(
+        data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels, fit=stats_fit
+    )
 
 
 async def _inspect_one(
-    request: Request, session, station: Station, data: bytes, principal: Principal
-) -> Inspection:  # type: ignore[no-untyped-def]
+    request: Request,
+    session: Session,
+    station: Station,
+    data: bytes,
+    principal: Principal,
+    checked: DecodedImage | None = None,
+) -> Inspection:
+    """`checked`: the photo as check_photo decoded it already (the batch checks every photo first)."""
     settings = request.app.state.settings
     store: ObjectStore = request.app.state.store
     t0 = time.perf_counter()
@@ -112,46 +129,53 @@ async def _inspect_one(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def check_and_measure(
+        photo: bytes, ready: DecodedImage | None
+    ) -> tuple[DecodedImage, float, dict[str, Any], list[dict[str, float]]]:
+        # Off the event loop, while the model looks at the photo: the check (unless done), the photo's
+        # statistics and the station's baseline, so that none of them waits for the model's answer.
+        decoded = ready or check_photo(photo, settings)
+        checked_at = time.perf_counter()
+        stats = _photo_stats(request, station, decoded)
+        return decoded, checked_at, stats, domain.recent_signals(session, station.id)
+
     faces = people = 0
+    ready = checked  # the decode done before the model is asked, if any
     # Metadata (EXIF with GPS, XMP) never leaves this process. JPEG, PNG and BMP lose it without a
     # decode; other formats are re-encoded, which needs the full check first.
     lossless = sniff_image_type(data) in LOSSLESS_STRIP
     if station.blur_faces or station.blur_people or not lossless:
         # Faces and people are blurred before anything leaves this process: check, blur, then store and
         # ask. Only the person detector (inside the system) sees the original.
-        decoded = await run_in_threadpool(
+        ready = await run_in_threadpool(
             decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
         )
-        content_type = f"image/{decoded.format.lower()}"
+        content_type = f"image/{ready.format.lower()}"
         regions = await people_in(request.app.state.inference, settings, data) if station.blur_people else []
         blurred, faces, people = await run_in_threadpool(
-            blur_photo, decoded.image, faces=station.blur_faces, people=regions
+            blur_photo, ready.image, faces=station.blur_faces, people=regions
         )
         if faces or people:  # the original is not stored
             data = await run_in_threadpool(encode_jpeg, blurred)
             content_type = "image/jpeg"
         else:
             data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
-        t1 = time.perf_counter()
-        model_call = ask(data)
-        saving = asyncio.create_task(store_photo(data, content_type))
     else:
-        # The model looks at the photo and the photo is stored while the gateway checks it (a full
-        # decode); both are used only once the check passed, and a refused photo is removed again.
+        # The model looks at the photo and the photo is stored while the gateway checks it (decoding
+        # only as far as the statistics need); both are used only once the check passed, and a refused
+        # photo is removed again.
         data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
-        model_call = ask(data)
-        saving = asyncio.create_task(store_photo(data, sniff_image_type(data)))
-        try:
-            decoded = await run_in_threadpool(
-                decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
-            )
-        except BaseException:
-            await abandon(model_call)
-            with contextlib.suppress(Exception):
-                await saving
-                await run_in_threadpool(store.delete, bucket, key)
-            raise
-        t1 = time.perf_counter()
+        content_type = sniff_image_type(data)
+    model_call = ask(data)
+    saving = asyncio.create_task(store_photo(data, content_type))
+    try:
+        decoded, t1, photo, history = await run_in_threadpool(check_and_measure, data, ready)
+    except BaseException:
+        await abandon(model_call)
+        with contextlib.suppress(Exception):
+            await saving
+            await run_in_threadpool(store.delete, bucket, key)
+        raise
     # The inspection is acknowledged only once both the photo and its row are written, so an
     # acknowledged photo is never lost.
     try:
@@ -160,7 +184,6 @@ async def _inspect_one(
         await abandon(model_call)
         raise
     prediction, error, infer_ms = await model_call
-    photo = await run_in_threadpool(_photo_stats, request, station, decoded.image)
     inspection = Inspection(
         id=inspection_id,
         station_id=station.id,
@@ -186,7 +209,6 @@ async def _inspect_one(
         domain.mark_failed_attempt(inspection, error or "no answer")
     else:
         timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        history = await run_in_threadpool(domain.recent_signals, session, station.id)
         domain.complete(inspection, station, prediction, timings, history)
     session.add(inspection)
     await run_in_threadpool(session.commit)
@@ -247,15 +269,16 @@ async def create_inspections(
     for n, upload in enumerate(images):
         data = await upload.read(settings.image_max_bytes + 1)
         try:
-            await run_in_threadpool(
-                decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
-            )
+            checked = await run_in_threadpool(check_photo, data, settings)
         except Problem as exc:
             raise Problem(
                 exc.status, f"Photo {n + 1} ({upload.filename}): {exc.detail}", title=exc.title
             ) from None
-        payloads.append(data)
-    return [inspection_out(await _inspect_one(request, session, station, d, principal)) for d in payloads]
+        payloads.append((data, checked))
+    return [
+        inspection_out(await _inspect_one(request, session, station, d, principal, checked))
+        for d, checked in payloads
+    ]
 
 
 @router.get("", response_model=InspectionPage, summary="Inspection history")
