@@ -111,6 +111,16 @@ def main() -> None:
         )
         station.raise_for_status()
         sid = station.json()["id"]
+        # The model is loaded on its first request: ask inference directly first (with a long timeout),
+        # so that a loaded machine does not leave the gateway's first inspection pending (5 s limit).
+        warm = httpx.post(
+            f"{stack.urls['inference']}/v1/predict",
+            params={"model": "bench"},
+            content=photos[0],
+            headers={"Content-Type": "image/jpeg", "Authorization": f"Bearer {token}"},
+            timeout=120,
+        )
+        warm.raise_for_status()
         first = gw.post(
             "/api/v1/inspections", data={"station_id": sid}, files={"image": ("p.jpg", photos[0])}
         )

@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from PIL import Image, ImageOps
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.contracts.inference import Prediction
@@ -98,7 +99,7 @@ def check_photo(data: bytes, settings: GatewaySettings) -> DecodedImage:
 
 async def _inspect_one(
     request: Request,
-    session,  # type: ignore[no-untyped-def]
+    session: Session,
     station: Station,
     data: bytes,
     principal: Principal,
@@ -128,45 +129,53 @@ async def _inspect_one(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def check_and_measure(
+        photo: bytes, ready: DecodedImage | None
+    ) -> tuple[DecodedImage, float, dict[str, Any], list[dict[str, float]]]:
+        # Off the event loop, while the model looks at the photo: the check (unless done), the photo's
+        # statistics and the station's baseline, so that none of them waits for the model's answer.
+        decoded = ready or check_photo(photo, settings)
+        checked_at = time.perf_counter()
+        stats = _photo_stats(request, station, decoded)
+        return decoded, checked_at, stats, domain.recent_signals(session, station.id)
+
     faces = people = 0
+    ready = checked  # the decode done before the model is asked, if any
     # Metadata (EXIF with GPS, XMP) never leaves this process. JPEG, PNG and BMP lose it without a
     # decode; other formats are re-encoded, which needs the full check first.
     lossless = sniff_image_type(data) in LOSSLESS_STRIP
     if station.blur_faces or station.blur_people or not lossless:
         # Faces and people are blurred before anything leaves this process: check, blur, then store and
         # ask. Only the person detector (inside the system) sees the original.
-        decoded = await run_in_threadpool(
+        ready = await run_in_threadpool(
             decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
         )
-        content_type = f"image/{decoded.format.lower()}"
+        content_type = f"image/{ready.format.lower()}"
         regions = await people_in(request.app.state.inference, settings, data) if station.blur_people else []
         blurred, faces, people = await run_in_threadpool(
-            blur_photo, decoded.image, faces=station.blur_faces, people=regions
+            blur_photo, ready.image, faces=station.blur_faces, people=regions
         )
         if faces or people:  # the original is not stored
             data = await run_in_threadpool(encode_jpeg, blurred)
             content_type = "image/jpeg"
         else:
             data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
-        t1 = time.perf_counter()
-        model_call = ask(data)
-        saving = asyncio.create_task(store_photo(data, content_type))
     else:
         # The model looks at the photo and the photo is stored while the gateway checks it (decoding
         # only as far as the statistics need); both are used only once the check passed, and a refused
         # photo is removed again.
         data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
-        model_call = ask(data)
-        saving = asyncio.create_task(store_photo(data, sniff_image_type(data)))
-        try:
-            decoded = checked or await run_in_threadpool(check_photo, data, settings)
-        except BaseException:
-            await abandon(model_call)
-            with contextlib.suppress(Exception):
-                await saving
-                await run_in_threadpool(store.delete, bucket, key)
-            raise
-        t1 = time.perf_counter()
+        content_type = sniff_image_type(data)
+    model_call = ask(data)
+    saving = asyncio.create_task(store_photo(data, content_type))
+    try:
+        decoded, t1, photo, history = await run_in_threadpool(check_and_measure, data, ready)
+    except BaseException:
+        await abandon(model_call)
+        with contextlib.suppress(Exception):
+            await saving
+            await run_in_threadpool(store.delete, bucket, key)
+        raise
     # The inspection is acknowledged only once both the photo and its row are written, so an
     # acknowledged photo is never lost.
     try:
@@ -175,7 +184,6 @@ async def _inspect_one(
         await abandon(model_call)
         raise
     prediction, error, infer_ms = await model_call
-    photo = await run_in_threadpool(_photo_stats, request, station, decoded)
     inspection = Inspection(
         id=inspection_id,
         station_id=station.id,
@@ -201,7 +209,6 @@ async def _inspect_one(
         domain.mark_failed_attempt(inspection, error or "no answer")
     else:
         timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
-        history = await run_in_threadpool(domain.recent_signals, session, station.id)
         training = request.app.state.training_baselines.get(prediction.model_name, prediction.version)
         domain.complete(inspection, station, prediction, timings, history, training)
     session.add(inspection)
