@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from tests.support.segment_data import write_segment_dataset
 from tests.support.synthetic import write_classify_dataset, write_detect_dataset
 
 RECIPE_VERSION = "3"
@@ -40,11 +41,12 @@ def _build(kind: str, cfg: str, epochs: int, imgsz: int, dynamic: bool) -> Path:
         _offline_ultralytics(work)
         from ultralytics import YOLO
 
-        data = (
-            write_detect_dataset(work / "data", n_train=96, n_val=16)
-            if kind == "detect"
-            else write_classify_dataset(work / "data")
-        )
+        if kind == "detect":
+            data = write_detect_dataset(work / "data", n_train=96, n_val=16)
+        elif kind == "segment":
+            data = write_segment_dataset(work / "data", n_train=96, n_val=16)
+        else:
+            data = write_classify_dataset(work / "data")
         model = YOLO(cfg)
         model.train(
             data=str(data),
@@ -82,6 +84,12 @@ def detect_model(epochs: int = 60, imgsz: int = 160, dynamic: bool = True) -> Pa
 
 def classify_model(epochs: int = 10, imgsz: int = 96, dynamic: bool = True) -> Path:
     return _build("classify", "yolov8n-cls.yaml", epochs, imgsz, dynamic)
+
+
+def segment_model(epochs: int = 40, imgsz: int = 160, dynamic: bool = True) -> Path:
+    """A YOLOv8n-seg trained on bright cracks and spots (tests/support/segment_data.py): enough epochs
+    that it finds most of them with confident, mask-shaped answers, which is what the parity test needs."""
+    return _build("segment", "yolov8n-seg.yaml", epochs, imgsz, dynamic)
 
 
 def pt_for(onnx_path: Path) -> Path:
