@@ -55,8 +55,9 @@ def decode_segment(
     end2end: bool = False,
 ) -> tuple[np.ndarray, list[InstanceMask]]:
     """One image's two outputs (the head [4+nc+nm, anchors] or end-to-end [detections, 6+nm], and the
-    prototypes [nm, h, w]) of a network input of `input_size` (height, width) → rows (x1, y1, x2, y2, conf, cls) in original image pixels and their masks.
-    An instance whose mask is empty inside its box is dropped, as Ultralytics drops it."""
+    prototypes [nm, h, w]) for a network input of `input_size` (height, width) → rows (x1, y1, x2, y2,
+    conf, cls) in original image pixels, and their masks. An instance whose mask is empty inside its box
+    is dropped, as Ultralytics drops it."""
     nm, mh, mw = protos.shape
     nc = output.shape[0] - 4 - nm
     rows = select_boxes(
@@ -66,8 +67,9 @@ def decode_segment(
     if not len(det):
         return det, []
     logits = (rows[:, 6 : 6 + nm] @ protos.reshape(nm, -1).astype(np.float32)).reshape(-1, mh, mw)
-    # A prototype cell covers `scale` network input pixels a side; an original pixel's centre (x + 0.5)
-    # sits at (x + 0.5) * gain + pad in the input, hence at that / scale - 0.5 in prototype cells.
+    # A prototype cell covers sx (sy) network input pixels a side; an original pixel's centre (x + 0.5)
+    # sits at (x + 0.5) * gain + pad in the input, hence at that / sx - 0.5 in prototype cells. One
+    # bilinear warp from the cells to the box's pixels: no full-image mask is ever made.
     in_h, in_w = input_size
     sx, sy = in_w / mw, in_h / mh
     ax, ay = lb.gain_x / sx, lb.gain_y / sy
