@@ -135,7 +135,36 @@ class Prediction(BaseModel):
                         "postprocess": 0.3,
                         "total": 12.0,
                     },
-                }
+                },
+                {
+                    "model_name": "casting-cracks",
+                    "alias": "production",
+                    "version": 2,
+                    "sha256": "4be1…",
+                    "task": "segment",
+                    "detections": None,
+                    "classes": None,
+                    "instances": [
+                        {
+                            "label": "crack",
+                            "class_id": 0,
+                            "confidence": 0.87,
+                            "box": {"x1": 212.0, "y1": 40.3, "x2": 371.6, "y2": 118.9},
+                            "polygon": [[214.0, 61.0], [298.0, 41.0], [370.0, 97.0], [366.0, 117.0]],
+                            "area_px": 2204,
+                            "length_px": 171.43,
+                        }
+                    ],
+                    "image": {"width": 640, "height": 480},
+                    "batch_size": 1,
+                    "timings_ms": {
+                        "queue": 0.1,
+                        "preprocess": 2.0,
+                        "inference": 14.2,
+                        "postprocess": 0.9,
+                        "total": 17.6,
+                    },
+                },
             ]
         },
     )
