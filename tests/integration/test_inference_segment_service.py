@@ -95,10 +95,14 @@ def predict(client: TestClient, data: bytes, **params):
     )
 
 
-def largest_region(mask: np.ndarray) -> np.ndarray:
+def largest_contour(mask: np.ndarray) -> np.ndarray:
     regions = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
+    return max(regions, key=cv2.contourArea)
+
+
+def largest_region(mask: np.ndarray) -> np.ndarray:
     out = np.zeros(mask.shape, np.uint8)
-    cv2.drawContours(out, [max(regions, key=cv2.contourArea)], -1, 1, thickness=-1)
+    cv2.drawContours(out, [largest_contour(mask)], -1, 1, thickness=-1)
     return out
 
 
@@ -154,7 +158,10 @@ def test_instances_agree_with_ultralytics_predict(inference, registry, seg_onnx)
             assert mask_iou(outline, largest_region(ref_masks[j])) >= 0.85
             xs = [p[0] for p in inst["polygon"]]
             assert box[0] - 1 <= min(xs) <= max(xs) <= box[2] + 1
-            assert inst["length_px"] >= 0.5 * max(box[2] - box[0], box[3] - box[1])
+            # the length: the longest side of the rotated rectangle around Ultralytics' largest region
+            ref_len = max(cv2.minAreaRect(largest_contour(ref_masks[j]))[1]) / scale
+            assert abs(inst["length_px"] - ref_len) <= 0.1 * ref_len + 2 / scale, (inst["length_px"], ref_len)
+            assert inst["length_px"] > 0
             matched += 1
     assert matched >= 10, "the comparison must cover real instances"
     loaded = client.get("/v1/models").json()
