@@ -1,5 +1,6 @@
 """Inference benchmark: the LineSight inference service against the ONNX Runtime ceiling and against the usual
-way of serving YOLO, on the same detect model and the same images, in one run.
+way of serving YOLO, on the same detect (or, with `--task segment`, segment) model and the same images, in
+one run.
 
   (a) a bare ONNX Runtime session in a loop (default options, `--threads` intra-op threads) on the tensors
       the service runs, already preprocessed: the ceiling; batch 1, and batch 8 for reference;
@@ -19,6 +20,11 @@ another process on a shared machine hits one round, not one configuration.
 Run from the repository root, loopback only:
 
     .venv/bin/python bench/inference.py [--imgsz 640] [--size 4032x3024] [--service-env KEY=VALUE ...]
+
+`--task segment` runs the tests' YOLOv8n-seg (tests/support/yolo_models.py) on synthetic plates with
+cracks and spots: (b) answers each instance's polygon, area and length, so its time includes the mask
+decoding; (c) predicts with `retina_masks=True` (masks at the photo's size, as the service computes them)
+and answers Ultralytics' polygons (`masks.xy`) and areas; (a) is the bare session, without masks.
 
 `--imgsz` 320 or 640 exports the cached test detector's weights again at that size (dynamic ONNX, what
 Ultralytics writes): the compute of a YOLOv8n at that size, whatever it was trained at. Photos larger than
@@ -64,21 +70,53 @@ PYTORCH_LABEL = "(c') ultralytics .pt + fastapi"
 # --- the baseline: how most projects serve YOLO -------------------------------------------------------
 
 
-def baseline_app(model_path: str, imgsz: int):  # type: ignore[no-untyped-def]
+def baseline_app(model_path: str, imgsz: int, task: str = "detect"):  # type: ignore[no-untyped-def]
     """Ultralytics predict in a FastAPI endpoint, as its docs and most tutorials show."""
     import cv2
     import numpy as np
     from ultralytics import YOLO
 
     app = FastAPI()
-    model = YOLO(model_path, task="detect")
+    model = YOLO(model_path, task=task)
 
     @app.post("/predict")
     async def predict(image: UploadFile = File(...)) -> dict:
         data = np.frombuffer(await image.read(), np.uint8)
         frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        result = model.predict(frame, imgsz=imgsz, conf=0.25, iou=0.7, verbose=False)[0]
+        segment = task == "segment"
+        result = model.predict(
+            frame,
+            imgsz=imgsz,
+            conf=0.25,
+            iou=0.7,
+            verbose=False,
+            **({"retina_masks": True} if segment else {}),
+        )[0]
         boxes = result.boxes
+        if segment:
+            masks = result.masks
+            polygons = masks.xy if masks is not None else []
+            areas = masks.data.sum((1, 2)).tolist() if masks is not None else []
+            return {
+                "instances": [
+                    {
+                        "label": result.names[int(c)],
+                        "confidence": float(p),
+                        "box": [float(v) for v in xyxy],
+                        "polygon": poly.tolist(),
+                        "area_px": int(a),
+                    }
+                    for xyxy, p, c, poly, a in zip(
+                        boxes.xyxy.tolist(),
+                        boxes.conf.tolist(),
+                        boxes.cls.tolist(),
+                        polygons,
+                        areas,
+                        strict=True,
+                    )
+                ],
+                "image": {"width": frame.shape[1], "height": frame.shape[0]},
+            }
         return {
             "detections": [
                 {"label": result.names[int(c)], "confidence": float(p), "box": [float(v) for v in xyxy]}
@@ -92,10 +130,10 @@ def baseline_app(model_path: str, imgsz: int):  # type: ignore[no-untyped-def]
     return app
 
 
-def serve_baseline(model_path: str, imgsz: int, port: int) -> None:
+def serve_baseline(model_path: str, imgsz: int, port: int, task: str) -> None:
     import uvicorn
 
-    uvicorn.run(baseline_app(model_path, imgsz), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(baseline_app(model_path, imgsz, task), host="127.0.0.1", port=port, log_level="warning")
 
 
 # --- a lean load generator ----------------------------------------------------------------------------
@@ -388,7 +426,8 @@ def parse_args() -> argparse.Namespace:
         "--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads of (a)"
     )
     p.add_argument("--size", default="640x480", help="photo size WxH, up to 4032x3024")
-    p.add_argument("--imgsz", type=int, default=160, choices=(160, 320, 640), help="detector input size")
+    p.add_argument("--imgsz", type=int, default=160, choices=(160, 320, 640), help="model input size")
+    p.add_argument("--task", default="detect", choices=("detect", "segment"), help="which test model")
     p.add_argument("--multipart", action="store_true", help="send (b) multipart forms, not raw bodies")
     p.add_argument("--photos", type=int, default=32)
     p.add_argument(
@@ -404,7 +443,9 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="also (c'): the same endpoint on the PyTorch weights the ONNX file was exported from",
     )
-    p.add_argument("--serve-baseline", nargs=3, metavar=("MODEL", "IMGSZ", "PORT"), help=argparse.SUPPRESS)
+    p.add_argument(
+        "--serve-baseline", nargs=4, metavar=("MODEL", "IMGSZ", "PORT", "TASK"), help=argparse.SUPPRESS
+    )
     return p.parse_args()
 
 
@@ -431,11 +472,15 @@ def infrastructure(work: Path) -> Iterator[dict[str, str]]:
         yield {"LINESIGHT_DATABASE_URL": pg.url, "LINESIGHT_REDIS_URL": redis.url, **s3.env}
 
 
-def make_photos(count: int, size: str) -> list[bytes]:
+def make_photos(count: int, size: str, task: str = "detect") -> list[bytes]:
     import numpy as np
     from PIL import Image
 
+    from tests.support.segment_data import draw_surface
     from tests.support.synthetic import draw_scene
+
+    def draw(rng: random.Random, size: tuple[int, int]):  # type: ignore[no-untyped-def]
+        return draw_surface(rng, size=size) if task == "segment" else draw_scene(rng, size=size)
 
     w, h = (int(v) for v in size.split("x"))
     if max(w, h) > 4032 or min(w, h) < 32:
@@ -445,13 +490,13 @@ def make_photos(count: int, size: str) -> list[bytes]:
     for _ in range(count):
         if max(w, h) > 1280:  # a camera photo of a bench: the scene drawn at 640 px, upscaled
             small = (640, max(round(640 * h / w), 1)) if w >= h else (max(round(640 * w / h), 1), 640)
-            img = draw_scene(rng, size=small)[0].resize((w, h), Image.BICUBIC)
+            img = draw(rng, small)[0].resize((w, h), Image.BICUBIC)
             # sensor grain: a smooth upscale compresses 10x better than a camera's photo, and the JPEG's
             # entropy decoding (which no DCT reduction saves) is then under-counted
             grain = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 4, (h, w, 3))
             img = Image.fromarray(np.clip(np.asarray(img, np.float32) + grain, 0, 255).astype(np.uint8))
         else:
-            img, _ = draw_scene(rng, size=(w, h))
+            img, _ = draw(rng, (w, h))
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=90)
         photos.append(buf.getvalue())
@@ -474,6 +519,7 @@ def inference_service(
     photos: list[bytes],
     extra: dict[str, str],
     multipart: bool = False,
+    task: str = "detect",
 ) -> Iterator[Target]:
     """(b): a registry and an inference process, the model uploaded and in production."""
     import httpx
@@ -505,7 +551,7 @@ def inference_service(
         )
         inference.wait_ready()
         admin = RegistryAdmin(registry.url, TOKEN)
-        admin.create_model("bench-tools", "detect")
+        admin.create_model("bench-tools", task)
         admin.upload("bench-tools", model)
         admin.move("bench-tools", "production", 1)
         admin.close()
@@ -520,7 +566,7 @@ def inference_service(
         shown = " ".join(f"{k}={v}" for k, v in extra.items()) or "default settings"
         print(
             f"(b) inference service: {shown}; ONNX Runtime {rt['threads_per_run'] or 'default'} thread(s) per "
-            f"run, {rt['concurrent_batches']} run(s) at a time; first photo: {len(first['detections'])} detections"
+            f"run, {rt['concurrent_batches']} run(s) at a time; first photo: {found(first)}"
         )
         if multipart:
             requests = [
@@ -538,7 +584,12 @@ def inference_service(
 
 @contextmanager
 def ultralytics_service(
-    work: Path, model: Path, imgsz: int, photos: list[bytes], label: str = "(c) ultralytics + fastapi"
+    work: Path,
+    model: Path,
+    imgsz: int,
+    photos: list[bytes],
+    label: str = "(c) ultralytics + fastapi",
+    task: str = "detect",
 ) -> Iterator[Target]:
     """(c): Ultralytics predict in a FastAPI endpoint, its own uvicorn process."""
     import httpx
@@ -549,7 +600,7 @@ def ultralytics_service(
     env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(work / "ultralytics")}
     with open(work / "baseline.log", "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve-baseline", str(model), str(imgsz), str(port)],
+            [sys.executable, __file__, "--serve-baseline", str(model), str(imgsz), str(port), task],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -559,12 +610,20 @@ def ultralytics_service(
             first = httpx.post(
                 f"http://127.0.0.1:{port}/predict", files={"image": photos[0]}, timeout=60
             ).json()
-            print(f"{label} ({model.name}): first photo: {len(first['detections'])} detections")
+            print(f"{label} ({model.name}): first photo: {found(first)}")
             requests = [multipart_request("/predict", "image", ph, {}, False) for ph in photos]
             yield Target(label, port, proc.pid, requests)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def found(answer: dict) -> str:
+    """What the first answer held: detections, or segment instances with their areas."""
+    if answer.get("instances") is not None:
+        areas = ", ".join(str(i["area_px"]) for i in answer["instances"])
+        return f"{len(answer['instances'])} instances (areas {areas} px)"
+    return f"{len(answer['detections'])} detections"
 
 
 def export_at(weights: Path, imgsz: int, work: Path) -> Path:
@@ -589,22 +648,24 @@ def median_run(runs: list[RunResult]) -> RunResult:
 def main() -> int:
     args = parse_args()
     if args.serve_baseline:
-        serve_baseline(args.serve_baseline[0], int(args.serve_baseline[1]), int(args.serve_baseline[2]))
+        model_path, size, port, task = args.serve_baseline
+        serve_baseline(model_path, int(size), int(port), task)
         return 0
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    from tests.support.yolo_models import detect_model, pt_for
+    from tests.support.yolo_models import detect_model, pt_for, segment_model
 
     work = Path(tempfile.mkdtemp(prefix="linesight-bench-"))
     work.chmod(0o711)  # Postgres (run as `postgres` when we are root) must reach its folder inside
-    model = detect_model()
+    task = args.task
+    model = segment_model() if task == "segment" else detect_model()
     imgsz = args.imgsz
     if imgsz != 160:
         model = export_at(pt_for(model), imgsz, work)
-    photos = make_photos(args.photos, args.size)
+    photos = make_photos(args.photos, args.size, task)
     levels = [int(c) for c in args.concurrency.split(",")]
     extra = dict(kv.split("=", 1) for kv in args.service_env)
     print(
-        f"model {model.name} (YOLOv8n detect, imgsz {imgsz}), {len(photos)} JPEG photos {args.size} "
+        f"model {model.name} (YOLOv8n {task}, imgsz {imgsz}), {len(photos)} JPEG photos {args.size} "
         f"(~{statistics.mean(map(len, photos)) / 1024:.0f} KiB), {os.cpu_count()} CPUs; {args.rounds} rounds "
         f"of {args.seconds:g} s per configuration, interleaved; (a) with {args.threads} intra-op threads"
     )
@@ -612,13 +673,15 @@ def main() -> int:
     runs: dict[tuple[str, int], list[RunResult]] = {}
     with ExitStack() as stack:
         infra = stack.enter_context(infrastructure(work))
-        targets = [stack.enter_context(inference_service(infra, work, model, photos, extra, args.multipart))]
+        targets = [
+            stack.enter_context(inference_service(infra, work, model, photos, extra, args.multipart, task))
+        ]
         if not args.skip_baseline:
-            targets.append(stack.enter_context(ultralytics_service(work, model, imgsz, photos)))
+            targets.append(stack.enter_context(ultralytics_service(work, model, imgsz, photos, task=task)))
         if args.pytorch_baseline:
             weights = pt_for(model)  # the weights the ONNX file was exported from
             targets.append(
-                stack.enter_context(ultralytics_service(work, weights, imgsz, photos, PYTORCH_LABEL))
+                stack.enter_context(ultralytics_service(work, weights, imgsz, photos, PYTORCH_LABEL, task))
             )
         for n in range(args.rounds):
             round_rows = [bare.measure(b, args.seconds) for b in (1, 8)]

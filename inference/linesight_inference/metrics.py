@@ -35,12 +35,12 @@ LOADED_VERSION = Gauge(
 )
 PREDICTIONS = Counter(
     "linesight_inference_predictions_total",
-    "Detections (detect) or top-1 classes (classify) answered, per model and class label.",
+    "Detections (detect), instances (segment) or top-1 classes (classify) answered, per model and label.",
     ["model", "label"],
 )
 CONFIDENCE = Histogram(
     "linesight_inference_confidence",
-    "Confidence of the detections (detect) or of the top-1 class (classify) answered.",
+    "Confidence of the detections (detect), instances (segment) or top-1 class (classify) answered.",
     ["model"],
     buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
 )

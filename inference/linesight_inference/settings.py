@@ -46,9 +46,9 @@ class InferenceSettings(CoreSettings, RedisSettings, S3Settings):
     max_concurrent_batches: int = Field(default=0, ge=0, le=64)
     # Images waiting for one model version beyond which new ones are refused (503) instead of queued.
     max_queue_depth: int = Field(default=512, ge=1)
-    # Detect models with dynamic input sizes: pad a photo only to the next stride multiple, as Ultralytics'
-    # predict does (a 4:3 photo runs at 160x128 instead of 160x160: a fifth less to compute). Photos of
-    # different aspect ratios then share a batch but not an ONNX Runtime run. false: always the square.
+    # Detect and segment models with dynamic input sizes: pad a photo only to the next stride multiple, as
+    # Ultralytics' predict does (a 4:3 photo runs at 160x128 instead of 160x160: a fifth less to compute).
+    # Photos of different aspect ratios then share a batch but not an ONNX Runtime run. false: the square.
     rect_letterbox: bool = True
     # Largest image size (imgsz, pixels a side) of a model this replica loads. The registry refuses larger
     # uploads; a version stored before that check (or edited in the database) is refused here before

@@ -11,9 +11,10 @@ from typing import TypeGuard
 # 2048 px a side is well above any Ultralytics export used for inspection (640 is the default, 1280 the
 # large-model size) while one float32 input at that size stays at 48 MiB.
 DEFAULT_MAX_IMGSZ = 2048
-# Ultralytics trains and exports detect models at multiples of the largest stride (32, or 64 for P6
-# models); classify models have stride 1.
+# Ultralytics trains and exports detect and segment models at multiples of the largest stride (32, or
+# 64 for P6 models); classify models have stride 1.
 DETECT_STRIDE = 32
+STRIDED_TASKS = ("detect", "segment")
 
 
 class ImageSizeError(ValueError):
@@ -53,7 +54,7 @@ def check_imgsz(
             f"The image size (imgsz) [{h}, {w}] is over the limit of {max_side} pixels a side "
             "(LINESIGHT_MAX_MODEL_IMGSZ)."
         )
-    multiple = max(DETECT_STRIDE, stride or 0) if task == "detect" else max(stride or 1, 1)
+    multiple = max(DETECT_STRIDE, stride or 0) if task in STRIDED_TASKS else max(stride or 1, 1)
     if h % multiple or w % multiple:
         raise ImageSizeError(
             f"The image size (imgsz) [{h}, {w}] of a {task} model must be a multiple of its stride {multiple}, "

@@ -283,7 +283,7 @@ def test_models_list_filters_and_pages(registry):
         assert registry.post("/v1/models", json={"name": name, "task": task}).status_code == 201
     assert registry.post("/v1/models", json={"name": "a-detect", "task": "detect"}).status_code == 409
     assert registry.post("/v1/models", json={"name": "Bad Name!", "task": "detect"}).status_code == 422
-    assert registry.post("/v1/models", json={"name": "x", "task": "segment"}).status_code == 422
+    assert registry.post("/v1/models", json={"name": "x", "task": "pose"}).status_code == 422
     page = registry.get("/v1/models", params={"task": "detect", "limit": 1}).json()
     assert page["total"] == 2
     assert [m["name"] for m in page["items"]] == ["a-detect"]

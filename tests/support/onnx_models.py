@@ -23,8 +23,9 @@ def yolo_onnx(
     stride: str | None = "32",
 ) -> Path:
     """A model with the inputs, outputs and metadata of an Ultralytics export. A detect model is one 1x1
-    convolution to 4+1 rows ([batch, 5, anchors], one class); a classify model averages the colours into
-    three class scores. `height`/`width` as ints make the input fixed; `imgsz=None` leaves it out."""
+    convolution to 4+1 rows ([batch, 5, anchors], one class); a segment model adds 32 mask coefficients
+    to those rows and a second output of 32 prototypes at a quarter of the input size; a classify model
+    averages the colours into three class scores. `height`/`width` as ints make the input fixed; `imgsz=None` leaves it out."""
     x = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, height, width])
     if task == "detect":
         weight = numpy_helper.from_array(np.full((5, 3, 1, 1), 0.1, dtype=np.float32), "w")
@@ -35,6 +36,21 @@ def yolo_onnx(
         ]
         out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 5, "anchors"])
         inits = [weight, shape]
+    elif task == "segment":
+        rows = 5 + 32
+        weight = numpy_helper.from_array(np.full((rows, 3, 1, 1), 0.1, dtype=np.float32), "w")
+        proto_w = numpy_helper.from_array(np.full((32, 3, 1, 1), 0.1, dtype=np.float32), "pw")
+        shape = numpy_helper.from_array(np.array([0, rows, -1], dtype=np.int64), "shape")
+        nodes = [
+            helper.make_node("Conv", ["images", "w"], ["conv"]),
+            helper.make_node("Reshape", ["conv", "shape"], ["output0"]),
+            helper.make_node("Conv", ["images", "pw"], ["pconv"], strides=[4, 4]),
+            helper.make_node("Identity", ["pconv"], ["output1"]),
+        ]
+        out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", rows, "anchors"])
+        protos = helper.make_tensor_value_info("output1", TensorProto.FLOAT, ["batch", 32, "ph", "pw"])
+        graph = helper.make_graph(nodes, "tiny", [x], [out, protos], initializer=[weight, proto_w, shape])
+        return _save(graph, path, task=task, names=names, imgsz=imgsz, stride=stride)
     else:
         nodes = [
             helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
@@ -44,6 +60,12 @@ def yolo_onnx(
         inits = []
         names = "{0: 'ok', 1: 'scratch', 2: 'dent'}" if names == "{0: 'part'}" else names
     graph = helper.make_graph(nodes, "tiny", [x], [out], initializer=inits)
+    return _save(graph, path, task=task, names=names, imgsz=imgsz, stride=stride)
+
+
+def _save(
+    graph: onnx.GraphProto, path: Path, *, task: str, names: str, imgsz: str | None, stride: str | None
+) -> Path:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     meta = {"task": task, "names": names, "imgsz": imgsz, "stride": stride, "batch": "1"}

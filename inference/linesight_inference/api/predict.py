@@ -45,9 +45,11 @@ async def predict_params(
     model: Annotated[str | None, Form(description="Model name in the registry (required)")] = None,
     alias: Annotated[str | None, Form(description="Alias to serve (default production)")] = None,
     version: Annotated[int | None, Form(description="Explicit version instead of an alias")] = None,
-    conf: Annotated[float | None, Form(description="Detect: minimum confidence (0.25)")] = None,
-    iou: Annotated[float | None, Form(description="Detect: NMS IoU threshold (0.7)")] = None,
-    max_det: Annotated[int | None, Form(description="Detect: most detections per image (300)")] = None,
+    conf: Annotated[float | None, Form(description="Detect, segment: minimum confidence (0.25)")] = None,
+    iou: Annotated[float | None, Form(description="Detect, segment: NMS IoU threshold (0.7)")] = None,
+    max_det: Annotated[
+        int | None, Form(description="Detect, segment: most detections per image (300)")
+    ] = None,
     top_k: Annotated[int | None, Form(description="Classify: classes returned (5)")] = None,
 ) -> PredictParams:
     form = {"model": model, "alias": alias, "version": version, "conf": conf, "iou": iou}
@@ -91,7 +93,8 @@ PredictorDep = Annotated[Predictor, Depends(_predictor)]
     "/predict",
     response_model=Prediction,
     summary="Predict on one image",
-    description="Detections (detect models) or top-k classes (classify models) of one image, with the model "
+    description="Detections (detect models), instances with polygon, area and length (segment models) or "
+    "top-k classes (classify models) of one image, with the model "
     "version that answered and the time spent in each stage. The image comes as a multipart `image` field, "
     "or as the raw body with `Content-Type: image/jpeg` or `image/png` (parameters then in the query)."
     + PARAMS_NOTE,

@@ -16,6 +16,7 @@ from linesight_core.contracts.inference import (
     ImageSize,
     Prediction,
     PredictParams,
+    SegmentInstance,
     StageTimings,
 )
 from linesight_core.errors import Problem
@@ -123,8 +124,29 @@ class Predictor:
         names = lv.class_names
         detections: list[Detection] | None = None
         classes: list[ClassScore] | None = None
+        instances: list[SegmentInstance] | None = None
         confidence = metrics.CONFIDENCE.labels(name)
-        if out.detections is not None:
+        if out.instances is not None:
+            assert out.detections is not None
+            instances = []
+            for (x1, y1, x2, y2, conf, cls), shape in zip(
+                out.detections.tolist(), out.instances, strict=True
+            ):
+                label = names.get(str(int(cls)), str(int(cls)))
+                instances.append(
+                    SegmentInstance(
+                        label=label,
+                        class_id=int(cls),
+                        confidence=round(conf, 5),
+                        box=Box(x1=round(x1, 2), y1=round(y1, 2), x2=round(x2, 2), y2=round(y2, 2)),
+                        polygon=[(round(x, 1), round(y, 1)) for x, y in shape.polygon],
+                        area_px=shape.area_px,
+                        length_px=round(shape.length_px, 2),
+                    )
+                )
+                metrics.PREDICTIONS.labels(name, label).inc()
+                confidence.observe(conf)
+        elif out.detections is not None:
             detections = []
             for x1, y1, x2, y2, conf, cls in out.detections.tolist():
                 label = names.get(str(int(cls)), str(int(cls)))
@@ -164,6 +186,7 @@ class Predictor:
             task=lv.meta.task,
             detections=detections,
             classes=classes,
+            instances=instances,
             image=ImageSize(width=prepared.width, height=prepared.height),
             batch_size=out.batch_size,
             timings_ms=StageTimings(**{k: round(v * 1000, 3) for k, v in timings.items()}),

@@ -1,5 +1,6 @@
 """One model version on ONNX Runtime: its session, how an image becomes an input row, how a batch runs and
-how each output row becomes detections or classes (the numpy/OpenCV code of domain/yolo.py)."""
+how each output row becomes detections, masked instances or classes (the numpy/OpenCV code of
+domain/yolo.py and domain/masks.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from linesight_inference.domain.execution import ExecutionPlan
+from linesight_inference.domain.masks import InstanceShape, decode_segment, describe
 from linesight_inference.domain.yolo import Letterbox, classify_input, decode_detect, letterbox, topk
 
 
@@ -31,7 +33,7 @@ class Prepared:
     """An image fitted to the network input, with what is needed to map the output back."""
 
     tensor: np.ndarray  # CHW float32
-    letterbox: Letterbox | None  # detect only
+    letterbox: Letterbox | None  # detect and segment only
     width: int
     height: int
 
@@ -44,13 +46,18 @@ class Job:
 
 @dataclass(frozen=True)
 class Output:
-    """One image's answer: detect rows (x1, y1, x2, y2, conf, cls) or classify (class, probability)."""
+    """One image's answer: detect rows (x1, y1, x2, y2, conf, cls), the same for segment with each row's
+    mask outline, area and length in `instances`, or classify (class, probability)."""
 
     detections: np.ndarray | None
     classes: list[tuple[int, float]] | None
     inference_s: float
     postprocess_s: float
     batch_size: int  # images in the ONNX Runtime run that answered this one
+    instances: list[InstanceShape] | None = None
+
+
+LETTERBOXED = ("detect", "segment")
 
 
 class ModelRunner:
@@ -82,7 +89,9 @@ class ModelRunner:
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_shape: list[object] = list(inp.shape)
-        self.output_name = self.session.get_outputs()[0].name
+        # A segment model answers boxes with mask coefficients and the mask prototypes: both are needed.
+        outputs = self.session.get_outputs()
+        self.output_names = [o.name for o in outputs[: 2 if task == "segment" else 1]]
         self.dynamic_batch = not isinstance(inp.shape[0], int) or inp.shape[0] < 1
         self.task = task
         self.imgsz = imgsz
@@ -90,17 +99,17 @@ class ModelRunner:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.end2end = meta.get("end2end", "False") == "True"
         self.half = inp.type == "tensor(float16)"
-        # A detect model with dynamic height and width gets photos padded only to the next stride multiple
-        # (less to compute for a non-square photo); rows of different shapes then run separately.
+        # A detect or segment model with dynamic height and width gets photos padded only to the next stride
+        # multiple (less to compute for a non-square photo); rows of different shapes then run separately.
         dynamic_size = not (isinstance(inp.shape[2], int) and isinstance(inp.shape[3], int))
-        self.stride = stride if task == "detect" and dynamic_size and stride else None
+        self.stride = stride if task in LETTERBOXED and dynamic_size and stride else None
         self._on_run = on_run
 
     def fit_size(self, width: int, height: int) -> tuple[int, int]:
         """The size (w, h) a photo of this size is resized to before padding or cropping: a decoder may
         hand over any image at least this large and lose nothing."""
         th, tw = self.imgsz
-        if self.task == "detect":
+        if self.task in LETTERBOXED:
             r = min(th / height, tw / width)
             return max(round(width * r), 1), max(round(height * r), 1)
         if th != tw:
@@ -109,13 +118,13 @@ class ModelRunner:
         return max(round(width * r), th), max(round(height * r), th)
 
     def prepare(self, image: Image.Image, original: tuple[int, int] | None = None) -> Prepared:
-        """RGB image → network input row. Detect letterboxes into the export size (padded to the stride
-        when the model takes any size); classify resizes the shortest side and crops the centre.
+        """RGB image → network input row. Detect and segment letterbox into the export size (padded to the
+        stride when the model takes any size); classify resizes the shortest side and crops the centre.
 
         `original` (w, h): the photo's own size when `image` is a reduced decode of it; boxes are then
         mapped back to the original's pixels."""
         width, height = original or image.size
-        if self.task == "detect":
+        if self.task in LETTERBOXED:
             tensor, lb = letterbox(np.asarray(image), self.imgsz, stride=self.stride)
             if (width, height) != image.size:
                 unpad_w, unpad_h = lb.gain_x * lb.orig_w, lb.gain_y * lb.orig_h
@@ -143,36 +152,51 @@ class ModelRunner:
             else:
                 batch = np.stack([jobs[i].prepared.tensor for i in rows])
             start = time.perf_counter()
-            raw = session.run([self.output_name], {self.input_name: batch})[0]
+            raw = session.run(self.output_names, {self.input_name: batch})
             inference_s = time.perf_counter() - start
             if self._on_run is not None:
                 self._on_run(len(rows))
             for k, i in enumerate(rows):
                 t0 = time.perf_counter()
                 try:
-                    det, classes = self._postprocess(raw[k], jobs[i])
+                    det, classes, instances = self._postprocess([r[k] for r in raw], jobs[i])
                 except Exception as exc:  # noqa: BLE001 - reported on this image's request only
                     outputs[i] = exc
                     continue
-                outputs[i] = Output(det, classes, inference_s, time.perf_counter() - t0, len(rows))
+                elapsed = time.perf_counter() - t0
+                outputs[i] = Output(det, classes, inference_s, elapsed, len(rows), instances)
         return [o for o in outputs if o is not None]
 
     def _postprocess(
-        self, row: np.ndarray, job: Job
-    ) -> tuple[np.ndarray | None, list[tuple[int, float]] | None]:
+        self, row: list[np.ndarray], job: Job
+    ) -> tuple[np.ndarray | None, list[tuple[int, float]] | None, list[InstanceShape] | None]:
         o = job.options
+        lb = job.prepared.letterbox
         if self.task == "detect":
-            assert job.prepared.letterbox is not None
+            assert lb is not None
             det = decode_detect(
-                row.astype(np.float32, copy=False),
-                job.prepared.letterbox,
+                row[0].astype(np.float32, copy=False),
+                lb,
                 conf_thres=o.conf,
                 iou_thres=o.iou,
                 max_det=o.max_det,
                 end2end=self.end2end,
             )
-            return det, None
-        return None, topk(row, o.top_k)
+            return det, None, None
+        if self.task == "segment":
+            assert lb is not None
+            det, masks = decode_segment(
+                row[0].astype(np.float32, copy=False),
+                row[1].astype(np.float32, copy=False),
+                lb,
+                (job.prepared.tensor.shape[1], job.prepared.tensor.shape[2]),
+                conf_thres=o.conf,
+                iou_thres=o.iou,
+                max_det=o.max_det,
+                end2end=self.end2end,
+            )
+            return det, None, [describe(m) for m in masks]
+        return None, topk(row[0], o.top_k), None
 
     def warm_up(self, batch_sizes: tuple[int, ...]) -> None:
         """Run blank inputs once per batch size: the first run allocates and tunes, so no request pays it."""
@@ -184,7 +208,7 @@ class ModelRunner:
             blank = np.full((n, 3, h, w), 114 / 255, dtype=dtype)
             for session in (self.session, self.solo_session):
                 if session is not None:
-                    session.run([self.output_name], {self.input_name: blank})
+                    session.run(self.output_names, {self.input_name: blank})
 
     def close(self) -> None:
         # ONNX Runtime frees a session and its memory when the last reference goes (a run still going

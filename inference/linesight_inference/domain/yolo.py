@@ -1,6 +1,7 @@
 """YOLO pre- and post-processing in numpy/OpenCV, written to match Ultralytics' own `predict`:
-letterbox and normalisation for detect, shortest-side resize and centre crop for classify, decoding of
-the detect head with confidence filter and class-aware NMS, and top-k for classify."""
+letterbox and normalisation for detect and segment, shortest-side resize and centre crop for classify,
+decoding of the detect head with confidence filter and class-aware NMS, and top-k for classify (the masks
+of a segment head: domain/masks.py)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,51 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
+def select_boxes(
+    output: np.ndarray,
+    *,
+    nc: int,
+    conf_thres: float,
+    iou_thres: float,
+    max_det: int,
+    end2end: bool = False,
+) -> np.ndarray:
+    """One image's raw head output → rows of (x1, y1, x2, y2, conf, cls, extra...) in network input
+    pixels, after the confidence filter and class-aware NMS. The extra columns are whatever the head
+    carries after its `nc` class scores (a segment head's mask coefficients)."""
+    if end2end:
+        return output[output[:, 4] > conf_thres][:max_det].astype(np.float32)
+    pred = output.T  # (anchors, 4 + nc + extra)
+    scores_all = pred[:, 4 : 4 + nc]
+    cls = scores_all.argmax(1)
+    conf = scores_all[np.arange(len(cls)), cls]
+    keep = conf > conf_thres
+    pred, conf, cls = pred[keep], conf[keep], cls[keep]
+    if not len(pred):
+        return np.zeros((0, 6 + pred.shape[1] - 4 - nc), dtype=np.float32)
+    if len(pred) > MAX_NMS:
+        top = np.argsort(-conf)[:MAX_NMS]
+        pred, conf, cls = pred[top], conf[top], cls[top]
+    xywh = pred[:, :4]
+    boxes = np.empty_like(xywh)
+    boxes[:, 0] = xywh[:, 0] - xywh[:, 2] / 2
+    boxes[:, 1] = xywh[:, 1] - xywh[:, 3] / 2
+    boxes[:, 2] = xywh[:, 0] + xywh[:, 2] / 2
+    boxes[:, 3] = xywh[:, 1] + xywh[:, 3] / 2
+    kept = nms(boxes + (cls[:, None] * MAX_WH), conf, iou_thres)[:max_det]
+    return np.concatenate(
+        [boxes[kept], conf[kept, None], cls[kept, None].astype(np.float32), pred[kept, 4 + nc :]], axis=1
+    ).astype(np.float32, copy=False)
+
+
+def boxes_to_original(det: np.ndarray, lb: Letterbox) -> np.ndarray:
+    """Rows (x1, y1, x2, y2, ...) in network input pixels → a copy in original image pixels, clipped."""
+    det = det.astype(np.float32, copy=True)
+    det[:, [0, 2]] = ((det[:, [0, 2]] - lb.pad_x) / lb.gain_x).clip(0, lb.orig_w)
+    det[:, [1, 3]] = ((det[:, [1, 3]] - lb.pad_y) / lb.gain_y).clip(0, lb.orig_h)
+    return det
+
+
 def decode_detect(
     output: np.ndarray,
     lb: Letterbox,
@@ -101,32 +147,12 @@ def decode_detect(
     end2end: bool = False,
 ) -> np.ndarray:
     """One image's raw head output → rows of (x1, y1, x2, y2, conf, cls) in original image pixels."""
-    if end2end or output.shape[-1] == 6:
-        det = output[output[:, 4] > conf_thres][:max_det].astype(np.float32)
-    else:
-        pred = output.T  # (anchors, 4 + nc)
-        scores_all = pred[:, 4:]
-        cls = scores_all.argmax(1)
-        conf = scores_all[np.arange(len(cls)), cls]
-        keep = conf > conf_thres
-        pred, conf, cls = pred[keep], conf[keep], cls[keep]
-        if not len(pred):
-            return np.zeros((0, 6), dtype=np.float32)
-        if len(pred) > MAX_NMS:
-            top = np.argsort(-conf)[:MAX_NMS]
-            pred, conf, cls = pred[top], conf[top], cls[top]
-        xywh = pred[:, :4]
-        boxes = np.empty_like(xywh)
-        boxes[:, 0] = xywh[:, 0] - xywh[:, 2] / 2
-        boxes[:, 1] = xywh[:, 1] - xywh[:, 3] / 2
-        boxes[:, 2] = xywh[:, 0] + xywh[:, 2] / 2
-        boxes[:, 3] = xywh[:, 1] + xywh[:, 3] / 2
-        kept = nms(boxes + (cls[:, None] * MAX_WH), conf, iou_thres)[:max_det]
-        det = np.concatenate([boxes[kept], conf[kept, None], cls[kept, None].astype(np.float32)], axis=1)
-    det = det.astype(np.float32, copy=True)
-    det[:, [0, 2]] = ((det[:, [0, 2]] - lb.pad_x) / lb.gain_x).clip(0, lb.orig_w)
-    det[:, [1, 3]] = ((det[:, [1, 3]] - lb.pad_y) / lb.gain_y).clip(0, lb.orig_h)
-    return det
+    end2end = end2end or output.shape[-1] == 6
+    nc = output.shape[0] - 4
+    det = select_boxes(
+        output, nc=nc, conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det, end2end=end2end
+    )
+    return boxes_to_original(det[:, :6], lb)
 
 
 def topk(probs: np.ndarray, k: int) -> list[tuple[int, float]]:

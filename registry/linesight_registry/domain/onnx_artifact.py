@@ -1,5 +1,5 @@
 """What an uploaded ONNX file is: read the metadata Ultralytics writes, load it with ONNX Runtime, and
-check that its inputs and outputs have the shape of a YOLO detect or classify model."""
+check that its inputs and outputs have the shape of a YOLO detect, segment or classify model."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from linesight_core.errors import Problem
 from linesight_core.model_input import DEFAULT_MAX_IMGSZ, ImageSizeError, check_imgsz, parse_imgsz
 
 PROBLEM_TYPE = "https://linesight.dev/problems/invalid-model"
-TASKS = ("detect", "classify")
+TASKS = ("detect", "classify", "segment")
 # Class names of a model with thousands of classes fit easily; a longer value is not Ultralytics' metadata.
 MAX_METADATA_VALUE = 1_000_000
 
@@ -29,6 +29,7 @@ class ArtifactInfo:
     input_name: str
     output_shape: list[int | str]
     end2end: bool
+    mask_prototypes: int | None  # segment: prototype masks (32 for Ultralytics' heads); else None
     metadata: dict[str, str]
 
 
@@ -136,23 +137,13 @@ def inspect_onnx(path: str, *, max_imgsz: int = DEFAULT_MAX_IMGSZ) -> ArtifactIn
         raise InvalidArtifact("The model has no output.")
     out_shape = list(outputs[0].shape)
     nc = len(class_names)
+    prototypes = None
     if task == "detect":
-        if len(out_shape) != 3:
-            raise InvalidArtifact(
-                f"A detect model's output is [batch, 4+classes, anchors]; it is {out_shape}."
-            )
-        if end2end:
-            if out_shape[2] != 6:
-                raise InvalidArtifact(
-                    f"An end-to-end detect output is [batch, detections, 6]; it is {out_shape}."
-                )
-        elif out_shape[1] != 4 + nc:
-            raise InvalidArtifact(
-                f"The detect output has {out_shape[1]} rows; with {nc} classes it should have {4 + nc}."
-            )
-    else:
-        if len(out_shape) != 2 or out_shape[1] != nc:
-            raise InvalidArtifact(f"A classify output is [batch, {nc}]; it is {out_shape}.")
+        _check_detect(out_shape, nc, end2end, [list(o.shape) for o in outputs])
+    elif task == "segment":
+        prototypes = _check_segment(out_shape, nc, end2end, [list(o.shape) for o in outputs])
+    elif len(out_shape) != 2 or out_shape[1] != nc:
+        raise InvalidArtifact(f"A classify output is [batch, {nc}]; it is {out_shape}.")
     return ArtifactInfo(
         task=task,
         imgsz=imgsz,
@@ -162,8 +153,66 @@ def inspect_onnx(path: str, *, max_imgsz: int = DEFAULT_MAX_IMGSZ) -> ArtifactIn
         input_name=inputs[0].name,
         output_shape=out_shape,
         end2end=end2end,
+        mask_prototypes=prototypes,
         metadata=meta,
     )
+
+
+def _check_detect(out_shape: list[Any], nc: int, end2end: bool, shapes: list[list[Any]]) -> None:
+    if len(shapes) == 2 and _looks_like_prototypes(shapes[1]):
+        raise InvalidArtifact(
+            f"The model has two outputs, {shapes[0]} and {shapes[1]}: boxes with mask coefficients and mask "
+            "prototypes, which is a segment model, but its metadata says task='detect'."
+        )
+    if len(out_shape) != 3:
+        raise InvalidArtifact(f"A detect model's output is [batch, 4+classes, anchors]; it is {out_shape}.")
+    if end2end:
+        if out_shape[2] != 6:
+            raise InvalidArtifact(
+                f"An end-to-end detect output is [batch, detections, 6]; it is {out_shape}."
+            )
+    elif out_shape[1] != 4 + nc:
+        raise InvalidArtifact(
+            f"The detect output has {out_shape[1]} rows; with {nc} classes it should have {4 + nc}."
+        )
+
+
+def _looks_like_prototypes(shape: list[Any]) -> bool:
+    return len(shape) == 4 and isinstance(shape[1], int) and shape[1] > 0
+
+
+def _check_segment(out_shape: list[Any], nc: int, end2end: bool, shapes: list[list[Any]]) -> int:
+    """A segment model has two outputs: boxes, class scores and mask coefficients [batch, 4+nc+32,
+    anchors] (end-to-end: [batch, detections, 6+32]), and the prototypes [batch, 32, h/4, w/4]. Returns
+    the number of prototypes."""
+    if len(shapes) != 2:
+        raise InvalidArtifact(
+            f"A segment model has two outputs (boxes with mask coefficients [batch, 4+{nc}+32, anchors], and "
+            f"mask prototypes [batch, 32, height/4, width/4]); this one has {len(shapes)}: {shapes}. "
+            + ("A detect model cannot be uploaded as a segment model." if len(shapes) == 1 else "")
+        )
+    protos = shapes[1]
+    if not _looks_like_prototypes(protos):
+        raise InvalidArtifact(
+            f"A segment model's second output is the mask prototypes [batch, 32, height/4, width/4]; "
+            f"it is {protos}."
+        )
+    nm = int(protos[1])
+    if len(out_shape) != 3:
+        raise InvalidArtifact(
+            f"A segment model's first output is [batch, 4+classes+{nm}, anchors]; it is {out_shape}."
+        )
+    if end2end:
+        if out_shape[2] != 6 + nm:
+            raise InvalidArtifact(
+                f"An end-to-end segment output is [batch, detections, {6 + nm}]; it is {out_shape}."
+            )
+    elif out_shape[1] != 4 + nc + nm:
+        raise InvalidArtifact(
+            f"The segment output has {out_shape[1]} rows; with {nc} classes and {nm} mask prototypes it "
+            f"should have {4 + nc + nm}."
+        )
+    return nm
 
 
 def check_claims(

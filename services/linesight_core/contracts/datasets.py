@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from linesight_core.contracts.registry import NAME_PATTERN, Task
+from linesight_core.contracts.registry import NAME_PATTERN, DatasetTask
 
 Split = Literal["train", "val", "test"]
 ItemSource = Literal["upload", "feedback", "import"]
@@ -63,7 +63,7 @@ class DatasetCreate(BaseModel):
     )
 
     name: str = Field(pattern=NAME_PATTERN, description="Lower-case letters, digits, '.', '_', '-'")
-    task: Task
+    task: DatasetTask
     class_names: list[ClassName] = Field(
         min_length=1,
         max_length=MAX_CLASSES,
@@ -118,7 +118,7 @@ class DatasetOut(BaseModel):
 
     id: uuid.UUID
     name: str
-    task: Task
+    task: DatasetTask
     class_names: list[str]
     description: str
     station: str | None
@@ -274,7 +274,7 @@ class DatasetStats(BaseModel):
     )
 
     dataset: str
-    task: Task
+    task: DatasetTask
     items: int
     images_per_split: dict[str, int] = Field(description="train/val/test → images")
     instances_per_class: dict[str, int] = Field(
@@ -357,7 +357,7 @@ class DatasetVersionOut(BaseModel):
     id: uuid.UUID
     dataset: str
     version: int
-    task: Task
+    task: DatasetTask
     class_names: list[str]
     manifest_bucket: str
     manifest_key: str
@@ -411,6 +411,6 @@ class Manifest(BaseModel):
 
     dataset: str
     version: int
-    task: Task
+    task: DatasetTask
     class_names: list[str]
     items: list[ManifestItem] = Field(description="Sorted by sha256")

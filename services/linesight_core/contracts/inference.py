@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from linesight_core.contracts.registry import ALIAS_PATTERN, NAME_PATTERN
+from linesight_core.contracts.registry import ALIAS_PATTERN, NAME_PATTERN, Task
 
-Task = Literal["detect", "classify"]
+__all__ = ["Task"]  # re-exported: the inference contract names the same tasks as the registry
 
 
 class PredictParams(BaseModel):
@@ -26,9 +25,15 @@ class PredictParams(BaseModel):
         None, pattern=ALIAS_PATTERN, description="Alias to serve; `production` when neither this nor version"
     )
     version: int | None = Field(None, ge=1, description="An explicit version number instead of an alias")
-    conf: float = Field(0.25, ge=0.0, le=1.0, description="Detect: minimum confidence of a detection")
-    iou: float = Field(0.7, ge=0.0, le=1.0, description="Detect: IoU threshold of non-maximum suppression")
-    max_det: int = Field(300, ge=1, le=1000, description="Detect: most detections returned per image")
+    conf: float = Field(
+        0.25, ge=0.0, le=1.0, description="Detect and segment: minimum confidence of a detection"
+    )
+    iou: float = Field(
+        0.7, ge=0.0, le=1.0, description="Detect and segment: IoU threshold of non-maximum suppression"
+    )
+    max_det: int = Field(
+        300, ge=1, le=1000, description="Detect and segment: most detections returned per image"
+    )
     top_k: int = Field(5, ge=1, le=1000, description="Classify: how many classes to return, best first")
 
     @model_validator(mode="after")
@@ -59,6 +64,25 @@ class Detection(BaseModel):
     box: Box
 
 
+class SegmentInstance(BaseModel):
+    """One instance found by a segment model: its box, and the outline and size of its mask (the mask is
+    the network's, upsampled to the original image, thresholded at 0.5 and cut to the box)."""
+
+    label: str
+    class_id: int
+    confidence: float
+    box: Box
+    polygon: list[tuple[float, float]] = Field(
+        description="Outline of the mask's largest region, simplified (Douglas-Peucker), as [x, y] points "
+        "in pixels of the original image; empty when the mask is empty"
+    )
+    area_px: int = Field(description="Pixels of the original image inside the mask (every region)")
+    length_px: float = Field(
+        description="Length estimate: the longest side of the smallest rotated rectangle around the "
+        "largest region, in pixels of the original image (a crack's length, a scratch's extent)"
+    )
+
+
 class ClassScore(BaseModel):
     label: str
     class_id: int
@@ -76,7 +100,9 @@ class StageTimings(BaseModel):
     queue: float = Field(description="Waiting for a batch slot on the model's session")
     preprocess: float = Field(description="Decoding the image and fitting it to the model input")
     inference: float = Field(description="ONNX Runtime run of the batch this image was part of")
-    postprocess: float = Field(description="Decoding the output: confidence filter and NMS, or top-k")
+    postprocess: float = Field(
+        description="Decoding the output: confidence filter and NMS (and the masks of a segment model), or top-k"
+    )
     total: float = Field(description="From the request's arrival at the handler to its result")
 
 
@@ -109,7 +135,36 @@ class Prediction(BaseModel):
                         "postprocess": 0.3,
                         "total": 12.0,
                     },
-                }
+                },
+                {
+                    "model_name": "casting-cracks",
+                    "alias": "production",
+                    "version": 2,
+                    "sha256": "4be1…",
+                    "task": "segment",
+                    "detections": None,
+                    "classes": None,
+                    "instances": [
+                        {
+                            "label": "crack",
+                            "class_id": 0,
+                            "confidence": 0.87,
+                            "box": {"x1": 212.0, "y1": 40.3, "x2": 371.6, "y2": 118.9},
+                            "polygon": [[214.0, 61.0], [298.0, 41.0], [370.0, 97.0], [366.0, 117.0]],
+                            "area_px": 2204,
+                            "length_px": 171.43,
+                        }
+                    ],
+                    "image": {"width": 640, "height": 480},
+                    "batch_size": 1,
+                    "timings_ms": {
+                        "queue": 0.1,
+                        "preprocess": 2.0,
+                        "inference": 14.2,
+                        "postprocess": 0.9,
+                        "total": 17.6,
+                    },
+                },
             ]
         },
     )
@@ -119,9 +174,10 @@ class Prediction(BaseModel):
     version: int = Field(description="The model version that answered")
     sha256: str = Field(description="sha256 of the ONNX artifact that answered")
     task: Task
-    detections: list[Detection] | None = Field(description="Detect models: best first; null for classify")
-    classes: list[ClassScore] | None = Field(
-        description="Classify models: top-k, best first; null for detect"
+    detections: list[Detection] | None = Field(description="Detect models: best first; null otherwise")
+    classes: list[ClassScore] | None = Field(description="Classify models: top-k, best first; null otherwise")
+    instances: list[SegmentInstance] | None = Field(
+        None, description="Segment models: best first, with polygon, area and length; null otherwise"
     )
     image: ImageSize
     batch_size: int = Field(description="How many images shared the ONNX Runtime run with this one")

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN, Task
+from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN, DatasetTask
 from linesight_core.contracts.training_defaults import TRAINING_DEFAULTS
 
 RunKind = Literal["train", "convert"]
@@ -341,7 +341,7 @@ class TrainingRunOut(BaseModel):
     id: uuid.UUID
     kind: RunKind
     status: RunStatus
-    task: Task
+    task: DatasetTask
     model_name: str
     dataset: str | None
     dataset_version: int | None
