@@ -84,7 +84,8 @@ with datasets_tab:
 
 
 def start_run_form() -> None:
-    role_gap("engineer", to="start a training run")
+    if not role_gap("engineer", to="start a training run"):
+        return
     if not datasets:
         st.info("A run trains on a dataset version; there is no dataset yet.")
         return
