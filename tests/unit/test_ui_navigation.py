@@ -1,6 +1,6 @@
 """The UI's navigation: each role sees the pages docs/roles.md lets it use, and no `pages/` folder sits
-beside the entry script (it would switch Streamlit to its pages-folder mode, where a rerun on a page
-skips the entry script and with it the sign-in check)."""
+beside the entry script (with one, Streamlit's AppTest reruns a page without the entry script, and so
+without the sign-in check the UI tests rely on)."""
 
 from linesight_ui.main import HOME
 from linesight_ui.navigation import page_title, visible_pages

@@ -1,8 +1,9 @@
 """Which pages a signed-in person sees: every script in `app/screens/` (the number prefix orders them),
 shown to the roles that can do what the page is for (docs/roles.md); the gateway still decides each call.
 
-Not `app/pages/`: a folder of that name beside the entry script switches Streamlit to its older
-pages-folder mode, in which a rerun on a page skips the entry script, and so the sign-in check."""
+Not `app/pages/`: with a folder of that name beside the entry script, Streamlit's AppTest (1.67) runs
+a page's rerun without the entry script, so a test could not see a sign-out or the sign-in check (the
+server itself runs the entry script either way)."""
 
 from __future__ import annotations
 
