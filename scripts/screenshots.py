@@ -33,7 +33,7 @@ def slug(name: str) -> str:
 def take(ui_url: str, username: str, password: str, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     shots = []
-    with chromium() as browser, fresh_page(browser, timeout_s=120) as page:
+    with chromium() as browser, fresh_page(browser, timeout_s=120, viewport=(1400, 1600)) as page:
         app = StreamlitPage(page, ui_url, timeout_s=120).open()
         shots.append(app.screenshot(out / "00-sign-in.png"))
         app.fill("Username", username).fill("Password", password).click("Sign in")

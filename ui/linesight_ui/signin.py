@@ -172,7 +172,6 @@ def sidebar() -> None:
     if who is None:
         return
     with st.sidebar:
-        st.divider()
         shown = who.get("display_name") or who.get("name", "?")
         kind = "" if who.get("kind") == "user" else " · API key"
         st.markdown(f"**{shown}**")

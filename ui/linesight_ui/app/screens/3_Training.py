@@ -220,6 +220,8 @@ def run_evaluation(run: TrainingRunOut) -> None:
 def run_cancel(run: TrainingRunOut) -> None:
     if run.status not in ("queued", "running") or run.cancel_requested:
         return
+    if not role_gap("engineer", to="cancel a run"):
+        return
     confirmed = st.checkbox("Yes, stop this run", key=f"cancel-confirm-{run.id}")
     if st.button("Cancel run", icon=":material/stop_circle:", disabled=not confirmed, key=f"cancel-{run.id}"):
         cancelled = ask(
