@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from linesight_ui.main import HOME
 from linesight_ui.metrics import PAGE_VIEWS
 from linesight_ui.resources import CREDENTIAL
+from linesight_ui.signin import PERSON
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -138,6 +139,29 @@ def test_home_says_the_gateway_is_unreachable(monkeypatch):
     assert "unreachable" in message and dead in message
     assert "LINESIGHT_GATEWAY_URL" in message
     assert not at.subheader  # no service cards
+
+
+def test_signing_in_to_an_unreachable_gateway_says_so(monkeypatch):
+    dead = f"http://127.0.0.1:{free_port()}"
+    at = home(monkeypatch, dead, None)
+    at.text_input(key="signin_username").input("mara")
+    at.text_input(key="signin_password_value").input("whatever")
+    at.button[0].click().run()
+    assert not at.exception
+    assert on_sign_in_page(at)
+    assert "unreachable" in at.error[0].value and dead in at.error[0].value
+
+
+def test_an_expired_session_goes_back_to_the_sign_in_page(monkeypatch, gateway):
+    monkeypatch.setenv("LINESIGHT_GATEWAY_URL", gateway.url)
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(HOME), default_timeout=30)
+    at.session_state[CREDENTIAL] = UI_KEY
+    at.session_state[PERSON] = {**ME, "kind": "user", "session_expires_at": "2026-01-01T00:00:00+00:00"}
+    at.run()
+    assert not at.exception
+    assert on_sign_in_page(at) and "expired" in at.info[0].value
+    assert gateway.keys_seen == []
 
 
 def test_home_shows_every_service_with_its_status_and_failing_checks(monkeypatch, gateway):
