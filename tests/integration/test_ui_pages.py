@@ -28,6 +28,8 @@ from linesight_inference.settings import InferenceSettings
 from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
 from linesight_ui.main import HOME
+from linesight_ui.resources import CREDENTIAL
+from linesight_ui.signin import PERSON
 from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
 from tests.support.servers import free_port, private_broker, serve
 from tests.support.services import variant
@@ -36,7 +38,7 @@ from tests.support.yolo_models import detect_model
 
 pytestmark = pytest.mark.integration
 
-PAGES = Path(HOME).parent / "pages"
+PAGES = Path(HOME).parent / "screens"
 ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
@@ -116,10 +118,12 @@ def start_stack(fresh_service_env, monkeypatch, tmp_path) -> Iterator:
 
 
 def open_page(monkeypatch, stack: Stack, role: str, page: str) -> AppTest:
+    """The page, in a browser session signed in with a personal key of `role`."""
     monkeypatch.setenv("LINESIGHT_GATEWAY_URL", stack.url)
-    monkeypatch.setenv("LINESIGHT_UI_API_KEY", stack.keys[role])
-    st.cache_resource.clear()  # settings and the gateway client are made once per process
-    at = AppTest.from_file(str(PAGES / page), default_timeout=60).run()
+    st.cache_resource.clear()  # the settings are made once per process
+    at = AppTest.from_file(str(PAGES / page), default_timeout=60)
+    at.session_state[CREDENTIAL] = stack.keys[role]
+    at.run()
     assert not at.exception, at.exception
     return at
 
@@ -226,16 +230,11 @@ def test_inspect_says_a_photo_is_kept_when_the_model_is_away(monkeypatch, start_
 def test_inspect_with_a_viewer_key_says_the_operator_role_is_needed(monkeypatch, start_stack):
     stack = start_stack(inference=False)
     stack.detect_station()
-    photo, _ = draw_scene(random.Random(6), present=[0, 1, 2])
 
+    # opened directly: the page is not in a viewer's navigation
     at = open_page(monkeypatch, stack, "viewer", "1_Inspect.py")
-    assert any("needs the operator role; it has viewer" in w.value for w in at.warning)
-    at.radio(key="inspect_source").set_value("File").run()
-    at.file_uploader(key="inspect_file").set_value(("bench.jpg", jpeg(photo), "image/jpeg")).run()
-    button(at, "Inspect").click().run()
-    assert not at.exception
-    [error] = at.error
-    assert "needs the operator role" in error.value and "LINESIGHT_UI_API_KEY" in error.value
+    assert any("need the operator role; you are signed in as viewer" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "Inspect"] and not at.file_uploader
     assert stack.api.get("/api/v1/inspections").json()["total"] == 0
 
 
@@ -506,26 +505,27 @@ def test_models_with_a_viewer_key_says_the_engineer_role_is_needed(monkeypatch, 
     upload_versions(stack, "bench", tmp_path, 2)
 
     at = open_page(monkeypatch, stack, "viewer", "4_Models.py")
-    assert any("needs the engineer role; it has viewer" in w.value for w in at.warning)
-    at.text_input(key="promote-reason-bench").set_value("try")
-    at.checkbox(key="promote-confirm-bench").check().run()
-    button(at, "Promote v2 to production").click().run()
-    assert not at.exception
-    [error] = at.error
-    assert "needs the engineer role" in error.value and "LINESIGHT_UI_API_KEY" in error.value
+    assert any("need the engineer role; you are signed in as viewer" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label.startswith("Promote")]
+    assert at.dataframe  # the viewer still sees the models and versions
     aliases = {a["alias"]: a["version"] for a in stack.api.get("/api/v1/models/bench/aliases").json()}
     assert aliases == {"production": 1}
 
 
-@pytest.mark.parametrize("page", ["1_Inspect.py", "2_History.py", "3_Training.py", "4_Models.py"])
+@pytest.mark.parametrize(
+    "page", ["0_Home.py", "1_Inspect.py", "2_History.py", "3_Training.py", "4_Models.py"]
+)
 def test_every_page_is_in_the_app_and_says_when_the_gateway_is_unreachable(monkeypatch, page):
     dead = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("LINESIGHT_GATEWAY_URL", dead)
-    monkeypatch.setenv("LINESIGHT_UI_API_KEY", "lsk_whatever")
     monkeypatch.setenv("LINESIGHT_HTTP_RETRIES", "0")
     st.cache_resource.clear()
-    at = AppTest.from_file(str(HOME), default_timeout=30).run()
-    at.switch_page(f"pages/{page}").run()  # found through Streamlit's pages/ folder beside Home.py
+    at = AppTest.from_file(str(HOME), default_timeout=30)
+    # signed in as an admin a moment ago; the gateway has gone away since
+    at.session_state[CREDENTIAL] = "lss_whatever"
+    at.session_state[PERSON] = {"name": "ada", "display_name": "Ada", "role": "admin", "kind": "user"}
+    at.run()
+    at.switch_page(f"screens/{page}").run()  # in the admin's navigation
     assert not at.exception, at.exception
     [error] = at.error
     assert "the gateway is unreachable" in error.value and dead in error.value

@@ -12,7 +12,8 @@ from linesight_core.app import READY_TIMEOUT_SECONDS
 from linesight_core.http import make_client
 from linesight_ui.settings import UISettings
 
-HOME = Path(__file__).parent / "app" / "Home.py"
+# The entry script: the sign-in page, then the navigation of the pages in app/screens/.
+HOME = Path(__file__).parent / "app" / "LineSight.py"
 
 
 def streamlit_args(settings: UISettings) -> list[str]:

@@ -47,7 +47,8 @@ if station["mode"] == "detect":
 else:
     st.caption(f"OK classes: {', '.join(station['ok_classes']) or 'none'}. {station['description']}")
 
-role_gap("operator", to="inspect photos")
+if not role_gap("operator", to="inspect photos"):
+    st.stop()
 source = st.radio("Photo from", ["Camera", "File"], horizontal=True, key="inspect_source")
 if source == "Camera":
     photo = st.camera_input("Take a photo", key="inspect_camera")
