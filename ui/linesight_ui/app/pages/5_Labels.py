@@ -96,10 +96,6 @@ def show_facts(read: dict[str, Any]) -> None:
         st.caption(f"Notes: {read['notes']}")
     if status == "needs_review" and read["review_reasons"]:
         st.warning(f"Waits for review: {label_tables.reasons_text(read['review_reasons'])}.")
-    if read["codes"]:
-        st.dataframe(label_tables.codes_table(read["codes"]), hide_index=True)
-    else:
-        st.info("No code was read on this label.")
 
 
 def review_form(read: dict[str, Any], prefix: str) -> dict[str, Any] | None:
@@ -110,18 +106,28 @@ def review_form(read: dict[str, Any], prefix: str) -> dict[str, Any] | None:
     original = [{"type": c["type"], "value": c["value"]} for c in read["codes"]]
     types = list(label_tables.CODE_TYPES)
     with st.form(f"review-{at}"):
-        st.markdown("**Codes** (empty a value to leave the code out; the last row adds one)")
+        st.markdown(
+            "**Codes** (number as on the photo; empty a value to leave the code out, the last row adds one)"
+        )
         rows: list[dict[str, Any]] = []
         for n, code in enumerate([*original, {"type": "serial", "value": ""}], start=1):
-            kind_col, value_col = st.columns([1, 3])
+            kind_col, value_col = st.columns([2, 3], gap="small")
+            # The column heads once (and over the added row); every field keeps its label for screen readers.
+            shown = "visible" if n == 1 or n > len(original) else "collapsed"
             kind = kind_col.selectbox(
-                f"Type {n}", types, index=types.index(code["type"]), key=f"type-{at}-{n}"
+                f"Type {n}" if n <= len(original) else "Added code's type",
+                types,
+                index=types.index(code["type"]),
+                key=f"type-{at}-{n}",
+                label_visibility=shown,
             )
             value = value_col.text_input(
                 f"Value {n}" if n <= len(original) else "Add a code",
                 value=code["value"],
                 max_chars=100,
                 key=f"value-{at}-{n}",
+                label_visibility=shown,
+                placeholder="value of a code the read missed" if n > len(original) else None,
             )
             rows.append({"type": kind, "value": value})
         notes = st.text_input("Notes (optional)", max_chars=4000, key=f"notes-{at}")
@@ -168,12 +174,18 @@ def show_read(read: dict[str, Any], prefix: str) -> dict[str, Any] | None:
     left, right = st.columns([3, 2])
     with left:
         show_photo(read)
+    answer = None
     with right:
         show_facts(read)
-    if not at_least("operator"):
-        st.caption(f"Approving and correcting codes needs the operator role; the UI's key has {role}.")
-        return None
-    return review_form(read, prefix)
+        if at_least("operator"):
+            answer = review_form(read, prefix)
+        else:
+            st.caption(f"Approving and correcting codes needs the operator role; the UI's key has {role}.")
+    if read["codes"]:
+        st.dataframe(label_tables.codes_table(read["codes"]), hide_index=True)
+    else:
+        st.info("No code was read on this label.")
+    return answer
 
 
 def read_view() -> None:
@@ -196,6 +208,7 @@ def read_view() -> None:
         "Context (optional)", max_chars=2000, key="labels_context", placeholder="order, pallet, shift"
     )
     source = st.radio("Photo from", ["Camera", "File"], horizontal=True, key="labels_source")
+    st.caption("Keys: **Alt+L** reads the label once the photo is there.")
     if source == "Camera":
         photo = st.camera_input("Take a photo of the label", key="labels_camera")
     else:
@@ -292,7 +305,7 @@ def queue_view() -> None:
         st.session_state[PICK] = ids[0]
     with st.expander(f"Queue ({len(items)})", expanded=False):
         st.dataframe(label_tables.queue_table(items), hide_index=True)
-    picker, back, forward = st.columns([6, 1, 1], vertical_alignment="bottom")
+    picker, back, forward = st.columns([4, 1, 1], vertical_alignment="bottom")
     position = ids.index(st.session_state[PICK])
     if back.button(
         "Previous", icon=":material/arrow_back:", disabled=position == 0, shortcut="Alt+P", width="stretch"
