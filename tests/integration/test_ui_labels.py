@@ -156,7 +156,7 @@ def test_an_operator_reads_a_label_sees_its_codes_and_corrects_a_bad_ean(monkeyp
     assert all(0 < c <= 1 for c in codes["confidence"])
 
     # approving as read is refused in the gateway's words
-    button(at, "Approve as read").click().run()
+    button(at, "Approve").click().run()
     assert not at.exception
     [error] = errors(at)
     assert "Could not approve the label read" in error and "check digit" in error
@@ -216,7 +216,7 @@ def test_a_reviewer_clears_the_queue_oldest_first_each_next_read_opening_by_itse
     assert at.selectbox(key="labels_pick").value == d["id"]
 
     # D: approved as read, and the queue is empty
-    button(at, "Approve as read").click().run()
+    button(at, "Approve").click().run()
     assert not errors(at), errors(at)
     assert at.success[0].value.startswith(f"Label read {d['id']} approved")
     assert [i.value for i in at.info] == ["The review queue is empty: every read is reviewed."]
@@ -230,7 +230,7 @@ def test_a_reviewer_clears_the_queue_oldest_first_each_next_read_opening_by_itse
     # the reviewed reads are still there under their status, and can be corrected again
     at.selectbox(key="labels_status").set_value("corrected").run()
     assert "2 label reads" in [x.value for x in at.caption]
-    assert button(at, "Approve as read").disabled
+    assert button(at, "Approve").disabled
     at.selectbox(key="labels_status").set_value("any")
     at.selectbox(key="labels_vendor").set_value("dell").run()
     assert "2 label reads" in [x.value for x in at.caption]
@@ -245,7 +245,7 @@ def test_a_viewer_sees_reads_but_no_review_buttons_nor_the_export(monkeypatch, s
     assert at.radio(key="labels_view").options == ["Review queue", "Read a label"]
     assert codes_table(at).set_index("type").loc["ean13", "value"] == spec.ean13
     assert len(at.image) == 1
-    assert not buttons(at, "Approve as read") and not buttons(at, "Save codes")
+    assert not buttons(at, "Approve") and not buttons(at, "Save codes")
     assert any("needs the operator role; the UI's key has viewer" in x.value for x in at.caption)
 
     at.radio(key="labels_view").set_value("Read a label").run()

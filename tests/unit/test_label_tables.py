@@ -1,5 +1,7 @@
 """The Labels page's tables and words, and the reviewer's fields turned into the gateway's codes."""
 
+from datetime import UTC, date, datetime
+
 import pandas as pd
 
 from linesight_ui import label_tables
@@ -117,3 +119,12 @@ def test_confirmed_codes_drop_emptied_rows_strip_values_and_need_a_type():
 def test_export_lines_counts_reads():
     assert label_tables.export_lines(b'{"a":1}\n{"b":2}\n\n') == 2
     assert label_tables.export_lines(b"") == 0
+
+
+def test_day_range_is_utc_days_with_the_last_one_included():
+    assert label_tables.day_range([]) == (None, None)
+    assert label_tables.day_range((date(2026, 12, 1),)) == (datetime(2026, 12, 1, tzinfo=UTC), None)
+    assert label_tables.day_range((date(2026, 12, 1), date(2026, 12, 2))) == (
+        datetime(2026, 12, 1, tzinfo=UTC),
+        datetime(2026, 12, 3, tzinfo=UTC),
+    )

@@ -4,6 +4,7 @@ gateway's correction body: pure functions, no Streamlit."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, get_args
 
 import pandas as pd
@@ -136,3 +137,15 @@ def confirmed_codes(
 def export_lines(data: bytes) -> int:
     """How many reads a JSON Lines export holds."""
     return sum(1 for line in data.splitlines() if line.strip())
+
+
+def day_range(picked: Any) -> tuple[datetime | None, datetime | None]:
+    """Days picked in st.date_input (UTC) as [since, until): a first day alone means that day and every
+    day after; nothing picked, no limit."""
+    chosen = [d for d in (picked if isinstance(picked, tuple | list) else [picked]) if isinstance(d, date)]
+    if not chosen:
+        return None, None
+    since = datetime.combine(chosen[0], time.min, tzinfo=UTC)
+    if len(chosen) == 1:
+        return since, None
+    return since, datetime.combine(chosen[-1], time.min, tzinfo=UTC) + timedelta(days=1)

@@ -5,7 +5,7 @@ queue (approve, or correct codes in place) and, for engineers, download the expo
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -41,18 +41,6 @@ role = key_role()
 def at_least(needs: str) -> bool:
     """Whether the UI's key has `needs` or more; unknown: yes, and the gateway decides."""
     return role is None or ROLES.index(role) >= ROLES.index(needs)
-
-
-def day_range(picked: Any) -> tuple[datetime | None, datetime | None]:
-    """The picked days (UTC) as [since, until): a first day alone means that day and every day after."""
-    chosen = [d for d in (picked if isinstance(picked, tuple | list) else [picked]) if isinstance(d, date)]
-    if not chosen:
-        return None, None
-    since = datetime.combine(chosen[0], time.min, tzinfo=UTC)
-    until = (
-        datetime.combine(chosen[-1], time.min, tzinfo=UTC) + timedelta(days=1) if len(chosen) > 1 else None
-    )
-    return since, until
 
 
 def show_photo(read: dict[str, Any]) -> None:
@@ -137,8 +125,9 @@ def review_form(read: dict[str, Any], prefix: str) -> dict[str, Any] | None:
             "Save codes", type="primary", icon=":material/save:", shortcut="Alt+S", width="stretch"
         )
         approve = approve_col.form_submit_button(
-            "Approve as read",
+            "Approve",
             icon=":material/check:",
+            help="The codes are right as read (a read that waits for review)",
             shortcut="Alt+A",
             disabled=read["status"] != "needs_review",
             width="stretch",
@@ -269,7 +258,7 @@ def queue_view() -> None:
             key="labels_dates",
             help="One day, or a first and a last day; empty: all",
         )
-    since, until = day_range(days)
+    since, until = label_tables.day_range(days)
     page = ask(
         lambda: gateway.label_reads(
             status=None if status == ANY else status,
@@ -305,7 +294,7 @@ def queue_view() -> None:
         st.session_state[PICK] = ids[0]
     with st.expander(f"Queue ({len(items)})", expanded=False):
         st.dataframe(label_tables.queue_table(items), hide_index=True)
-    picker, back, forward = st.columns([4, 1, 1], vertical_alignment="bottom")
+    picker, back, forward = st.columns([3, 1, 1], vertical_alignment="bottom")
     position = ids.index(st.session_state[PICK])
     if back.button(
         "Previous", icon=":material/arrow_back:", disabled=position == 0, shortcut="Alt+P", width="stretch"
@@ -352,7 +341,7 @@ def export_view() -> None:
     )
     vendor = second.selectbox("Vendor", [ANY, *label_tables.VENDORS], key="labels_export_vendor")
     station = third.selectbox("Station", [ANY, *(s["name"] for s in stations)], key="labels_export_station")
-    since, until = day_range(days)
+    since, until = label_tables.day_range(days)
     filters = (since, until, vendor, station)
     if st.button("Prepare export", icon=":material/database:"):
         data = ask(
@@ -373,6 +362,9 @@ def export_view() -> None:
         return
     data = exported[1]
     count = label_tables.export_lines(data)
+    if not count:
+        st.info("No read was reviewed with these filters yet: nothing to download.")
+        return
     st.caption(f"{count} reviewed read{'s' if count != 1 else ''} in the export ({len(data):,} bytes).")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     st.download_button(
