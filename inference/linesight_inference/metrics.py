@@ -3,6 +3,8 @@ Label values are bounded: stages are fixed, models and class labels come from th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EXECUTION_PROVIDER = Gauge(
@@ -72,3 +74,11 @@ REFUSED = Counter(
 def record_execution_provider(provider: str) -> None:
     EXECUTION_PROVIDER.clear()
     EXECUTION_PROVIDER.labels(provider).set(1)
+
+
+def start_at_zero(model: str, labels: Iterable[str]) -> None:
+    """A loaded model's counters exist from the start at 0, so that a dashboard shows "none refused" and
+    "none of this class found" as a flat line rather than "No data"."""
+    REFUSED.labels(model)
+    for label in labels:
+        PREDICTIONS.labels(model, label)

@@ -1,5 +1,7 @@
 """The whole local stack, started once for the e2e session: every service and its infrastructure as local
-processes on a free port base, data in a temporary folder, Prometheus scraping every 2 s."""
+processes on a free port base, data in a temporary folder, Prometheus scraping every 2 s; and headless
+Chromium for the browser tests (tests/support/browser.py): one browser per session, a fresh context
+(no cookies, no Streamlit session) per test."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser, Page
 
 from linesight_devstack import Stack, free_port_base
 from tests.conftest import shared_tmp_dir
+from tests.support.browser import chromium, fresh_page
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +41,15 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             print(f"\ne2e: the stack's logs are kept in {data_dir / 'logs'}", file=sys.stderr)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def ui_page(browser: Browser) -> Iterator[Page]:
+    with fresh_page(browser) as page:
+        yield page

@@ -231,6 +231,16 @@ def test_detect_and_classify_answers_equal_the_reference_processing(
         == 1
     )
     assert metric(client, "linesight_inference_stage_duration_seconds_count", stage="inference") > 0
+    # every loaded model's counters exist from its load on, at 0 where nothing happened: a dashboard
+    # shows "none refused" rather than "No data"
+    series = {
+        (s.name, tuple(sorted(s.labels.items())))
+        for f in text_string_to_metric_families(client.get("/metrics").text)
+        for s in f.samples
+    }
+    assert ("linesight_inference_refused_total", (("model", "okcheck"),)) in series
+    for label in ("wrench", "screwdriver", "tape"):
+        assert ("linesight_inference_predictions_total", (("label", label), ("model", "bench"))) in series
 
 
 def test_batch_endpoint_answers_in_order_like_single_requests(inference):

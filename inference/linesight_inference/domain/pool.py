@@ -222,6 +222,7 @@ class ModelPool:
         self._live[lv.key] = lv
         metrics.MODEL_LOADS.labels(meta.model_name, "loaded").inc()
         metrics.MODEL_LOAD_SECONDS.observe(seconds)
+        metrics.start_at_zero(meta.model_name, (meta.class_names or {}).values())
         self._publish_state()
         log.info(
             "model version loaded",

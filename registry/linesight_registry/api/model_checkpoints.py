@@ -4,7 +4,6 @@ never opens it, and queues a conversion run; the version appears when the traini
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -17,11 +16,9 @@ from linesight_core.contracts.training import (
     METRIC_PATTERN,
     TrainingRunOut,
 )
-from linesight_core.errors import Problem
 from linesight_registry.api.deps import ActorDep, QueueDep, SessionDep, SettingsDep, StoreDep
 from linesight_registry.api.uploads import spool_upload
-from linesight_registry.db.models import TrainingRun
-from linesight_registry.domain import catalog, training, training_inputs
+from linesight_registry.domain import runs
 from linesight_registry.domain.queue import queue_run
 
 # The answer is a training run, so the route stays under that tag in the API document.
@@ -56,45 +53,18 @@ def upload_checkpoint(
     created_by: Annotated[str | None, Form(max_length=100)] = None,
     notes: Annotated[str, Form(max_length=4000)] = "",
 ) -> TrainingRunOut:
-    model = catalog.get_model(session, name)
-    if (dataset is None) != (dataset_version is None):
-        raise Problem(422, "Give dataset and dataset_version together, or neither.")
-    dataset_ref = None
-    if dataset is not None and dataset_version is not None:
-        dataset_ref = training_inputs.dataset_version(session, dataset, dataset_version, for_training=False)
-        if dataset_ref.task != model.task:
-            raise Problem(
-                422, f"Model {name!r} is a {model.task} model; dataset {dataset!r} is for {dataset_ref.task}."
-            )
+    target = runs.convert_target(session, name, dataset, dataset_version)
     path, _ = spool_upload(file, settings.max_pt_bytes, what="checkpoint", suffix=".pt")
+    options = runs.ConvertOptions(
+        imgsz=imgsz,
+        selection_metric=selection_metric,
+        auto_promote=auto_promote,
+        time_limit_seconds=time_limit_seconds,
+        created_by=created_by or actor,
+        notes=notes,
+    )
     try:
-        training_inputs.check_torch_checkpoint(path)
-        with open(path, "rb") as fh:
-            stored = store.put_content_addressed(
-                settings.bucket("models"),
-                "uploads",
-                fh,
-                content_type="application/octet-stream",
-                suffix=".pt",
-            )
+        run = runs.new_convert_run(store, settings.bucket("models"), target, path, options)
     finally:
         os.unlink(path)
-    run = TrainingRun(
-        id=uuid.uuid4(),
-        kind="convert",
-        task=model.task,
-        model_name=model.name,
-        dataset=dataset,
-        dataset_version=dataset_version,
-        dataset_version_id=dataset_ref.id if dataset_ref else None,
-        source_key=stored.key,
-        source_sha256=stored.sha256,
-        imgsz=imgsz,
-        time_limit_seconds=time_limit_seconds,
-        selection_metric=selection_metric or training.default_selection_metric(model.task),
-        auto_promote=auto_promote,
-        notes=notes,
-        task_id=str(uuid.uuid4()),
-        created_by=created_by or actor,
-    )
     return queue_run(session, queue, run, CONVERT_TASK)

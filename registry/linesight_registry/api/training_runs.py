@@ -30,8 +30,7 @@ from linesight_core.contracts.training import (
 from linesight_core.errors import Problem
 from linesight_core.storage import ObjectNotFound
 from linesight_registry.api.deps import ActorDep, PublisherDep, QueueDep, SessionDep, SettingsDep, StoreDep
-from linesight_registry.db.models import TrainingRun
-from linesight_registry.domain import catalog, training, training_inputs
+from linesight_registry.domain import runs, training
 from linesight_registry.domain.queue import queue_run
 
 router = APIRouter(tags=["training runs"])
@@ -57,38 +56,7 @@ def _now() -> datetime:
 def create_run(
     body: TrainingRunCreate, session: SessionDep, actor: ActorDep, queue: QueueDep
 ) -> TrainingRunOut:
-    dataset = training_inputs.dataset_version(session, body.dataset, body.dataset_version, for_training=True)
-    if body.architecture is not None:
-        training_inputs.check_architecture(body.architecture, dataset.task)
-    weights = None
-    if body.base_model is not None and body.base_version is not None:
-        weights = training_inputs.base_weights(session, body.base_model, body.base_version, dataset.task)
-    training_inputs.target_model(session, body.model_name, dataset.task)
-    run = TrainingRun(
-        id=uuid.uuid4(),
-        kind="train",
-        task=dataset.task,
-        model_name=body.model_name,
-        dataset=body.dataset,
-        dataset_version=body.dataset_version,
-        dataset_version_id=dataset.id,
-        architecture=body.architecture,
-        base_model=body.base_model,
-        base_version=body.base_version,
-        base_weights_key=weights,
-        epochs=body.epochs,
-        imgsz=body.imgsz,
-        batch=body.batch,
-        seed=body.seed,
-        patience=body.patience,
-        time_limit_seconds=body.time_limit_seconds,
-        selection_metric=body.selection_metric or training.default_selection_metric(dataset.task),
-        auto_promote=body.auto_promote,
-        notes=body.notes,
-        task_id=str(uuid.uuid4()),
-        created_by=actor,
-    )
-    return queue_run(session, queue, run, TRAIN_TASK)
+    return queue_run(session, queue, runs.new_train_run(session, body, actor), TRAIN_TASK)
 
 
 @router.get(RUNS, response_model=Page[TrainingRunOut], summary="List training runs, newest first")
@@ -200,32 +168,7 @@ def heartbeat(run_id: uuid.UUID, session: SessionDep, body: RunHeartbeat | None 
 def finish_run(
     run_id: uuid.UUID, body: RunFinish, session: SessionDep, publish: PublisherDep
 ) -> TrainingRunOut:
-    run = training.get_run(session, run_id, lock=True)
-    if training.is_repeated_finish(run, body):
-        return training.run_out(run)
-    refusal = training.check_finish(run, body)
-    if refusal is not None:
-        raise Problem(409, refusal)
-    if body.status == "succeeded":
-        assert body.model_version is not None
-        model = catalog.get_model(session, run.model_name)
-        try:
-            version = catalog.get_version(session, model, body.model_version)
-        except Problem:
-            raise Problem(
-                422,
-                f"Model {run.model_name!r} has no version {body.model_version}; upload it before finishing.",
-            ) from None
-        if version.training_run_id not in (None, run.id):
-            raise Problem(
-                422, f"Version {body.model_version} was registered by training run {version.training_run_id}."
-            )
-    training.finish(run, body, now=_now())
-    if body.status == "succeeded":
-        # In the same transaction as the finish: nobody sees a succeeded run whose decision is not made.
-        training.apply_decision(session, run, publish=publish)
-    session.commit()
-    return training.run_out(run)
+    return training.run_out(runs.finish_run(session, run_id, body, now=_now(), publish=publish))
 
 
 @router.get(
