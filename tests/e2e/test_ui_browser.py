@@ -15,15 +15,16 @@ from linesight_ui.navigation import page_files, page_title
 from tests.support.browser import StreamlitPage
 
 ROLES = ("viewer", "operator", "engineer", "admin")
-# docs/roles.md: a viewer may not inspect (POST /api/v1/inspections), read labels, edit stations or
-# administer; an operator may inspect; the pages only admins use are for admins.
+# docs/roles.md: a viewer may not inspect (POST /api/v1/inspections), edit stations or administer, but
+# may look at label reads (GET /api/v1/labels: the Labels page without its review form); an operator
+# may inspect; the pages only admins use are for admins.
 NOT_FOR = {
-    "viewer": {"Inspect", "Labels", "Datasets", "Stations", "Admin"},
+    "viewer": {"Inspect", "Datasets", "Stations", "Admin"},
     "operator": {"Datasets", "Stations", "Admin"},
     "engineer": {"Stations", "Admin"},
     "admin": set(),
 }
-EVERY_ROLE_SEES = {"Home", "History", "Training", "Models"}
+EVERY_ROLE_SEES = {"Home", "History", "Training", "Models", "Labels"}
 
 
 @pytest.fixture(scope="module")

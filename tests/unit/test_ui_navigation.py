@@ -17,5 +17,6 @@ def test_each_role_sees_its_pages():
     seen = {role: [page_title(p) for p in visible_pages(role)] for role in ("viewer", "operator", "admin")}
     assert seen["viewer"][0] == "Home"
     assert "Inspect" not in seen["viewer"] and {"History", "Training", "Models"} <= set(seen["viewer"])
+    assert "Labels" in seen["viewer"]  # reads and photos to look at; the page hides the review form
     assert "Inspect" in seen["operator"]
     assert set(seen["viewer"]) < set(seen["operator"]) <= set(seen["admin"])

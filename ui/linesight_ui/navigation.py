@@ -15,9 +15,10 @@ from linesight_ui.signin import ROLES
 APP = Path(__file__).parent / "app"
 PAGES_DIR = APP / "screens"
 # The least role that sees a page, by its title; a page not named here is for every role (viewer).
+# Labels is for viewers too: they look at reads and photos (GET /api/v1/labels); the page itself hides
+# reading and reviewing from them (operator) and the export from all but engineers.
 PAGE_ROLES = {
     "Inspect": "operator",  # POST /api/v1/inspections
-    "Labels": "operator",  # POST /api/v1/labels, the review queue's approve and corrections
     "Datasets": "engineer",  # adding items, imports, versions
     "Stations": "admin",  # POST/PATCH /api/v1/stations
     "Admin": "admin",  # API keys, users, the audit log
