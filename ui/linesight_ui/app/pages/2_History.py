@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from linesight_ui import resources, tables
+from linesight_ui import box_correction, resources, tables
 from linesight_ui.metrics import record_page_view
 from linesight_ui.problems import ask, show_key
 
@@ -154,3 +154,17 @@ with right:
             st.caption(f"Notes: {given['notes']}")
         if given.get("use_for_training"):
             st.caption("Used for training.")
+
+if inspection["status"] == "completed":
+    by_station = {s["id"]: s for s in stations}
+    station = by_station.get(inspection["station_id"])
+    saved = st.session_state.get(box_correction.FEEDBACK, {}).get(picked)
+    if saved is not None:
+        st.success(f"Correction saved (revision {saved['revision']}).", icon=":material/thumb_up:")
+    if station is not None and st.toggle(
+        "Correct this answer",
+        key=f"history_correct-{picked}",
+        help="Fix the boxes (detect) or the class (classify); with “Use for training” the photo joins the "
+        "station's training dataset.",
+    ):
+        box_correction.correction(gateway, inspection, station, key="history")

@@ -1,0 +1,260 @@
+"""Correcting a wrong answer, shared by Inspect and History: at a detect station the operator fixes the
+model's boxes on the photo (streamlit-drawable-canvas) or in a table, at a classify station picks the
+right class; either way the correction goes to the gateway as feedback, “Use for training” included."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+from streamlit_drawable_canvas import boxes_to_drawing, st_canvas
+
+from linesight_ui.boxes import (
+    Box,
+    Scale,
+    canvas_scale,
+    check,
+    counts,
+    from_canvas,
+    from_row,
+    model_boxes,
+    to_canvas,
+    to_row,
+    verdict,
+)
+from linesight_ui.gateway import GatewayClient
+from linesight_ui.problems import ask
+
+FEEDBACK = "feedback_answers"  # {inspection id: the feedback answer the gateway gave}
+_CLASSES = "model_classes"  # {(model, version): class names}
+_PHOTOS = "correction_photos"  # {inspection id: the photo shrunk to the canvas}
+COLUMNS = ["class", "x", "y", "w", "h"]
+Json = dict[str, Any]
+
+
+def send(
+    gateway: GatewayClient, inspection_id: str, body: Json, *, after: Callable[[], None] | None = None
+) -> None:
+    """Save the feedback and show the page again with it; a refusal stays on screen with the input."""
+    answer = ask(
+        lambda: gateway.give_feedback(inspection_id, body),
+        action="save the feedback",
+        needs="operator",
+        stop=False,
+    )
+    if answer is not None:
+        st.session_state.setdefault(FEEDBACK, {})[inspection_id] = answer
+        if after is not None:
+            after()
+        st.rerun()
+
+
+def model_classes(gateway: GatewayClient, inspection: Json) -> list[str] | None:
+    """The classes of the model version that answered (asked once per browser session)."""
+    model = inspection["model"]
+    known: dict[tuple[str, int], list[str]] = st.session_state.setdefault(_CLASSES, {})
+    at = (model["name"], int(model["version"]))
+    if at not in known:
+        version = ask(
+            lambda: gateway.model_version(model["name"], model["version"]),
+            action="read the model's classes",
+            stop=False,
+        )
+        if version is None:
+            return None
+        known[at] = [version.class_names[k] for k in sorted(version.class_names, key=int)]
+    return known[at]
+
+
+def _photo(gateway: GatewayClient, inspection_id: str, scale: Scale) -> bytes | None:
+    """The photo as stored (no boxes drawn), shrunk to the canvas: what the operator draws on."""
+    kept: dict[str, bytes] = st.session_state.setdefault(_PHOTOS, {})
+    if inspection_id not in kept:
+        raw = ask(
+            lambda: gateway.inspection_image(inspection_id, annotated=False),
+            action="load the photo",
+            stop=False,
+        )
+        if raw is None:
+            return None
+        img = Image.open(io.BytesIO(raw)).convert("RGB")
+        img = img.resize((scale.canvas_width, scale.canvas_height))
+        out = io.BytesIO()
+        img.save(out, format="JPEG", quality=88)
+        kept.clear()  # one photo at a time is enough
+        kept[inspection_id] = out.getvalue()
+    return kept[inspection_id]
+
+
+def _where(box: Box) -> str:
+    return f"{box.x1:.0f},{box.y1:.0f},{box.x2:.0f},{box.y2:.0f}"
+
+
+def detect_correction(
+    gateway: GatewayClient,
+    inspection: Json,
+    station: Json,
+    *,
+    key: str,
+    after: Callable[[], None] | None = None,
+) -> None:
+    """The box editor: the model's boxes pre-filled on the photo; draw, delete, relabel; send."""
+    iid = inspection["id"]
+    classes = model_classes(gateway, inspection)
+    if classes is None:
+        return
+    image = inspection.get("image") or {}
+    width, height = int(image.get("width") or 0), int(image.get("height") or 0)
+    if width <= 0 or height <= 0:
+        st.error("Could not correct the boxes: the gateway did not say how large the photo is.")
+        return
+    scale = canvas_scale(width, height)
+    photo = _photo(gateway, iid, scale)
+    if photo is None:
+        return
+    generation_key = f"{key}-generation-{iid}"
+    generation = int(st.session_state.get(generation_key, 0))
+    base_key = f"{key}-base-{iid}"
+    low = float((station.get("thresholds") or {}).get("low_confidence", 0.0))
+    base: list[Box] = st.session_state.get(base_key) or model_boxes(inspection["predictions"], low)
+
+    st.markdown(
+        "**Fix the boxes.** The model's boxes are drawn on the photo. Drag on the photo to draw a box that "
+        "is missing, with the class picked here. To delete or move a box, or give it another class, turn "
+        "on the pencil (edit) in the photo's toolbar and click the box; or change its class, its place or "
+        "remove it in the table below."
+    )
+    new_class = st.selectbox("Class of the boxes you draw", classes, key=f"{key}-draw-class-{iid}")
+    drawing = st_canvas(
+        background_image=photo,
+        width=scale.canvas_width,
+        height=scale.canvas_height,
+        drawing_mode="labeled_rect",
+        label=new_class,
+        initial_drawing=boxes_to_drawing(
+            [to_canvas(b, scale) for b in base], stroke_color="#ff8c00", stroke_width=2
+        ),
+        stroke_color="#1e90ff",
+        stroke_width=2,
+        fill_color="rgba(30, 144, 255, 0.10)",
+        font_size=13,
+        key=f"{key}-canvas-{iid}-{generation}",
+    )
+    drawn = [from_canvas(b, scale) for b in drawing.boxes]
+
+    # The table follows the drawing; a class picked here stays with its box while the drawing changes.
+    picked: dict[str, str] = st.session_state.setdefault(f"{key}-picked-{iid}", {})
+    rows = [to_row(b) | {"class": picked.get(_where(b), b.label)} for b in drawn]
+    digest = hashlib.sha256(json.dumps([_where(b) for b in drawn]).encode()).hexdigest()[:12]
+    table = st.data_editor(
+        pd.DataFrame(rows, columns=COLUMNS),
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        key=f"{key}-table-{iid}-{generation}-{digest}",
+        column_config={
+            "class": st.column_config.SelectboxColumn("class", options=classes, required=True),
+            "x": st.column_config.NumberColumn("x (px)", format="%.1f"),
+            "y": st.column_config.NumberColumn("y (px)", format="%.1f"),
+            "w": st.column_config.NumberColumn("width (px)", format="%.1f"),
+            "h": st.column_config.NumberColumn("height (px)", format="%.1f"),
+        },
+    )
+    for index, row in table.iterrows():
+        if isinstance(index, int) and index < len(drawn) and row["class"]:
+            picked[_where(drawn[index])] = str(row["class"])
+    st.caption(
+        f"Every box to send, in photo pixels ({width}x{height}). Rows added or removed here, or moved, go "
+        "onto the photo with “Show the table on the photo”; drawing again before that starts the table "
+        "anew from the photo (the classes picked here are kept)."
+    )
+    boxes = [from_row(r) for r in table.to_dict("records")]
+    redraw, restart = st.columns(2)
+    if redraw.button("Show the table on the photo", icon=":material/sync:", key=f"{key}-redraw-{iid}"):
+        kept, problems = check(boxes, width, height, classes)
+        if problems:
+            st.error("Not shown on the photo:\n\n" + "\n".join(f"- {p}" for p in problems))
+        else:
+            st.session_state[base_key] = kept
+            st.session_state[generation_key] = generation + 1
+            st.rerun()
+    if restart.button(
+        "Start again from the model's boxes", icon=":material/undo:", key=f"{key}-restart-{iid}"
+    ):
+        st.session_state.pop(base_key, None)
+        picked.clear()
+        st.session_state[generation_key] = generation + 1
+        st.rerun()
+
+    use = st.checkbox(
+        "Use for training",
+        value=True,
+        key=f"{key}-train-{iid}",
+        help="The photo joins the station's training dataset with these boxes as its labels.",
+    )
+    notes = st.text_input("Notes (optional)", max_chars=4000, key=f"{key}-notes-{iid}")
+    if st.button("Send correction", type="primary", icon=":material/send:", key=f"{key}-send-{iid}"):
+        kept, problems = check(boxes, width, height, classes)
+        if problems:
+            st.error("Not sent: fix these boxes first.\n\n" + "\n".join(f"- {p}" for p in problems))
+            return
+        found = counts(kept)
+        expected = {e["label"]: int(e["min_count"]) for e in station.get("expected_items") or []}
+        corrected_counts = {label: found.get(label, 0) for label in expected if label in classes} | found
+        body = {
+            "correct": False,
+            "corrected_verdict": verdict(found, expected),
+            "corrected_boxes": [b.body() for b in kept],
+            "corrected_counts": corrected_counts,
+            "use_for_training": use,
+            "notes": notes,
+        }
+        send(gateway, iid, body, after=after)
+
+
+def classify_correction(
+    gateway: GatewayClient,
+    inspection: Json,
+    station: Json,
+    *,
+    key: str,
+    after: Callable[[], None] | None = None,
+) -> None:
+    """The class picker of a classify station."""
+    iid = inspection["id"]
+    classes = model_classes(gateway, inspection)
+    if classes is None:
+        return
+    with st.form(f"{key}-wrong-{iid}"):
+        right = st.selectbox("The right class", sorted(classes), key=f"{key}-class-{iid}")
+        use = st.checkbox("Use this photo for training", key=f"{key}-class-train-{iid}")
+        notes = st.text_input("Notes (optional)", max_chars=4000)
+        sent = st.form_submit_button("Send correction", type="primary")
+    if sent:
+        body = {
+            "correct": False,
+            "corrected_verdict": "OK" if right in station["ok_classes"] else "NOK",
+            "corrected_class": right,
+            "use_for_training": use,
+            "notes": notes,
+        }
+        send(gateway, iid, body, after=after)
+
+
+def correction(
+    gateway: GatewayClient,
+    inspection: Json,
+    station: Json,
+    *,
+    key: str,
+    after: Callable[[], None] | None = None,
+) -> None:
+    """The right editor for the station's mode."""
+    editor = detect_correction if station["mode"] == "detect" else classify_correction
+    editor(gateway, inspection, station, key=key, after=after)
