@@ -13,6 +13,7 @@ from linesight_ui.boxes import (
     from_canvas,
     from_row,
     model_boxes,
+    smallest_box,
     to_canvas,
     to_row,
     verdict,
@@ -120,3 +121,12 @@ def test_the_verdict_follows_from_the_boxes_as_the_station_judges():
     assert verdict(found, {"wrench": 1, "tape": 2}) == "OK"
     assert verdict(found, {"wrench": 1, "screwdriver": 1}) == "NOK"
     assert verdict({}, {}) == "OK"
+
+
+def test_a_click_without_a_drag_is_too_small_at_any_display_scale():
+    scale = canvas_scale(4000, 3000, max_width=800)  # 0.2: one screen pixel is five photo pixels
+    assert smallest_box(scale) == 25.0
+    click = from_canvas({"label": "tape", "left": 100, "top": 100, "width": 2, "height": 2}, scale)
+    kept, problems = check([click], 4000, 3000, CLASSES, min_size=smallest_box(scale))
+    assert kept == [] and problems[0].startswith("Box 1 (tape) is 10x10 pixels: too small")
+    assert smallest_box(canvas_scale(320, 240)) == 5.0

@@ -24,6 +24,7 @@ from linesight_ui.boxes import (
     from_canvas,
     from_row,
     model_boxes,
+    smallest_box,
     to_canvas,
     to_row,
     verdict,
@@ -35,6 +36,7 @@ FEEDBACK = "feedback_answers"  # {inspection id: the feedback answer the gateway
 _CLASSES = "model_classes"  # {(model, version): class names}
 _PHOTOS = "correction_photos"  # {inspection id: the photo shrunk to the canvas}
 COLUMNS = ["class", "x", "y", "w", "h"]
+LABEL_FONT_SIZE = 13  # the class chip on each box, in canvas pixels
 Json = dict[str, Any]
 
 
@@ -92,6 +94,19 @@ def _photo(gateway: GatewayClient, inspection_id: str, scale: Scale) -> bytes | 
     return kept[inspection_id]
 
 
+def _drawing(boxes: list[Box], scale: Scale) -> Json:
+    """The canvas's starting drawing: the given boxes in orange, labelled as small as the drawn ones."""
+    drawing = boxes_to_drawing(
+        [to_canvas(b, scale) for b in boxes],
+        stroke_color="#ff8c00",
+        stroke_width=2,
+        fill_color="rgba(255, 140, 0, 0.08)",
+    )
+    for shape in drawing["objects"]:
+        shape["fontSize"] = LABEL_FONT_SIZE
+    return drawing
+
+
 def _where(box: Box) -> str:
     return f"{box.x1:.0f},{box.y1:.0f},{box.x2:.0f},{box.y2:.0f}"
 
@@ -137,13 +152,11 @@ def detect_correction(
         height=scale.canvas_height,
         drawing_mode="labeled_rect",
         label=new_class,
-        initial_drawing=boxes_to_drawing(
-            [to_canvas(b, scale) for b in base], stroke_color="#ff8c00", stroke_width=2
-        ),
+        initial_drawing=_drawing(base, scale),
         stroke_color="#1e90ff",
         stroke_width=2,
         fill_color="rgba(30, 144, 255, 0.10)",
-        font_size=13,
+        font_size=LABEL_FONT_SIZE,
         key=f"{key}-canvas-{iid}-{generation}",
     )
     drawn = [from_canvas(b, scale) for b in drawing.boxes]
@@ -177,7 +190,7 @@ def detect_correction(
     boxes = [from_row(r) for r in table.to_dict("records")]
     redraw, restart = st.columns(2)
     if redraw.button("Show the table on the photo", icon=":material/sync:", key=f"{key}-redraw-{iid}"):
-        kept, problems = check(boxes, width, height, classes)
+        kept, problems = check(boxes, width, height, classes, min_size=smallest_box(scale))
         if problems:
             st.error("Not shown on the photo:\n\n" + "\n".join(f"- {p}" for p in problems))
         else:
@@ -200,7 +213,7 @@ def detect_correction(
     )
     notes = st.text_input("Notes (optional)", max_chars=4000, key=f"{key}-notes-{iid}")
     if st.button("Send correction", type="primary", icon=":material/send:", key=f"{key}-send-{iid}"):
-        kept, problems = check(boxes, width, height, classes)
+        kept, problems = check(boxes, width, height, classes, min_size=smallest_box(scale))
         if problems:
             st.error("Not sent: fix these boxes first.\n\n" + "\n".join(f"- {p}" for p in problems))
             return

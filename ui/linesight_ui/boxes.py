@@ -12,8 +12,10 @@ from typing import Any
 
 # The canvas is never wider than this on screen; a smaller photo is shown at its own size.
 MAX_CANVAS_WIDTH = 800
-# A box is refused when narrower or lower than this, in photo pixels (a click without a drag).
+# A box is refused when narrower or lower than this, in photo pixels...
 MIN_SIZE = 2.0
+# ... or than this on the screen: a click without a drag leaves a box of about 2x2 canvas pixels.
+MIN_DRAWN_SIZE = 5.0
 # How far past the photo's edge a corner may lie (in photo pixels) and still be taken, cut at the edge:
 # what the display scale's rounding can add, not a box drawn beyond the photo.
 EDGE_TOLERANCE = 1.0
@@ -107,11 +109,21 @@ def _describe(n: int, box: Box) -> str:
     return f"Box {n} ({box.label or 'no class'})"
 
 
+def smallest_box(scale: Scale) -> float:
+    """The least width and height of a box, in photo pixels, for a photo shown at `scale`."""
+    return max(MIN_SIZE, MIN_DRAWN_SIZE / scale.factor)
+
+
 def check(
-    boxes: Iterable[Box], image_width: int, image_height: int, classes: Iterable[str]
+    boxes: Iterable[Box],
+    image_width: int,
+    image_height: int,
+    classes: Iterable[str],
+    *,
+    min_size: float = MIN_SIZE,
 ) -> tuple[list[Box], list[str]]:
     """The boxes to send (cut at the photo's edge within EDGE_TOLERANCE) and, for each one refused, why;
-    a correction is sent only when nothing is refused."""
+    a correction is sent only when nothing is refused. `min_size`: see smallest_box."""
     known = set(classes)
     kept: list[Box] = []
     problems: list[str] = []
@@ -121,10 +133,11 @@ def check(
         if not all(math.isfinite(v) for v in corners):
             problems.append(f"{name} has no position: give x, y, w and h as numbers.")
             continue
-        if box.x2 - box.x1 < MIN_SIZE or box.y2 - box.y1 < MIN_SIZE:
+        if box.x2 - box.x1 < min_size or box.y2 - box.y1 < min_size:
             problems.append(
                 f"{name} is {box.x2 - box.x1:.0f}x{box.y2 - box.y1:.0f} pixels: too small to be an object "
-                f"(at least {MIN_SIZE:.0f}x{MIN_SIZE:.0f}). Drag to draw a box, or remove it."
+                f"(at least {min_size:.0f}x{min_size:.0f}). Drag to draw a box; remove this one (Undo, or "
+                "Edit and Delete selected, or its row in the table)."
             )
             continue
         tol = EDGE_TOLERANCE

@@ -114,6 +114,9 @@ def feedback_saved(answer: dict[str, Any]) -> None:
         said = "the answer was right"
     else:
         said = f"the answer was wrong; it should have been {answer['corrected_verdict']}"
+        if answer.get("corrected_boxes") is not None:
+            n = len(answer["corrected_boxes"])
+            said += f", with {n} box{'es' if n != 1 else ''}"
     changed = f" (changed, revision {answer['revision']})" if answer["revision"] > 1 else ""
     st.success(f"Feedback saved: {said}{changed}.", icon=":material/thumb_up:")
     link = answer.get("dataset")

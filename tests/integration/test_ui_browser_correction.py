@@ -1,0 +1,215 @@
+"""In headless Chromium, against the UI process (`python -m linesight_ui`) on the real gateway, registry
+and inference service: an operator inspects a photo, says the answer was wrong, deletes a false box,
+draws a missed one with the mouse, and sends it for training; the dataset item has those boxes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from linesight_ui.boxes import MAX_CANVAS_WIDTH
+from tests.integration.test_ui_pages import Stack, start_stack  # noqa: F401 - start_stack is a fixture
+from tests.support.servers import free_port
+from tests.support.synthetic import CLASSES, draw_scene, jpeg
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+PHOTO_SIZE = (1280, 960)  # shown at 800x600: the canvas works at a display scale of 0.625
+
+
+@contextlib.contextmanager
+def ui_process(stack: Stack, key: str, logs: Path) -> Iterator[str]:
+    """`python -m linesight_ui` on free ports, calling the gateway with `key`; yields the app's URL."""
+    port, ops_port = free_port(), free_port()
+    env = os.environ | {
+        "LINESIGHT_GATEWAY_URL": stack.url,
+        "LINESIGHT_UI_API_KEY": key,
+        "LINESIGHT_HOST": "127.0.0.1",
+        "LINESIGHT_PORT": str(port),
+        "LINESIGHT_OPS_PORT": str(ops_port),
+    }
+    with open(logs, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "linesight_ui"], env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, logs.read_text()
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, logs.read_text()
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Page]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs Debian's chromium")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def shot(page: Page, tmp_path: Path, name: str) -> None:
+    """A full-page screenshot, in LINESIGHT_SCREENSHOT_DIR when set (to look at), else the test's folder."""
+    folder = Path(os.environ.get("LINESIGHT_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def no_exception(page: Page) -> None:
+    assert page.locator("[data-testid=stException]").count() == 0, page.locator(
+        "[data-testid=stException]"
+    ).all_inner_texts()
+
+
+def canvas_area(page: Page) -> dict:
+    """Where the drawing canvas is in the viewport now (scrolled into view first)."""
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.scroll_into_view_if_needed()
+    canvas.hover()  # shows the canvas's toolbar
+    area = canvas.bounding_box()
+    assert area is not None
+    return area
+
+
+def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A mouse drag on the canvas, from and to canvas pixels."""
+    box = canvas_area(page)
+    page.mouse.move(box["x"] + start[0], box["y"] + start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + end[0], box["y"] + end[1], steps=8)
+    page.mouse.up()
+
+
+def wait_for_item(stack: Stack, inspection_id: str) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        feedback = stack.api.get(f"/api/v1/inspections/{inspection_id}/feedback").json()
+        link = feedback.get("dataset") or {}
+        if link.get("synced") and link.get("item_id"):
+            return stack.api.get(f"/api/v1/datasets/{link['dataset']}/items/{link['item_id']}").json()
+        assert time.monotonic() < deadline, feedback
+        time.sleep(0.3)
+
+
+def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_dataset_item(
+    start_stack,  # noqa: F811 - the fixture imported above
+    browser_page,
+    monkeypatch,
+    tmp_path,
+):
+    monkeypatch.setenv("LINESIGHT_DATASET_SYNC_INTERVAL_SECONDS", "0.3")
+    stack = start_stack()
+    stack.detect_station()
+    scene, _ = draw_scene(random.Random(3), present=[0, 2])  # wrench and tape, no screwdriver
+    photo = tmp_path / "bench.jpg"
+    photo.write_bytes(jpeg(scene.resize(PHOTO_SIZE)))
+    factor = MAX_CANVAS_WIDTH / PHOTO_SIZE[0]
+    page = browser_page
+
+    with ui_process(stack, stack.keys["operator"], tmp_path / "ui.log") as url:
+        page.goto(f"{url}/Inspect")
+        page.get_by_text("File", exact=True).click()
+        page.locator("input[type=file]").set_input_files(str(photo))
+        page.get_by_role("button", name="Inspect").click()
+        expect(page.get_by_text("Was this answer right?")).to_be_visible()
+        no_exception(page)
+        [inspection] = stack.api.get("/api/v1/inspections").json()["items"]
+        found = [p for p in inspection["predictions"] if p["confidence"] >= 0.5]
+        assert sorted(p["label"] for p in found) == ["tape", "wrench"], found
+        tape = next(p["box"] for p in found if p["label"] == "tape")
+        shot(page, tmp_path, "inspect-answer")
+
+        page.get_by_role("button", name="Wrong").click()
+        expect(page.locator("canvas.upper-canvas").first).to_be_visible()
+        area = canvas_area(page)
+        assert (round(area["width"]), round(area["height"])) == (800, 600)
+
+        # The tape was a false find: select its box in edit mode and delete it.
+        page.get_by_role("button", name="Edit").click()
+        area = canvas_area(page)
+        page.mouse.click(
+            area["x"] + (tape["x1"] + tape["x2"]) / 2 * factor,
+            area["y"] + (tape["y1"] + tape["y2"]) / 2 * factor,
+        )
+        page.get_by_role("button", name="Delete selected").click()
+        page.get_by_role("button", name="Edit").click()  # back to drawing
+
+        # A missed screwdriver: pick the class, then drag a box.
+        page.get_by_label("Class of the boxes you draw").click()
+        page.get_by_role("option", name="screwdriver").click()
+        page.wait_for_timeout(500)
+        drag(page, (500, 100), (600, 300))
+        page.wait_for_timeout(1500)  # the drawing reaches the app on mouse up
+        no_exception(page)
+        shot(page, tmp_path, "inspect-correction")
+
+        # A click without a drag leaves a box too small to be anything: refused on the page, nothing sent.
+        area = canvas_area(page)
+        page.mouse.click(area["x"] + 150, area["y"] + 500)
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Send correction").click()
+        expect(page.get_by_text("Not sent: fix these boxes first.")).to_be_visible()
+        expect(page.get_by_text("Box 3 (screwdriver) is 3x3 pixels: too small")).to_be_visible()
+        shot(page, tmp_path, "inspect-correction-refused")
+        assert stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").status_code == 404
+        canvas_area(page)
+        page.get_by_role("button", name="Undo").click()
+        page.wait_for_timeout(1500)
+
+        page.get_by_role("button", name="Send correction").click()
+        saved = "Feedback saved: the answer was wrong; it should have been NOK, with 2 boxes."
+        expect(page.get_by_text(saved)).to_be_visible()
+        no_exception(page)
+        shot(page, tmp_path, "inspect-correction-saved")
+
+    feedback = stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").json()
+    assert feedback["use_for_training"] is True
+    boxes = {b["label"]: b for b in feedback["corrected_boxes"]}
+    assert sorted(boxes) == ["screwdriver", "wrench"]
+    drawn = boxes["screwdriver"]
+    # 100x200 canvas pixels at 0.625: 160x320 photo pixels, where the drag began (the stroke aside)
+    assert drawn["x1"] == pytest.approx(500 / factor, abs=4) and drawn["y1"] == pytest.approx(
+        100 / factor, abs=4
+    )
+    assert drawn["x2"] - drawn["x1"] == pytest.approx(100 / factor, abs=6)
+    assert drawn["y2"] - drawn["y1"] == pytest.approx(200 / factor, abs=6)
+
+    item = wait_for_item(stack, inspection["id"])
+    assert item["source"] == "feedback" and item["origin"] == f"inspection:{inspection['id']}"
+    by_class = {CLASSES[label["class_id"]]: label for label in item["labels"]}
+    assert sorted(by_class) == ["screwdriver", "wrench"]
+    width, height = PHOTO_SIZE
+    assert by_class["screwdriver"]["cx"] == pytest.approx((drawn["x1"] + drawn["x2"]) / 2 / width, abs=1e-4)
+    assert by_class["screwdriver"]["h"] == pytest.approx((drawn["y2"] - drawn["y1"]) / height, abs=1e-4)
