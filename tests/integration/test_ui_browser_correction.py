@@ -156,7 +156,7 @@ def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_data
         area = canvas_area(page)
         assert (round(area["width"]), round(area["height"])) == (800, 600)
 
-        # The tape was a false find: select its box in edit mode and delete it.
+        # The tape's box is off: select it in edit mode and delete it.
         page.get_by_role("button", name="Edit").click()
         area = canvas_area(page)
         page.mouse.click(
@@ -166,12 +166,27 @@ def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_data
         page.get_by_role("button", name="Delete selected").click()
         page.get_by_role("button", name="Edit").click()  # back to drawing
 
-        # A missed screwdriver: pick the class, then drag a box.
-        page.get_by_label("Class of the boxes you draw").click()
-        page.get_by_role("option", name="screwdriver").click()
-        page.wait_for_timeout(500)
+        # A missed item, drawn with the first class (wrench), then given its right class on the photo:
+        # in edit mode, a click selects the box, a second click opens its label.
         drag(page, (500, 100), (600, 300))
-        page.wait_for_timeout(1500)  # the drawing reaches the app on mouse up
+        page.wait_for_timeout(1000)  # the drawing reaches the app on mouse up
+        page.get_by_role("button", name="Edit").click()
+        area = canvas_area(page)
+        for _ in range(2):
+            page.mouse.click(area["x"] + 550, area["y"] + 200)
+            page.wait_for_timeout(400)
+        page.keyboard.press("Control+A")
+        page.keyboard.type("screwdriver")
+        page.mouse.click(area["x"] + 60, area["y"] + 560)  # done: click on an empty spot
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Edit").click()
+
+        # The tape drawn again where it is, with the class picked for the boxes drawn.
+        page.get_by_label("Class of the boxes you draw").click()
+        page.get_by_role("option", name="tape").click()
+        page.wait_for_timeout(500)
+        drag(page, (120, 80), (220, 160))
+        page.wait_for_timeout(1500)
         no_exception(page)
         shot(page, tmp_path, "inspect-correction")
 
@@ -181,7 +196,7 @@ def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_data
         page.wait_for_timeout(1500)
         page.get_by_role("button", name="Send correction").click()
         expect(page.get_by_text("Not sent: fix these boxes first.")).to_be_visible()
-        expect(page.get_by_text("Box 3 (screwdriver) is 3x3 pixels: too small")).to_be_visible()
+        expect(page.get_by_text("Box 4 (tape) is 3x3 pixels: too small")).to_be_visible()
         shot(page, tmp_path, "inspect-correction-refused")
         assert stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").status_code == 404
         canvas_area(page)
@@ -189,27 +204,33 @@ def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_data
         page.wait_for_timeout(1500)
 
         page.get_by_role("button", name="Send correction").click()
-        saved = "Feedback saved: the answer was wrong; it should have been NOK, with 2 boxes."
+        saved = "Feedback saved: the answer was wrong; it should have been OK, with 3 boxes."
         expect(page.get_by_text(saved)).to_be_visible()
         no_exception(page)
         shot(page, tmp_path, "inspect-correction-saved")
 
     feedback = stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").json()
     assert feedback["use_for_training"] is True
+    assert feedback["corrected_verdict"] == "OK"  # every expected item is there
     boxes = {b["label"]: b for b in feedback["corrected_boxes"]}
-    assert sorted(boxes) == ["screwdriver", "wrench"]
-    drawn = boxes["screwdriver"]
-    # 100x200 canvas pixels at 0.625: 160x320 photo pixels, where the drag began (the stroke aside)
-    assert drawn["x1"] == pytest.approx(500 / factor, abs=4) and drawn["y1"] == pytest.approx(
-        100 / factor, abs=4
-    )
-    assert drawn["x2"] - drawn["x1"] == pytest.approx(100 / factor, abs=6)
-    assert drawn["y2"] - drawn["y1"] == pytest.approx(200 / factor, abs=6)
+    assert sorted(boxes) == ["screwdriver", "tape", "wrench"]
+    wrench = next(p["box"] for p in found if p["label"] == "wrench")
+    assert boxes["wrench"] == {"label": "wrench", **{k: pytest.approx(v, abs=0.1) for k, v in wrench.items()}}
+    # canvas pixels at 0.625 to photo pixels: where the drag began, and its size (the stroke aside)
+    for label, (x, y, w, h) in {"screwdriver": (500, 100, 100, 200), "tape": (120, 80, 100, 80)}.items():
+        drawn = boxes[label]
+        assert (drawn["x1"], drawn["y1"]) == (
+            pytest.approx(x / factor, abs=4),
+            pytest.approx(y / factor, abs=4),
+        )
+        assert drawn["x2"] - drawn["x1"] == pytest.approx(w / factor, abs=6)
+        assert drawn["y2"] - drawn["y1"] == pytest.approx(h / factor, abs=6)
 
     item = wait_for_item(stack, inspection["id"])
     assert item["source"] == "feedback" and item["origin"] == f"inspection:{inspection['id']}"
     by_class = {CLASSES[label["class_id"]]: label for label in item["labels"]}
-    assert sorted(by_class) == ["screwdriver", "wrench"]
+    assert sorted(by_class) == ["screwdriver", "tape", "wrench"]
     width, height = PHOTO_SIZE
-    assert by_class["screwdriver"]["cx"] == pytest.approx((drawn["x1"] + drawn["x2"]) / 2 / width, abs=1e-4)
-    assert by_class["screwdriver"]["h"] == pytest.approx((drawn["y2"] - drawn["y1"]) / height, abs=1e-4)
+    for label, drawn in boxes.items():
+        assert by_class[label]["cx"] == pytest.approx((drawn["x1"] + drawn["x2"]) / 2 / width, abs=1e-4)
+        assert by_class[label]["h"] == pytest.approx((drawn["y2"] - drawn["y1"]) / height, abs=1e-4)

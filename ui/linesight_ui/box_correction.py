@@ -111,6 +111,12 @@ def _where(box: Box) -> str:
     return f"{box.x1:.0f},{box.y1:.0f},{box.x2:.0f},{box.y2:.0f}"
 
 
+def _picked_class(picked: dict[str, tuple[str, str]], box: Box) -> str:
+    """The class picked for `box` in the table, unless the box was relabelled on the photo since."""
+    was, chosen = picked.get(_where(box), (box.label, box.label))
+    return chosen if was == box.label else box.label
+
+
 def detect_correction(
     gateway: GatewayClient,
     inspection: Json,
@@ -161,9 +167,10 @@ def detect_correction(
     )
     drawn = [from_canvas(b, scale) for b in drawing.boxes]
 
-    # The table follows the drawing; a class picked here stays with its box while the drawing changes.
-    picked: dict[str, str] = st.session_state.setdefault(f"{key}-picked-{iid}", {})
-    rows = [to_row(b) | {"class": picked.get(_where(b), b.label)} for b in drawn]
+    # The table follows the drawing. A class picked in the table stays with its box while the rest of the
+    # drawing changes, until the box is relabelled on the photo: {box's place: (its label then, class)}.
+    picked: dict[str, tuple[str, str]] = st.session_state.setdefault(f"{key}-picked-{iid}", {})
+    rows = [to_row(b) | {"class": _picked_class(picked, b)} for b in drawn]
     digest = hashlib.sha256(json.dumps([_where(b) for b in drawn]).encode()).hexdigest()[:12]
     table = st.data_editor(
         pd.DataFrame(rows, columns=COLUMNS),
@@ -181,7 +188,11 @@ def detect_correction(
     )
     for index, row in table.iterrows():
         if isinstance(index, int) and index < len(drawn) and row["class"]:
-            picked[_where(drawn[index])] = str(row["class"])
+            box = drawn[index]
+            if row["class"] != box.label:
+                picked[_where(box)] = (box.label, str(row["class"]))
+            else:
+                picked.pop(_where(box), None)
     st.caption(
         f"Every box to send, in photo pixels ({width}x{height}). Rows added or removed here, or moved, go "
         "onto the photo with “Show the table on the photo”; drawing again before that starts the table "
