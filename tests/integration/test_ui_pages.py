@@ -228,6 +228,11 @@ def test_inspect_says_a_photo_is_kept_when_the_model_is_away(monkeypatch, start_
     assert "The photo is kept" in pending.value and "when the model is back" in pending.value
     assert not at.image and not any("background[" in m for m in markdown(at))
     assert stack.api.get("/api/v1/inspections", params={"status": "pending"}).json()["total"] == 1
+    # read again every few seconds (a fragment), and on "Check again": still pending, still said so
+    assert any(c.value.startswith("Still waiting (checked ") for c in at.caption)
+    button(at, "Check again").click().run()
+    assert not at.exception and not at.error
+    assert "The photo is kept" in at.warning[0].value
 
 
 def test_inspect_with_a_viewer_key_says_the_operator_role_is_needed(monkeypatch, start_stack):

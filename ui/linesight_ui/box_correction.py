@@ -123,9 +123,11 @@ def detect_correction(
     station: Json,
     *,
     key: str,
+    given: Json | None = None,
     after: Callable[[], None] | None = None,
 ) -> None:
-    """The box editor: the model's boxes pre-filled on the photo; draw, delete, relabel; send."""
+    """The box editor: the model's boxes (or those of the feedback `given` before) pre-filled on the
+    photo; draw, delete, relabel; send."""
     iid = inspection["id"]
     classes = model_classes(gateway, inspection)
     if classes is None:
@@ -143,10 +145,21 @@ def detect_correction(
     generation = int(st.session_state.get(generation_key, 0))
     base_key = f"{key}-base-{iid}"
     low = float((station.get("thresholds") or {}).get("low_confidence", 0.0))
-    base: list[Box] = st.session_state.get(base_key) or model_boxes(inspection["predictions"], low)
+    earlier = (given or {}).get("corrected_boxes")
+    if base_key in st.session_state:
+        base: list[Box] = st.session_state[base_key]
+    elif earlier is not None:
+        base = [Box(b["label"], b["x1"], b["y1"], b["x2"], b["y2"]) for b in earlier]
+    else:
+        base = model_boxes(inspection["predictions"], low)
+    whose = (
+        f"The boxes of the last correction (revision {given['revision']})"
+        if earlier is not None and given is not None
+        else "The model's boxes"
+    )
 
     st.markdown(
-        "**Fix the boxes.** The model's boxes are drawn on the photo. Drag on the photo to draw a box that "
+        f"**Fix the boxes.** {whose} are drawn on the photo. Drag on the photo to draw a box that "
         "is missing, with the class picked here. To delete or move a box, or give it another class, turn "
         "on the pencil (edit) in the photo's toolbar and click the box; or change its class, its place or "
         "remove it in the table below."
@@ -211,7 +224,7 @@ def detect_correction(
     if restart.button(
         "Start again from the model's boxes", icon=":material/undo:", key=f"{key}-restart-{iid}"
     ):
-        st.session_state.pop(base_key, None)
+        st.session_state[base_key] = model_boxes(inspection["predictions"], low)
         picked.clear()
         st.session_state[generation_key] = generation + 1
         st.rerun()
@@ -248,15 +261,23 @@ def classify_correction(
     station: Json,
     *,
     key: str,
+    given: Json | None = None,
     after: Callable[[], None] | None = None,
 ) -> None:
-    """The class picker of a classify station."""
+    """The class picker of a classify station (on the class given before, if any)."""
     iid = inspection["id"]
     classes = model_classes(gateway, inspection)
     if classes is None:
         return
     with st.form(f"{key}-wrong-{iid}"):
-        right = st.selectbox("The right class", sorted(classes), key=f"{key}-class-{iid}")
+        options = sorted(classes)
+        before = (given or {}).get("corrected_class")
+        right = st.selectbox(
+            "The right class",
+            options,
+            index=options.index(before) if before in options else 0,
+            key=f"{key}-class-{iid}",
+        )
         use = st.checkbox("Use this photo for training", key=f"{key}-class-train-{iid}")
         notes = st.text_input("Notes (optional)", max_chars=4000)
         sent = st.form_submit_button("Send correction", type="primary")
@@ -277,8 +298,9 @@ def correction(
     station: Json,
     *,
     key: str,
+    given: Json | None = None,
     after: Callable[[], None] | None = None,
 ) -> None:
-    """The right editor for the station's mode."""
+    """The right editor for the station's mode; `given`: the feedback so far, to start from."""
     editor = detect_correction if station["mode"] == "detect" else classify_correction
-    editor(gateway, inspection, station, key=key, after=after)
+    editor(gateway, inspection, station, key=key, given=given, after=after)

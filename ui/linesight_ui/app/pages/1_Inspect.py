@@ -146,7 +146,12 @@ def feedback_section(inspection: dict[str, Any], at: dict[str, Any]) -> None:
         st.session_state[WRONG] = inspection["id"]
     if st.session_state.get(WRONG) == inspection["id"]:
         box_correction.correction(
-            gateway, inspection, at, key="inspect", after=lambda: st.session_state.pop(WRONG, None)
+            gateway,
+            inspection,
+            at,
+            key="inspect",
+            given=saved,
+            after=lambda: st.session_state.pop(WRONG, None),
         )
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -148,6 +149,12 @@ with right:
             st.caption(
                 "Corrected counts: " + ", ".join(f"{k} × {n}" for k, n in given["corrected_counts"].items())
             )
+        if given.get("corrected_boxes") is not None:
+            labels = Counter(b["label"] for b in given["corrected_boxes"])
+            found = ", ".join(f"{k} × {n}" for k, n in labels.items())
+            st.caption(
+                f"Corrected boxes: {len(given['corrected_boxes'])} ({found or 'nothing on the photo'})"
+            )
         if given.get("corrected_class"):
             st.caption(f"Corrected class: {given['corrected_class']}")
         if given.get("notes"):
@@ -167,4 +174,4 @@ if inspection["status"] == "completed":
         help="Fix the boxes (detect) or the class (classify); with “Use for training” the photo joins the "
         "station's training dataset.",
     ):
-        box_correction.correction(gateway, inspection, station, key="history")
+        box_correction.correction(gateway, inspection, station, key="history", given=given)
