@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
+ROW_HEIGHT = 35  # of Streamlit's data editor, the header row included
 PHOTO_SIZE = (1280, 960)  # shown at 800x600: the canvas works at a display scale of 0.625
 
 
@@ -112,6 +113,26 @@ def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> No
     page.mouse.up()
 
 
+def edit_cell(page: Page, *, row: int, column: int, text: str) -> None:
+    """Type `text` into the box table's cell (`column` 0 is the class), with the keyboard as a person
+    would: the grid is drawn on a canvas, so its first cell is clicked and the arrows lead from there."""
+    grid = page.locator("[data-testid=stDataFrame]").last
+    grid.scroll_into_view_if_needed()
+    area = grid.bounding_box()
+    assert area is not None
+    page.mouse.click(area["x"] + 80, area["y"] + ROW_HEIGHT * 1.5)  # below the header: class, row 0
+    for key, times in (("ArrowRight", column), ("ArrowDown", row)):
+        for _ in range(times):
+            page.keyboard.press(key)
+    page.keyboard.press("Enter")  # opens the cell's editor
+    page.wait_for_timeout(300)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1000)
+
+
 def wait_for_item(stack: Stack, inspection_id: str) -> dict:
     deadline = time.monotonic() + 60
     while True:
@@ -190,7 +211,16 @@ def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_data
         no_exception(page)
         shot(page, tmp_path, "inspect-correction")
 
-        # A click without a drag leaves a box too small to be anything: refused on the page, nothing sent.
+        # In the table, the tape's x typed as 1250: with its 160 px it reaches outside the photo. Refused.
+        edit_cell(page, row=2, column=1, text="1250")
+        page.get_by_role("button", name="Send correction").click()
+        expect(page.get_by_text("Not sent: fix these boxes first.")).to_be_visible()
+        expect(
+            page.get_by_text("Box 3 (tape) reaches outside the 1280x960 photo (x 1250 to 1410")
+        ).to_be_visible()
+        shot(page, tmp_path, "inspect-correction-outside")
+
+        # A click without a drag (the drawing changes, so the table starts anew from it) leaves a box too small to be anything: refused on the page, nothing sent.
         area = canvas_area(page)
         page.mouse.click(area["x"] + 150, area["y"] + 500)
         page.wait_for_timeout(1500)
