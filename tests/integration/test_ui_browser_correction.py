@@ -239,6 +239,16 @@ def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_data
         no_exception(page)
         shot(page, tmp_path, "inspect-correction-saved")
 
+        # History offers the same editor for the past inspection, starting from this correction's boxes.
+        page.goto(f"{url}/History")
+        expect(page.get_by_text("Corrected boxes: 3 (")).to_be_visible()
+        page.get_by_text("Correct this answer").click()
+        expect(page.get_by_text("The boxes of the last correction (revision 1) are drawn")).to_be_visible()
+        expect(page.locator("canvas.upper-canvas").first).to_be_visible()
+        canvas_area(page)
+        no_exception(page)
+        shot(page, tmp_path, "history-correction")
+
     feedback = stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").json()
     assert feedback["use_for_training"] is True
     assert feedback["corrected_verdict"] == "OK"  # every expected item is there
