@@ -115,22 +115,30 @@ def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> No
 
 def edit_cell(page: Page, *, row: int, column: int, text: str) -> None:
     """Type `text` into the box table's cell (`column` 0 is the class), with the keyboard as a person
-    would: the grid is drawn on a canvas, so its first cell is clicked and the arrows lead from there."""
+    would: the grid is drawn on a canvas, so its first cell is clicked and the arrows lead from there.
+    The grid's accessible copy of the cell says whether it took (a keystroke may come too early on a
+    busy machine: then it is typed again)."""
     grid = page.locator("[data-testid=stDataFrame]").last
-    grid.scroll_into_view_if_needed()
-    area = grid.bounding_box()
-    assert area is not None
-    page.mouse.click(area["x"] + 80, area["y"] + ROW_HEIGHT * 1.5)  # below the header: class, row 0
-    for key, times in (("ArrowRight", column), ("ArrowDown", row)):
-        for _ in range(times):
-            page.keyboard.press(key)
-    page.keyboard.press("Enter")  # opens the cell's editor
-    page.wait_for_timeout(300)
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
-    page.wait_for_timeout(300)
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(1000)
+    cell = grid.locator(f"[data-testid=glide-cell-{column + 1}-{row}]")
+    for _ in range(3):
+        grid.scroll_into_view_if_needed()
+        area = grid.bounding_box()
+        assert area is not None
+        page.mouse.click(area["x"] + 80, area["y"] + ROW_HEIGHT * 1.5)  # below the header: class, row 0
+        page.wait_for_timeout(300)
+        for key, times in (("ArrowRight", column), ("ArrowDown", row)):
+            for _ in range(times):
+                page.keyboard.press(key)
+        page.keyboard.press("Enter")  # opens the cell's editor
+        page.wait_for_timeout(500)
+        page.keyboard.press("Control+A")
+        page.keyboard.type(text)
+        page.wait_for_timeout(300)
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(1500)  # the edit reaches the app
+        if cell.inner_text().strip() in (text, f"{float(text):.1f}"):
+            return
+    raise AssertionError(f"the table's cell ({row}, {column}) says {cell.inner_text()!r}, not {text!r}")
 
 
 def wait_for_item(stack: Stack, inspection_id: str) -> dict:
