@@ -20,7 +20,6 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 ldconfig -p 2>/dev/null | grep -q 'libGL.so.1' || missing+=(libgl1)
 ldconfig -p 2>/dev/null | grep -q 'libglib-2.0.so.0' || missing+=(libglib2.0-0)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the UI's browser tests (Playwright drives it; never downloaded)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing system packages: ${missing[*]}"

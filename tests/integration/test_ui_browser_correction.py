@@ -15,22 +15,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from linesight_ui.boxes import MAX_CANVAS_WIDTH
 from tests.integration.test_ui_pages import Stack, start_stack  # noqa: F401 - start_stack is a fixture
+from tests.support.browser import StreamlitPage, chromium, fresh_page
 from tests.support.servers import free_port
 from tests.support.synthetic import CLASSES, draw_scene, jpeg
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 ROW_HEIGHT = 35  # of Streamlit's data editor, the header row included
 PHOTO_SIZE = (1280, 960)  # shown at 800x600: the canvas works at a display scale of 0.625
 
@@ -69,29 +63,13 @@ def ui_process(stack: Stack, key: str, logs: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser_page() -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs Debian's chromium")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+    with chromium() as browser, fresh_page(browser) as page:
+        yield page
 
 
-def shot(page: Page, tmp_path: Path, name: str) -> None:
+def shot(app: StreamlitPage, tmp_path: Path, name: str) -> None:
     """A full-page screenshot, in LINESIGHT_SCREENSHOT_DIR when set (to look at), else the test's folder."""
-    folder = Path(os.environ.get("LINESIGHT_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
-def no_exception(page: Page) -> None:
-    assert page.locator("[data-testid=stException]").count() == 0, page.locator(
-        "[data-testid=stException]"
-    ).all_inner_texts()
+    app.screenshot(Path(os.environ.get("LINESIGHT_SCREENSHOT_DIR") or tmp_path) / f"{name}.png")
 
 
 def canvas_area(page: Page) -> dict:
@@ -113,11 +91,12 @@ def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> No
     page.mouse.up()
 
 
-def edit_cell(page: Page, *, row: int, column: int, text: str) -> None:
+def edit_cell(app: StreamlitPage, *, row: int, column: int, text: str) -> None:
     """Type `text` into the box table's cell (`column` 0 is the class), with the keyboard as a person
     would: the grid is drawn on a canvas, so its first cell is clicked and the arrows lead from there.
     The grid's accessible copy of the cell says whether it took (a keystroke may come too early on a
     busy machine: then it is typed again)."""
+    page = app.page
     grid = page.locator("[data-testid=stDataFrame]").last
     cell = grid.locator(f"[data-testid=glide-cell-{column + 1}-{row}]")
     for _ in range(3):
@@ -135,7 +114,7 @@ def edit_cell(page: Page, *, row: int, column: int, text: str) -> None:
         page.keyboard.type(text)
         page.wait_for_timeout(300)
         page.keyboard.press("Enter")
-        page.wait_for_timeout(1500)  # the edit reaches the app
+        app.settle()  # the edit reaches the app
         if cell.inner_text().strip() in (text, f"{float(text):.1f}"):
             return
     raise AssertionError(f"the table's cell ({row}, {column}) says {cell.inner_text()!r}, not {text!r}")
@@ -168,19 +147,21 @@ def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_data
     page = browser_page
 
     with ui_process(stack, stack.keys["operator"], tmp_path / "ui.log") as url:
-        page.goto(f"{url}/Inspect")
+        app = StreamlitPage(page, url).open("/Inspect")
         page.get_by_text("File", exact=True).click()
+        app.settle()
         page.locator("input[type=file]").set_input_files(str(photo))
-        page.get_by_role("button", name="Inspect").click()
-        expect(page.get_by_text("Was this answer right?")).to_be_visible()
-        no_exception(page)
+        app.settle()
+        app.click("Inspect")
+        app.expect_text("Was this answer right?")
+        app.assert_no_exception()
         [inspection] = stack.api.get("/api/v1/inspections").json()["items"]
         found = [p for p in inspection["predictions"] if p["confidence"] >= 0.5]
         assert sorted(p["label"] for p in found) == ["tape", "wrench"], found
         tape = next(p["box"] for p in found if p["label"] == "tape")
-        shot(page, tmp_path, "inspect-answer")
+        shot(app, tmp_path, "inspect-answer")
 
-        page.get_by_role("button", name="Wrong").click()
+        app.click("Wrong")
         expect(page.locator("canvas.upper-canvas").first).to_be_visible()
         area = canvas_area(page)
         assert (round(area["width"]), round(area["height"])) == (800, 600)
@@ -198,7 +179,7 @@ def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_data
         # A missed item, drawn with the first class (wrench), then given its right class on the photo:
         # in edit mode, a click selects the box, a second click opens its label.
         drag(page, (500, 100), (600, 300))
-        page.wait_for_timeout(1000)  # the drawing reaches the app on mouse up
+        app.settle()  # the drawing reaches the app on mouse up
         page.get_by_role("button", name="Edit").click()
         area = canvas_area(page)
         for _ in range(2):
@@ -207,55 +188,56 @@ def test_an_operator_corrects_a_detection_with_drawn_boxes_and_it_becomes_a_data
         page.keyboard.press("Control+A")
         page.keyboard.type("screwdriver")
         page.mouse.click(area["x"] + 60, area["y"] + 560)  # done: click on an empty spot
-        page.wait_for_timeout(1000)
+        app.settle()
         page.get_by_role("button", name="Edit").click()
 
         # The tape drawn again where it is, with the class picked for the boxes drawn.
         page.get_by_label("Class of the boxes you draw").click()
         page.get_by_role("option", name="tape").click()
-        page.wait_for_timeout(500)
+        app.settle()
         drag(page, (120, 80), (220, 160))
-        page.wait_for_timeout(1500)
-        no_exception(page)
-        shot(page, tmp_path, "inspect-correction")
+        app.settle()
+        app.assert_no_exception()
+        shot(app, tmp_path, "inspect-correction")
 
         # In the table, the tape's x typed as 1250: with its 160 px it reaches outside the photo. Refused.
-        edit_cell(page, row=2, column=1, text="1250")
-        page.get_by_role("button", name="Send correction").click()
+        edit_cell(app, row=2, column=1, text="1250")
+        app.click("Send correction")
         expect(page.get_by_text("Not sent: fix these boxes first.")).to_be_visible()
         expect(
             page.get_by_text("Box 3 (tape) reaches outside the 1280x960 photo (x 1250 to 1410")
         ).to_be_visible()
-        shot(page, tmp_path, "inspect-correction-outside")
+        shot(app, tmp_path, "inspect-correction-outside")
 
-        # A click without a drag (the drawing changes, so the table starts anew from it) leaves a box too small to be anything: refused on the page, nothing sent.
+        # A click without a drag leaves a box too small to be anything: refused on the page, nothing sent
+        # (the drawing changed, so the table starts anew from it).
         area = canvas_area(page)
         page.mouse.click(area["x"] + 150, area["y"] + 500)
-        page.wait_for_timeout(1500)
-        page.get_by_role("button", name="Send correction").click()
+        app.settle()
+        app.click("Send correction")
         expect(page.get_by_text("Not sent: fix these boxes first.")).to_be_visible()
         expect(page.get_by_text("Box 4 (tape) is 3x3 pixels: too small")).to_be_visible()
-        shot(page, tmp_path, "inspect-correction-refused")
+        shot(app, tmp_path, "inspect-correction-refused")
         assert stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").status_code == 404
         canvas_area(page)
         page.get_by_role("button", name="Undo").click()
-        page.wait_for_timeout(1500)
+        app.settle()
 
-        page.get_by_role("button", name="Send correction").click()
-        saved = "Feedback saved: the answer was wrong; it should have been OK, with 3 boxes."
-        expect(page.get_by_text(saved)).to_be_visible()
-        no_exception(page)
-        shot(page, tmp_path, "inspect-correction-saved")
+        app.click("Send correction")
+        app.expect_text("Feedback saved: the answer was wrong; it should have been OK, with 3 boxes.")
+        app.assert_no_exception()
+        shot(app, tmp_path, "inspect-correction-saved")
 
         # History offers the same editor for the past inspection, starting from this correction's boxes.
-        page.goto(f"{url}/History")
-        expect(page.get_by_text("Corrected boxes: 3 (")).to_be_visible()
+        app.go_to("History")
+        app.expect_text("Corrected boxes: 3 (")
         page.get_by_text("Correct this answer").click()
-        expect(page.get_by_text("The boxes of the last correction (revision 1) are drawn")).to_be_visible()
+        app.settle()
+        app.expect_text("The boxes of the last correction (revision 1) are drawn")
         expect(page.locator("canvas.upper-canvas").first).to_be_visible()
         canvas_area(page)
-        no_exception(page)
-        shot(page, tmp_path, "history-correction")
+        app.assert_no_exception()
+        shot(app, tmp_path, "history-correction")
 
     feedback = stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").json()
     assert feedback["use_for_training"] is True
