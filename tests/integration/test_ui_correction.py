@@ -1,6 +1,6 @@
 """Correcting a past inspection from History (Streamlit's AppTest, against the real gateway, registry and
 inference service): the box editor starts from the last correction's boxes, and a correction sent with
-“Use for training” becomes a dataset item with those boxes. The drawing itself is tested in the browser
+“Use for training” becomes a dataset item with those boxes; a classify station keeps its class picker. The drawing itself is tested in the browser
 (test_ui_browser_correction.py)."""
 
 import random
@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.test_ui_pages import Stack, button, markdown, open_page, start_stack  # noqa: F401
 from tests.support.synthetic import CLASSES, draw_scene, jpeg
+from tests.support.yolo_models import classify_model
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +65,40 @@ def test_history_corrects_a_past_inspection_from_its_last_correction(monkeypatch
     width, height = photo.size
     assert labels[1]["cx"] == pytest.approx(40 / width, abs=1e-4)
     assert labels[1]["h"] == pytest.approx(90 / height, abs=1e-4)
+
+
+def test_history_corrects_a_classify_answer_with_the_class_picker(monkeypatch, start_stack):  # noqa: F811
+    monkeypatch.setenv("LINESIGHT_DATASET_SYNC_INTERVAL_SECONDS", "0.3")
+    stack = start_stack()
+    assert stack.api.post("/api/v1/models", json={"name": "okcheck", "task": "classify"}).status_code == 201
+    with open(classify_model(), "rb") as fh:
+        up = stack.api.post("/api/v1/models/okcheck/versions", files={"file": ("m.onnx", fh)})
+    assert up.status_code == 201, up.text
+    assert stack.api.put("/api/v1/models/okcheck/aliases/production", json={"version": 1}).is_success
+    body = {"name": "final-check", "mode": "classify", "model_name": "okcheck", "ok_classes": ["ok"]}
+    station = stack.api.post("/api/v1/stations", json=body)
+    assert station.status_code == 201, station.text
+    photo, _ = draw_scene(random.Random(8), present=[0, 1, 2])
+    inspection = stack.inspect(station.json()["id"], jpeg(photo))
+    answered = inspection["predictions"][0]["label"]
+    right = "nok" if answered == "ok" else "ok"
+
+    at = open_page(monkeypatch, stack, "operator", "2_History.py")
+    at.toggle(key=f"history_correct-{inspection['id']}").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    picker = at.selectbox(key=f"history-class-{inspection['id']}")
+    assert picker.options == ["nok", "ok"]
+    picker.set_value(right)
+    at.checkbox(key=f"history-class-train-{inspection['id']}").check()
+    button(at, "Send correction").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Correction saved (revision 1)." in [s.value for s in at.success]
+
+    feedback = stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").json()
+    assert (feedback["corrected_class"], feedback["corrected_verdict"]) == (
+        right,
+        "OK" if right == "ok" else "NOK",
+    )
+    item = dataset_item(stack, inspection["id"], revision=1)
+    classes = stack.api.get("/api/v1/datasets/final-check").json()["class_names"]
+    assert item["source"] == "feedback" and item["labels"] == {"class_id": classes.index(right)}
