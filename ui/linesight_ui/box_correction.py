@@ -186,7 +186,8 @@ def detect_correction(
     rows = [to_row(b) | {"class": _picked_class(picked, b)} for b in drawn]
     digest = hashlib.sha256(json.dumps([_where(b) for b in drawn]).encode()).hexdigest()[:12]
     table = st.data_editor(
-        pd.DataFrame(rows, columns=COLUMNS),
+        # Typed, so an empty table (no box yet) still takes numbers in its position columns.
+        pd.DataFrame(rows, columns=COLUMNS).astype({c: "float64" for c in COLUMNS[1:]}),
         num_rows="dynamic",
         hide_index=True,
         width="stretch",
