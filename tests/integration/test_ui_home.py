@@ -3,6 +3,7 @@ until a person signs in (a password against the real gateway, or a personal API 
 shows each service's health as the gateway reports it, and says so plainly when the gateway is down. A
 refused or expired credential goes back to the sign-in page with the reason."""
 
+import asyncio
 import json
 import os
 import signal
@@ -18,9 +19,11 @@ import streamlit as st
 import uvicorn
 from streamlit.testing.v1 import AppTest
 
-from linesight_ui.main import HOME
+from linesight_core.app import check_readiness
+from linesight_ui.main import HOME, readiness_checks
 from linesight_ui.metrics import PAGE_VIEWS
 from linesight_ui.resources import CREDENTIAL
+from linesight_ui.settings import UISettings
 from linesight_ui.signin import PERSON
 from tests.support.servers import free_port
 
@@ -321,6 +324,19 @@ def test_home_reads_the_real_gateway(monkeypatch, real_gateway):
     assert at.metric[0].value == "1 of 5"
 
 
+def test_the_ui_is_not_ready_while_its_streamlit_port_is_closed(real_gateway):
+    # the ops server answers seconds before Streamlit does: /ready must not send a browser there yet
+    settings = UISettings(host="127.0.0.1", port=free_port(), gateway_url=real_gateway, http_retries=0)
+    checks, clients = readiness_checks(settings)
+    try:
+        results = asyncio.run(check_readiness(checks))
+    finally:
+        for client in clients:
+            client.close()
+    assert results["gateway"]["ok"] is True
+    assert results["streamlit"]["ok"] is False and "ConnectError" in results["streamlit"]["error"]
+
+
 def test_python_m_serves_streamlit_and_the_ops_server():
     port, ops_port = free_port(), free_port()
     env = {
@@ -357,6 +373,7 @@ def test_python_m_serves_streamlit_and_the_ops_server():
         ready = httpx.get(f"{ops}/ready")
         assert ready.status_code == 503
         assert ready.json()["failed"] == ["gateway"]
+        assert ready.json()["checks"]["streamlit"]["ok"] is True
         metrics = httpx.get(f"{ops}/metrics").text
         assert 'linesight_ui_page_views_total{page="home"}' in metrics
         assert 'linesight_build_info{service="ui",version="0.1.0"} 1.0' in metrics
