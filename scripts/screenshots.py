@@ -1,4 +1,5 @@
-"""`make screenshots`: a screenshot of every UI page, taken in headless Chromium, into docs/screenshots/.
+"""`make screenshots`: a screenshot of every UI page, and of History's box editor when the stack has an
+inspection, taken in headless Chromium, into docs/screenshots/.
 
 Uses the stack `make dev` (or `make demo --keep`) runs in .devstack, signed in as its demo person, so the
 pages show that stack's data; without one it starts a stack of its own in a temporary folder (empty
@@ -43,7 +44,29 @@ def take(ui_url: str, username: str, password: str, out: Path) -> list[Path]:
             time.sleep(1.0)  # images and charts finish drawing after the script run ends
             app.assert_no_exception()
             shots.append(app.screenshot(out / f"{n:02d}-{slug(name)}.png"))
+        correction = correction_editor(app, out / f"{len(shots):02d}-history-correction.png")
+        if correction is not None:
+            shots.append(correction)
     return shots
+
+
+def correction_editor(app: StreamlitPage, path: Path) -> Path | None:
+    """History's box editor on the newest inspection, when the stack has one (the demo's)."""
+    if "History" not in app.nav_labels():
+        return None
+    app.go_to("History")
+    toggle = app.page.get_by_text("Correct this answer", exact=True)
+    if toggle.count() == 0:
+        print("  (no inspection to correct: no screenshot of the box editor)")
+        return None
+    toggle.click()
+    app.settle()
+    canvas = app.page.locator("canvas.upper-canvas").first
+    if canvas.count():  # the photo with its boxes and the table below it in view
+        canvas.evaluate("c => c.scrollIntoView({block: 'center'})")
+    time.sleep(1.0)  # the canvas draws the photo and its boxes after the script run ends
+    app.assert_no_exception()
+    return app.screenshot(path)
 
 
 def main() -> int:
