@@ -4,7 +4,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-unit test-integration test-e2e lint format dev demo status down clean
+.PHONY: venv test test-unit test-integration test-e2e lint format dev demo screenshots status down clean
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -39,6 +39,11 @@ dev: venv
 # Uses the stack `make dev` runs, or starts one for the demo. No network needed.
 demo: venv
 	$(PY) -m linesight_devstack demo
+
+# A screenshot of every UI page in headless Chromium, into docs/screenshots/ (uses the stack `make dev`
+# runs, signed in as its demo person, or starts one).
+screenshots: venv
+	$(PY) scripts/screenshots.py
 
 status: venv
 	$(PY) -m linesight_devstack status

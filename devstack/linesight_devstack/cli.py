@@ -18,7 +18,7 @@ from linesight_devstack.demo import Demo, DemoConfig, DemoError
 from linesight_devstack.ports import DEFAULT_PORT_BASE, MAX_PORT_BASE
 from linesight_devstack.prometheus import duration_seconds
 from linesight_devstack.server import StartCancelled, StartError
-from linesight_devstack.services import INFRA, SERVICE_NAMES, StackError
+from linesight_devstack.services import DEMO_USERNAME, INFRA, SERVICE_NAMES, StackError
 from linesight_devstack.stack import Stack
 from linesight_devstack.state import load_secrets
 
@@ -162,6 +162,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     echo(f"up in {elapsed:.1f} s. Logs: {stack.log_dir}/<name>.log. Keys: {stack.data_dir / 'secrets.json'}")
     if "ui" in stack.service_names:
         echo(f"UI: {stack.urls['ui']}   API: {stack.urls['gateway']}/docs")
+        echo(
+            "Sign in to the UI as {} / {} (admin; in secrets.json as demo_password)".format(*stack.demo_login)
+        )
     echo("Ctrl-C stops the stack (`python -m linesight_devstack down` from another terminal).")
     try:
         while not stack.cancel.wait(1.0):
@@ -215,6 +218,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         if stack is not None and "ui" in stack.urls:
             echo(f"UI: {stack.urls['ui']}   API docs: {gateway}/docs")
+            echo("Sign in to the UI as {} / {} (admin)".format(*stack.demo_login))
+        elif stack is None:
+            password = load_secrets(args.data_dir).get("demo_password")
+            echo(f"Sign in to the UI as {DEMO_USERNAME} / {password} (admin)")
         if stack is not None and args.keep:
             echo("The stack keeps running; Ctrl-C stops it.")
             try:

@@ -46,8 +46,12 @@ URL_VARS = {
     "training-worker": "LINESIGHT_TRAINING_WORKER_URL",
 }
 SERVICE_GRACE = 20.0  # uvicorn drains for up to 10 s; Celery finishes the task at hand (warm shutdown)
-UI_KEY_NAME = "ui (local stack)"
-UI_KEY_ROLE = "engineer"  # every screen of the UI but API-key administration
+# The person the local stack signs in to its UI with (the UI holds no credential of its own); the
+# password is generated into secrets.json.
+DEMO_USERNAME = "demo"
+DEMO_ROLE = "admin"  # every page of the UI
+# Settings the UI process must not get: it calls the gateway as the signed-in person only.
+UI_WITHHELD = ("LINESIGHT_SERVICE_TOKEN", "LINESIGHT_ADMIN_API_KEY")
 
 
 class StackError(RuntimeError):

@@ -22,19 +22,20 @@ from linesight_devstack.redis_server import RedisServer
 from linesight_devstack.s3 import S3Server
 from linesight_devstack.server import LocalServer, StartError, wait_until_ready
 from linesight_devstack.services import (
+    DEMO_ROLE,
+    DEMO_USERNAME,
     EXTERNAL,
     INFRA,
     SERVICE_GRACE,
     SERVICE_NAMES,
     SERVICES,
-    UI_KEY_NAME,
-    UI_KEY_ROLE,
+    UI_WITHHELD,
     URL_VARS,
     StackError,
     probe_ready,
     resolve_selection,
 )
-from linesight_devstack.state import load_secrets, read_state, remove_state, save_secret, write_state
+from linesight_devstack.state import load_secrets, read_state, remove_state, write_state
 
 
 class Stack:
@@ -168,7 +169,6 @@ class Stack:
         for var, key in (
             ("LINESIGHT_SERVICE_TOKEN", "service_token"),
             ("LINESIGHT_ADMIN_API_KEY", "admin_api_key"),
-            ("LINESIGHT_UI_API_KEY", "ui_api_key"),
         ):
             if not e.get(var) and self.secrets.get(key):
                 e[var] = self.secrets[key]
@@ -189,6 +189,8 @@ class Stack:
         env["LINESIGHT_PORT"] = str(self.ports[service])
         if service == "ui":
             env["LINESIGHT_OPS_PORT"] = str(self.ports["ui-ops"])
+            for var in UI_WITHHELD:
+                env.pop(var, None)
         return env
 
     # --- start -------------------------------------------------------------------------------------
@@ -253,8 +255,8 @@ class Stack:
 
     def _start_service(self, name: str) -> float:
         spec = next(s for s in SERVICES if s.name == name)
-        if name == "ui" and not self.environ.get("LINESIGHT_UI_API_KEY"):
-            self._ensure_ui_key()
+        if name == "ui" and "gateway" in self.service_names:
+            self._ensure_demo_user()
         workdir = self.data_dir / "run" / name
         workdir.mkdir(parents=True, exist_ok=True)
         proc = ManagedProcess(
@@ -285,32 +287,47 @@ class Stack:
             proc.stop(abort=self.abort)
             raise
 
-    def _ensure_ui_key(self) -> None:
-        """The UI's gateway API key: kept in secrets.json while the gateway still accepts it, else made by
-        the gateway with the admin key (the gateway makes keys; it cannot be handed one)."""
+    @property
+    def demo_login(self) -> tuple[str, str]:
+        """The username and password of the person the stack's UI is signed in with."""
+        return DEMO_USERNAME, self.secrets["demo_password"]
+
+    def _ensure_demo_user(self) -> None:
+        """The demo person (admin) with the password in secrets.json: made by the gateway with the admin
+        key, or given that password again when secrets.json changed."""
         gateway = self.urls["gateway"]
-        key = self.secrets.get("ui_api_key")
+        username, password = self.demo_login
+        admin = {"X-API-Key": self.env["LINESIGHT_ADMIN_API_KEY"]}
         try:
-            if (
-                key
-                and httpx.get(f"{gateway}/api/v1/me", headers={"X-API-Key": key}, timeout=10).status_code
-                == 200
-            ):
+            login = httpx.post(
+                f"{gateway}/api/v1/auth/login", json={"username": username, "password": password}, timeout=10
+            )
+            if login.status_code == 200:
                 return
-            resp = httpx.post(
-                f"{gateway}/api/v1/api-keys",
-                headers={"X-API-Key": self.env["LINESIGHT_ADMIN_API_KEY"]},
-                json={"name": UI_KEY_NAME, "role": UI_KEY_ROLE},
-                timeout=10,
+            users = httpx.get(
+                f"{gateway}/api/v1/users", params={"include_inactive": True}, headers=admin, timeout=10
             )
+            users.raise_for_status()
+            found = next((u for u in users.json()["items"] if u["username"] == username), None)
+            if found is None:
+                body = {
+                    "username": username,
+                    "display_name": "Demo admin",
+                    "role": DEMO_ROLE,
+                    "password": password,
+                }
+                resp = httpx.post(f"{gateway}/api/v1/users", headers=admin, json=body, timeout=30)
+            else:
+                body = {"password": password, "active": True}
+                resp = httpx.patch(
+                    f"{gateway}/api/v1/users/{found['id']}", headers=admin, json=body, timeout=30
+                )
         except httpx.HTTPError as exc:
-            raise StartError("ui", f"could not get an API key for it from the gateway: {exc}") from exc
-        if resp.status_code != 201:
+            raise StartError("ui", f"could not make the demo user at the gateway: {exc}") from exc
+        if resp.status_code not in (200, 201):
             raise StartError(
-                "ui", f"the gateway refused to create its API key ({resp.status_code}): {resp.text[:300]}"
+                "ui", f"the gateway refused to make the demo user ({resp.status_code}): {resp.text[:300]}"
             )
-        self.secrets["ui_api_key"] = resp.json()["key"]
-        save_secret(self.data_dir, "ui_api_key", self.secrets["ui_api_key"])
 
     # --- stop --------------------------------------------------------------------------------------
     def stop_process(self, name: str) -> None:

@@ -21,6 +21,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "s3_access_key": new_access_key,
     "s3_secret_key": new_secret_key,
     "redis_password": lambda: secrets.token_hex(32),
+    "demo_password": lambda: secrets.token_urlsafe(12),
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from linesight_core.app import create_app as create_service_app
 from linesight_core.clients.inference import InferenceClient
@@ -23,6 +24,7 @@ from linesight_gateway import __version__
 from linesight_gateway.api import (
     access,
     audit,
+    auth,
     datasets,
     feedback,
     inspections,
@@ -32,6 +34,7 @@ from linesight_gateway.api import (
     stats,
     system,
     training_runs,
+    users,
 )
 from linesight_gateway.api.deps import authenticate_headers
 from linesight_gateway.api.upload_limits import upload_limits
@@ -40,6 +43,7 @@ from linesight_gateway.domain.access import ensure_bootstrap_admin
 from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
 from linesight_gateway.domain.face_detector import face_detector
 from linesight_gateway.domain.key_cache import KeyCache
+from linesight_gateway.domain.login_throttle import LoginThrottle
 from linesight_gateway.domain.queue_gauges import run_queue_gauges
 from linesight_gateway.domain.reference_views import ReferenceViews
 from linesight_gateway.domain.reprocessor import run_reprocessor
@@ -51,6 +55,8 @@ MIGRATIONS = Path(__file__).parent / "db" / "migrations"
 BUCKETS = ("images",)
 ROUTER_MODULES = (
     access,
+    auth,
+    users,
     audit,
     system,
     models,
@@ -62,6 +68,10 @@ ROUTER_MODULES = (
     datasets,
     training_runs,
 )
+
+
+async def _no_credential(conn: HTTPConnection) -> None:
+    return None
 
 
 def run_limits(settings: GatewaySettings) -> RunLimits:
@@ -162,7 +172,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         settings,
         title="LineSight gateway",
         description="The public REST API of LineSight. Every endpoint but /health, /ready and /metrics "
-        "needs an API key in the X-API-Key header.",
+        "needs an API key or a person's session token (POST /api/v1/auth/login) in the X-API-Key header "
+        "or as Authorization: Bearer.",
         version=__version__,
         readiness={
             "database": partial(check_database, engine),
@@ -170,11 +181,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         },
         lifespan=lifespan,
         body_limits=upload_limits(settings),
-        header_checks=[("/api/v1/", authenticate_headers)],
+        # the sign-in route is the one /api/v1 route a caller reaches without a credential
+        header_checks=[(auth.LOGIN_PATH, _no_credential), ("/api/v1/", authenticate_headers)],
     )
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
+    app.state.login_throttle = LoginThrottle(
+        per_user=settings.login_max_failures_per_user,
+        per_address=settings.login_max_failures_per_address,
+        window_seconds=settings.login_failure_window_seconds,
+    )
     app.state.store = store
     app.state.reference_views = ReferenceViews(store, buckets[0])
     for module in ROUTER_MODULES:

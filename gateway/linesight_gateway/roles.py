@@ -9,6 +9,9 @@ from fastapi.routing import APIRoute
 
 from linesight_gateway.domain.access import ROLE_ORDER, Role
 
+# The routes anybody may call without a credential: signing in is how a person gets one.
+PUBLIC = {("POST", "/api/v1/auth/login")}
+
 
 def _required_role(route: APIRoute) -> Role | None:
     stack = list(route.dependant.dependencies)
@@ -40,6 +43,9 @@ def markdown() -> str:
     ]
     for method, path, needed in role_matrix():
         if not path.startswith("/api/"):
+            continue
+        if (method, path) in PUBLIC:
+            lines.append(f"| {method} | `{path}` | " + " | ".join(["anyone"] * len(ROLE_ORDER)) + " |")
             continue
         cells = ["✓" if needed is None or role.allows(needed) else "—" for role in ROLE_ORDER]
         lines.append(f"| {method} | `{path}` | " + " | ".join(cells) + " |")

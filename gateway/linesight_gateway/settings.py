@@ -22,6 +22,15 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     # Authenticated keys are remembered this long per replica (0: ask the database every time). A key
     # revoked on another replica keeps working here for at most this long.
     api_key_cache_seconds: float = 10.0
+    # A sign-in (POST /api/v1/auth/login) gives a session token valid this long, unless signed out first.
+    session_hours: float = Field(12.0, gt=0)
+    # Failed sign-ins within the window, per username and per client address, before further attempts
+    # are refused with 429 until the oldest failure leaves the window (domain/login_throttle.py). Every
+    # sign-in through the UI comes from the UI's address, so the per-address limit is kept high: it stops
+    # a script guessing many usernames, while the per-username limit guards each person.
+    login_max_failures_per_user: int = Field(5, ge=0)
+    login_max_failures_per_address: int = Field(100, ge=0)
+    login_failure_window_seconds: float = Field(900.0, gt=0)
     # An inspection waits this long for the model's answer; past it the photo is kept as `pending`.
     inference_timeout_seconds: float = 5.0
     # How often pending inspections are retried, and how many per round.

@@ -55,12 +55,24 @@ def test_service_answers_health_ready_and_metrics(stack, service):
     assert any(line.startswith("linesight_") for line in samples), metrics.text[:2000]
 
 
-def test_ui_has_a_working_gateway_key(stack):
-    """The stack has the gateway make the UI's key (a key the gateway did not make is refused)."""
-    key = stack.env["LINESIGHT_UI_API_KEY"]
-    me = httpx.get(f"{stack.urls['gateway']}/api/v1/me", headers={"X-API-Key": key}, timeout=10)
-    assert me.status_code == 200, me.text
-    assert me.json()["role"] == "engineer"
+def test_the_ui_holds_no_credential_and_the_demo_person_signs_in(stack):
+    """The UI process gets neither the service token nor a gateway key; the stack's demo person (made by
+    the gateway, password in secrets.json) signs in."""
+    ui_env = stack.service_env("ui")
+    assert "LINESIGHT_SERVICE_TOKEN" not in ui_env and "LINESIGHT_ADMIN_API_KEY" not in ui_env
+    username, password = stack.demo_login
+    login = httpx.post(
+        f"{stack.urls['gateway']}/api/v1/auth/login",
+        json={"username": username, "password": password},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+    me = httpx.get(
+        f"{stack.urls['gateway']}/api/v1/me",
+        headers={"Authorization": f"Bearer {login.json()['token']}"},
+        timeout=10,
+    )
+    assert me.json()["role"] == "admin" and me.json()["kind"] == "user"
 
 
 def test_prometheus_scrapes_every_service_under_its_job_name(stack):

@@ -28,6 +28,8 @@ from linesight_inference.settings import InferenceSettings
 from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
 from linesight_ui.main import HOME
+from linesight_ui.resources import CREDENTIAL
+from linesight_ui.signin import PERSON
 from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
 from tests.support.servers import free_port, private_broker, serve
 from tests.support.services import variant
@@ -36,7 +38,7 @@ from tests.support.yolo_models import detect_model
 
 pytestmark = pytest.mark.integration
 
-PAGES = Path(HOME).parent / "pages"
+PAGES = Path(HOME).parent / "screens"
 ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
@@ -116,10 +118,12 @@ def start_stack(fresh_service_env, monkeypatch, tmp_path) -> Iterator:
 
 
 def open_page(monkeypatch, stack: Stack, role: str, page: str) -> AppTest:
+    """The page, in a browser session signed in with a personal key of `role`."""
     monkeypatch.setenv("LINESIGHT_GATEWAY_URL", stack.url)
-    monkeypatch.setenv("LINESIGHT_UI_API_KEY", stack.keys[role])
-    st.cache_resource.clear()  # settings and the gateway client are made once per process
-    at = AppTest.from_file(str(PAGES / page), default_timeout=60).run()
+    st.cache_resource.clear()  # the settings are made once per process
+    at = AppTest.from_file(str(PAGES / page), default_timeout=60)
+    at.session_state[CREDENTIAL] = stack.keys[role]
+    at.run()
     assert not at.exception, at.exception
     return at
 
@@ -170,17 +174,24 @@ def test_inspect_shows_nok_for_a_missing_tool_and_takes_feedback(monkeypatch, st
     feedback = stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").json()
     assert feedback["correct"] is True and feedback["use_for_training"] is True
 
-    # changed to wrong with counts: the tape was a roll of paper, and no screwdriver either
+    # changed to wrong: the editor starts from the model's boxes (the canvas itself needs a browser, see
+    # tests/browser); sent as they are, they become the corrected boxes and the dataset's labels
     button(at, "Wrong").click().run()
-    assert any("cannot be used for training" in c.value for c in at.caption)
-    at.number_input(key=f"count-{inspection['id']}-tape").set_value(0)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key=f"inspect-draw-class-{inspection['id']}").options == CLASSES
     button(at, "Send correction").click().run()
-    assert not at.error, [e.value for e in at.error]
-    assert "should have been NOK" in at.success[0].value and "revision 2" in at.success[0].value
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "revision 2" in at.success[0].value
     feedback = stack.api.get(f"/api/v1/inspections/{inspection['id']}/feedback").json()
-    assert feedback["correct"] is False
-    assert feedback["corrected_counts"] == {"wrench": 1, "screwdriver": 0, "tape": 0}
-    assert feedback["use_for_training"] is False
+    assert feedback["correct"] is False and feedback["use_for_training"] is True
+    model_boxes = [
+        {"label": p["label"], **{k: pytest.approx(v, abs=0.06) for k, v in p["box"].items()}}
+        for p in inspection["predictions"]
+        if p["confidence"] >= 0.5
+    ]
+    assert feedback["corrected_boxes"] == model_boxes
+    assert feedback["corrected_counts"] == {"wrench": 1, "screwdriver": 0, "tape": 1}
+    assert feedback["corrected_verdict"] == "NOK"
 
 
 def test_an_unusual_photo_is_shown_on_inspect_and_found_in_history(monkeypatch, start_stack):
@@ -221,21 +232,21 @@ def test_inspect_says_a_photo_is_kept_when_the_model_is_away(monkeypatch, start_
     assert "The photo is kept" in pending.value and "when the model is back" in pending.value
     assert not at.image and not any("background[" in m for m in markdown(at))
     assert stack.api.get("/api/v1/inspections", params={"status": "pending"}).json()["total"] == 1
+    # read again every few seconds (a fragment), and on "Check again": still pending, still said so
+    assert any(c.value.startswith("Still waiting (checked ") for c in at.caption)
+    button(at, "Check again").click().run()
+    assert not at.exception and not at.error
+    assert "The photo is kept" in at.warning[0].value
 
 
 def test_inspect_with_a_viewer_key_says_the_operator_role_is_needed(monkeypatch, start_stack):
     stack = start_stack(inference=False)
     stack.detect_station()
-    photo, _ = draw_scene(random.Random(6), present=[0, 1, 2])
 
+    # opened directly: the page is not in a viewer's navigation
     at = open_page(monkeypatch, stack, "viewer", "1_Inspect.py")
-    assert any("needs the operator role; it has viewer" in w.value for w in at.warning)
-    at.radio(key="inspect_source").set_value("File").run()
-    at.file_uploader(key="inspect_file").set_value(("bench.jpg", jpeg(photo), "image/jpeg")).run()
-    button(at, "Inspect").click().run()
-    assert not at.exception
-    [error] = at.error
-    assert "needs the operator role" in error.value and "LINESIGHT_UI_API_KEY" in error.value
+    assert any("need the operator role; you are signed in as viewer" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "Inspect"] and not at.file_uploader
     assert stack.api.get("/api/v1/inspections").json()["total"] == 0
 
 
@@ -274,6 +285,7 @@ def test_history_filters_pages_and_shows_the_picked_photo(monkeypatch, start_sta
     assert len(at.image) == 1
     assert any("**Missing:** screwdriver" in m for m in markdown(at))
     assert any("the answer was wrong: should be OK" in m for m in markdown(at))
+    assert not [t for t in at.toggle if t.label == "Correct this answer"]  # a viewer only looks
 
     at.selectbox(key="history_verdict").set_value("any")
     at.selectbox(key="history_feedback").set_value("without feedback").run()
@@ -506,26 +518,27 @@ def test_models_with_a_viewer_key_says_the_engineer_role_is_needed(monkeypatch, 
     upload_versions(stack, "bench", tmp_path, 2)
 
     at = open_page(monkeypatch, stack, "viewer", "4_Models.py")
-    assert any("needs the engineer role; it has viewer" in w.value for w in at.warning)
-    at.text_input(key="promote-reason-bench").set_value("try")
-    at.checkbox(key="promote-confirm-bench").check().run()
-    button(at, "Promote v2 to production").click().run()
-    assert not at.exception
-    [error] = at.error
-    assert "needs the engineer role" in error.value and "LINESIGHT_UI_API_KEY" in error.value
+    assert any("need the engineer role; you are signed in as viewer" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label.startswith("Promote")]
+    assert at.dataframe  # the viewer still sees the models and versions
     aliases = {a["alias"]: a["version"] for a in stack.api.get("/api/v1/models/bench/aliases").json()}
     assert aliases == {"production": 1}
 
 
-@pytest.mark.parametrize("page", ["1_Inspect.py", "2_History.py", "3_Training.py", "4_Models.py"])
+@pytest.mark.parametrize(
+    "page", ["0_Home.py", "1_Inspect.py", "2_History.py", "3_Training.py", "4_Models.py"]
+)
 def test_every_page_is_in_the_app_and_says_when_the_gateway_is_unreachable(monkeypatch, page):
     dead = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("LINESIGHT_GATEWAY_URL", dead)
-    monkeypatch.setenv("LINESIGHT_UI_API_KEY", "lsk_whatever")
     monkeypatch.setenv("LINESIGHT_HTTP_RETRIES", "0")
     st.cache_resource.clear()
-    at = AppTest.from_file(str(HOME), default_timeout=30).run()
-    at.switch_page(f"pages/{page}").run()  # found through Streamlit's pages/ folder beside Home.py
+    at = AppTest.from_file(str(HOME), default_timeout=30)
+    # signed in as an admin a moment ago; the gateway has gone away since
+    at.session_state[CREDENTIAL] = "lss_whatever"
+    at.session_state[PERSON] = {"name": "ada", "display_name": "Ada", "role": "admin", "kind": "user"}
+    at.run()
+    at.switch_page(f"screens/{page}").run()  # in the admin's navigation
     assert not at.exception, at.exception
     [error] = at.error
     assert "the gateway is unreachable" in error.value and dead in error.value

@@ -57,9 +57,12 @@ def chromium() -> Iterator[Browser]:
 
 
 @contextmanager
-def fresh_page(browser: Browser, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[Page]:
-    """A page in a new browser context: no cookies, storage or Streamlit session from another test."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def fresh_page(
+    browser: Browser, timeout_s: float = DEFAULT_TIMEOUT_S, viewport: tuple[int, int] = (1400, 900)
+) -> Iterator[Page]:
+    """A page in a new browser context: no cookies, storage or Streamlit session from another test.
+    (Streamlit scrolls inside its own main area, so a screenshot shows what the viewport holds.)"""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     context.set_default_timeout(timeout_s * 1000)
     page = context.new_page()
     try:

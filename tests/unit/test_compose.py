@@ -85,7 +85,6 @@ SECRETS = {
     "MINIO_ROOT_PASSWORD",
     "LINESIGHT_SERVICE_TOKEN",
     "LINESIGHT_ADMIN_API_KEY",
-    "LINESIGHT_UI_API_KEY",
     "GRAFANA_ADMIN_PASSWORD",
 }
 
@@ -551,6 +550,15 @@ def test_the_converter_is_shut_off(compose):
     worker = compose["services"]["training-worker"]
     assert worker["environment"]["LINESIGHT_CONVERTER"] == "service"
     assert "convert-spool:/var/lib/linesight/convert" in worker["volumes"]
+
+
+def test_the_ui_holds_no_credential(compose):
+    """Every gateway call of the UI is made as the signed-in person: no service token, no gateway key."""
+    ui = compose["services"]["ui"]
+    held = [k for k in ui["environment"] if any(w in k for w in ("TOKEN", "KEY", "SECRET", "PASSWORD"))]
+    assert not held, f"the ui container gets credentials: {held}"
+    assert not ui.get("secrets") and not ui.get("env_file")
+    assert ui["environment"]["LINESIGHT_GATEWAY_URL"] == "http://gateway:8000"
 
 
 def test_every_service_has_a_healthcheck(compose):

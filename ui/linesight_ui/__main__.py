@@ -18,7 +18,7 @@ def main() -> int:
     settings = UISettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     set_build_info(settings.service_name, __version__)
-    checks, gateway_client = readiness_checks(settings)
+    checks, clients = readiness_checks(settings)
     ops = start_ops_server(
         settings.host, settings.ops_port, service=settings.service_name, version=__version__, checks=checks
     )
@@ -28,7 +28,8 @@ def main() -> int:
     finally:
         ops.shutdown()
         ops.server_close()
-        gateway_client.close()
+        for client in clients:
+            client.close()
     return 0
 
 

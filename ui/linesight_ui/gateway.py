@@ -22,6 +22,7 @@ from linesight_core.contracts.registry import (
 from linesight_core.contracts.system import ServicesStatus
 from linesight_core.contracts.training import EpochRecord, TrainingRunCreate, TrainingRunOut
 from linesight_core.http import make_client
+from linesight_ui.client_labels import LabelCalls
 
 API_KEY_HEADER = "X-API-Key"
 # The gateway's largest page; the UI lists stations, models and datasets whole.
@@ -82,10 +83,13 @@ def _params(**values: Any) -> dict[str, Any]:
     return out
 
 
-class GatewayClient:
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, retries: int = 2) -> None:
+class GatewayClient(LabelCalls):
+    """Calls as one credential: a person's session token or personal API key (both go in X-API-Key)."""
+
+    def __init__(self, base_url: str, credential: str, *, timeout: float = 10.0, retries: int = 2) -> None:
         self.base_url = base_url
-        headers = {API_KEY_HEADER: api_key} if api_key else {}
+        self.credential = credential
+        headers = {API_KEY_HEADER: credential} if credential else {}
         self._client = make_client(base_url, timeout=timeout, retries=retries, headers=headers)
 
     # --- transport -----------------------------------------------------------------------------------
@@ -128,8 +132,21 @@ class GatewayClient:
         return self._parse(ServicesStatus, self._get("/api/v1/system/services"))
 
     def whoami(self) -> Json:
-        """The UI key's name and role (`viewer`, `operator`, `engineer`, `admin`)."""
+        """Who this client calls as: name, display_name, role (`viewer` ... `admin`), kind (`user` for a
+        signed-in person, `api_key`), session_expires_at."""
         return self._json(self._get("/api/v1/me"))
+
+    # --- sign-in -------------------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> Json:
+        """{token, expires_at, user}; a wrong username or password is GatewayKeyRejected(401), too many
+        failures GatewayError(429) (its detail says when to try again)."""
+        body = {"username": username, "password": password}
+        return self._json(self._send("POST", "/api/v1/auth/login", json=body))
+
+    def logout(self) -> None:
+        """End the session this client calls with."""
+        self._send("POST", "/api/v1/auth/logout", ok=(204,))
 
     # --- stations and inspections --------------------------------------------------------------------
 

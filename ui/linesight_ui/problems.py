@@ -8,12 +8,10 @@ from typing import TypeVar
 import streamlit as st
 from pydantic import ValidationError
 
-from linesight_ui import resources
+from linesight_ui import resources, signin
 from linesight_ui.gateway import GatewayError, GatewayKeyRejected, GatewayUnreachable
 
 T = TypeVar("T")
-ROLES = ("viewer", "operator", "engineer", "admin")
-_WHOAMI = "linesight_whoami"
 
 
 def message(exc: Exception, *, action: str, needs: str = "viewer") -> str:
@@ -26,16 +24,13 @@ def message(exc: Exception, *, action: str, needs: str = "viewer") -> str:
         )
     if isinstance(exc, GatewayKeyRejected):
         if exc.status == 403:
+            have = signin.role()
+            signed = f"; you are signed in as {have}" if have else ""
             return (
-                f"Could not {action}: this needs the {needs} role or higher, and the gateway refused the "
-                f"UI's API key ({exc.detail}). Give the UI a key with the {needs} role "
-                "(LINESIGHT_UI_API_KEY)."
+                f"Could not {action}: this needs the {needs} role or higher{signed} ({exc.detail}). "
+                "Ask an admin for that role."
             )
-        missing = "LINESIGHT_UI_API_KEY is not set. " if not settings.ui_api_key.get_secret_value() else ""
-        return (
-            f"Could not {action}: the gateway refused the UI's API key ({exc.status}: {exc.detail}). "
-            f"{missing}Set LINESIGHT_UI_API_KEY to a valid gateway API key and restart the UI."
-        )
+        return f"Could not {action}: the gateway refused your sign-in ({exc.status}: {exc.detail})."
     if isinstance(exc, GatewayError):
         return f"Could not {action}: the gateway answered {exc.status}: {exc.detail}"
     if isinstance(exc, ValidationError):
@@ -48,40 +43,40 @@ def message(exc: Exception, *, action: str, needs: str = "viewer") -> str:
 
 def ask(call: Callable[[], T], *, action: str, needs: str = "viewer", stop: bool = True) -> T | None:
     """`call()`, or, when the gateway fails, an st.error saying why; then the page stops there
-    (`stop`) or the caller gets None and goes on."""
+    (`stop`) or the caller gets None and goes on. A refused sign-in (401: the session expired or was
+    ended) goes back to the sign-in page, which says why."""
     try:
         return call()
-    except (GatewayUnreachable, GatewayKeyRejected, GatewayError, ValidationError) as exc:
+    except GatewayKeyRejected as exc:
+        if exc.status == 401:
+            signin.sign_out_locally(f"Signed out: {exc.detail}")
+            st.rerun()
+        st.error(message(exc, action=action, needs=needs), icon=":material/lock:")
+    except (GatewayUnreachable, GatewayError, ValidationError) as exc:
         st.error(message(exc, action=action, needs=needs), icon=":material/error:")
-        if stop:
-            st.stop()
-        return None
+    if stop:
+        st.stop()
+    return None
 
 
 def key_role() -> str | None:
-    """The role of the UI's key, asked once per browser session; None when the gateway does not say."""
-    if _WHOAMI not in st.session_state:
-        try:
-            st.session_state[_WHOAMI] = resources.gateway().whoami()
-        except (GatewayUnreachable, GatewayKeyRejected, GatewayError):
-            return None  # the page's own calls say what is wrong
-    role = st.session_state[_WHOAMI].get("role")
-    return role if role in ROLES else None
+    """The signed-in person's role; None when the gateway does not say."""
+    return signin.role()
 
 
-def role_gap(needs: str, *, to: str) -> None:
-    """A warning above an action the UI's key is not allowed to take (the gateway still decides)."""
-    role = key_role()
-    if role is not None and ROLES.index(role) < ROLES.index(needs):
-        st.warning(
-            f"To {to} the UI's API key needs the {needs} role; it has {role}. "
-            "Ask an admin for a key with that role (LINESIGHT_UI_API_KEY).",
-            icon=":material/lock:",
-        )
+def role_gap(needs: str, *, to: str) -> bool:
+    """Whether the signed-in person may `to` (needs that role); if not, a note in place of the action
+    (the gateway still decides every call)."""
+    if signin.allows(needs):
+        return True
+    have = signin.role() or "no role"
+    st.info(
+        f"To {to} you need the {needs} role; you are signed in as {have}. Ask an admin for that role.",
+        icon=":material/lock:",
+    )
+    return False
 
 
 def show_key() -> None:
-    """The key the UI acts with, in the sidebar, so everybody sees what the screens may do."""
-    role = key_role()
-    if role is not None:
-        st.sidebar.caption(f"Gateway key: {st.session_state[_WHOAMI].get('name', '?')} ({role})")
+    """Kept for the pages that call it: the app's sidebar already shows who is signed in
+    (linesight_ui.signin.sidebar)."""

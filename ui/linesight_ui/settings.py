@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from linesight_core.settings import CoreSettings
@@ -14,6 +13,5 @@ class UISettings(CoreSettings):
     service_name: str = "ui"
     port: int = 8501  # Streamlit
     ops_port: int = 8502  # /health, /ready, /metrics
-
-    # The gateway API key the UI calls with (X-API-Key). The UI talks to the gateway only.
-    ui_api_key: SecretStr = SecretStr("")
+    # The UI has no gateway credential of its own: every call is made with the signed-in person's
+    # session token or personal API key (linesight_ui.signin).

@@ -1,4 +1,4 @@
-"""API keys (admin) and who-am-I (any key)."""
+"""API keys (admin) and who-am-I (any key or signed-in person)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,20 @@ from linesight_gateway.domain.station_scope import resolve_stations
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
 
-@router.get("/me", response_model=WhoAmI, summary="The key this request was made with")
+@router.get(
+    "/me", response_model=WhoAmI, summary="The key or the signed-in person this request was made with"
+)
 def whoami(principal: Viewer) -> WhoAmI:
     stations = None if principal.station_ids is None else sorted(principal.station_ids)
-    return WhoAmI(key_id=principal.key_id, name=principal.name, role=principal.role, station_ids=stations)
+    return WhoAmI(
+        key_id=principal.key_id,
+        name=principal.name,
+        role=principal.role,
+        station_ids=stations,
+        kind="user" if principal.is_person else "api_key",
+        display_name=principal.display_name or principal.name,
+        session_expires_at=principal.expires_at,
+    )
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create an API key")
@@ -33,7 +43,7 @@ def create_api_key(body: ApiKeyCreate, principal: Admin, session: SessionDep) ->
             raise Problem(422, "An admin key acts everywhere; station scoping is for the other roles.")
         station_ids = resolve_stations(session, body.stations)
     key, raw = create_key(
-        session, name=body.name, role=body.role, created_by=principal.key_id, station_ids=station_ids
+        session, name=body.name, role=body.role, created_by=principal.api_key_id, station_ids=station_ids
     )
     audit.record(
         session,

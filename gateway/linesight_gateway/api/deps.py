@@ -1,7 +1,9 @@
-"""Request-scoped dependencies: the database session and the caller's API key with its role.
+"""Request-scoped dependencies: the database session and the caller (an API key, or a person's session
+token from POST /api/v1/auth/login) with its role.
 
-The key is checked by `authenticate_headers`, run by the app's HeaderAuthMiddleware before the body is
-read; the route's dependency then finds the principal in the request state."""
+The credential is checked by `authenticate_headers`, run by the app's HeaderAuthMiddleware before the
+body is read; the route's dependency then finds the principal in the request state. Either credential
+comes in either header: `X-API-Key` or `Authorization: Bearer`."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from linesight_core.auth import bearer_token
 from linesight_core.db import request_session
 from linesight_core.errors import Problem
 from linesight_gateway.domain.access import Principal, Role, authenticate
+from linesight_gateway.domain.users import authenticate_session, is_session_token
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -26,6 +29,8 @@ SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 
 def _authenticate(conn: HTTPConnection, raw: str) -> Principal | None:
     with conn.app.state.session_factory() as session:
+        if is_session_token(raw):
+            return authenticate_session(session, raw)  # raises SessionRefused, saying why
         principal = authenticate(session, raw)
         session.commit()  # keep last_used_at even when the request itself fails later
     return principal
@@ -37,7 +42,8 @@ async def _principal_from_headers(conn: HTTPConnection) -> Principal:
     if not raw:
         raise Problem(
             401,
-            f"An API key is needed: send it in the {API_KEY_HEADER} header.",
+            f"An API key or a session token is needed: send it in the {API_KEY_HEADER} header "
+            "(or as Authorization: Bearer). People get a session token from POST /api/v1/auth/login.",
             headers={"WWW-Authenticate": "Bearer"},
         )
     cache = conn.app.state.key_cache
@@ -67,7 +73,9 @@ def require(role: Role) -> Callable[..., Principal]:
     async def _dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.role.allows(role):
             raise Problem(
-                403, f"This needs the {role.value} role or higher; your key has {principal.role.value}."
+                403,
+                f"This needs the {role.value} role or higher; your "
+                f"{'account' if principal.is_person else 'key'} has {principal.role.value}.",
             )
         return principal
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -85,15 +85,26 @@ class WhoAmI(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"key_id": _KEY_ID, "name": "line 3 tablet", "role": "operator", "station_ids": [_STATION_ID]}
+                {
+                    "key_id": _KEY_ID,
+                    "name": "line 3 tablet",
+                    "role": "operator",
+                    "station_ids": [_STATION_ID],
+                    "kind": "api_key",
+                    "display_name": "line 3 tablet",
+                    "session_expires_at": None,
+                }
             ]
         }
     )
 
-    key_id: uuid.UUID
-    name: str
+    key_id: uuid.UUID = Field(description="The API key's id; for a signed-in person, the user's id")
+    name: str = Field(description="The key's name, or the person's username (the audit log's actor_name)")
     role: Role
     station_ids: list[uuid.UUID] | None = None
+    kind: Literal["api_key", "user"] = "api_key"
+    display_name: str = Field("", description="The person's name as shown in the UI (a key: its name)")
+    session_expires_at: datetime | None = Field(None, description="When the person's session ends")
 
 
 class AuditEventOut(BaseModel):

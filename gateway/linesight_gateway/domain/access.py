@@ -1,4 +1,5 @@
-"""API keys and roles: keys are shown once, stored as sha256, and carry one role of a strict ladder."""
+"""API keys and roles: keys are shown once, stored as sha256, and carry one role of a strict ladder.
+A person signed in with a password (domain/users.py) acts through the same Principal."""
 
 from __future__ import annotations
 
@@ -40,11 +41,32 @@ ROLE_ORDER = [Role.viewer, Role.operator, Role.engineer, Role.admin]
 
 @dataclass(frozen=True)
 class Principal:
+    # The API key's id, or for a signed-in person the user's id (the same across their sessions), so
+    # the audit log's actor_key_id and every created_by name the key or the person.
     key_id: uuid.UUID
+    # The key's name, or the person's username.
     name: str
     role: Role
     # None: every station; otherwise the only stations this key may act at or read about.
     station_ids: frozenset[uuid.UUID] | None = None
+    # Set for a signed-in person only: the session the request came with, and when it ends.
+    session_id: uuid.UUID | None = None
+    display_name: str | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def is_person(self) -> bool:
+        return self.session_id is not None
+
+    @property
+    def credential_id(self) -> uuid.UUID:
+        """What a revocation names: the key, or the one session."""
+        return self.session_id or self.key_id
+
+    @property
+    def api_key_id(self) -> uuid.UUID | None:
+        """The key's id, None for a person (api_keys.created_by refers to keys only)."""
+        return None if self.is_person else self.key_id
 
     def may_use_station(self, station_id: uuid.UUID | None) -> bool:
         if self.station_ids is None:

@@ -84,7 +84,8 @@ with datasets_tab:
 
 
 def start_run_form() -> None:
-    role_gap("engineer", to="start a training run")
+    if not role_gap("engineer", to="start a training run"):
+        return
     if not datasets:
         st.info("A run trains on a dataset version; there is no dataset yet.")
         return
@@ -218,6 +219,8 @@ def run_evaluation(run: TrainingRunOut) -> None:
 
 def run_cancel(run: TrainingRunOut) -> None:
     if run.status not in ("queued", "running") or run.cancel_requested:
+        return
+    if not role_gap("engineer", to="cancel a run"):
         return
     confirmed = st.checkbox("Yes, stop this run", key=f"cancel-confirm-{run.id}")
     if st.button("Cancel run", icon=":material/stop_circle:", disabled=not confirmed, key=f"cancel-{run.id}"):

@@ -107,7 +107,8 @@ def version_label(version: ModelVersionOut) -> str:
 
 def promote_section(model: ModelOut) -> None:
     st.subheader("Promote to production")
-    role_gap("engineer", to="promote a version")
+    if not role_gap("engineer", to="promote a version"):
+        return
     current = model.aliases.get(PRODUCTION)
     ready = [v.version for v in versions if v.status == "ready"]
     if not ready:

@@ -4,17 +4,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import streamlit as st
 
-from linesight_ui import resources, tables
+from linesight_ui import box_correction, resources, tables
 from linesight_ui.metrics import record_page_view
 from linesight_ui.problems import ask, role_gap, show_key
 
 RESULT = "inspect_result"  # the last inspection answer, kept across reruns for the feedback buttons
-FEEDBACK = "inspect_feedback"  # {inspection id: the feedback answer}
 WRONG = "inspect_wrong"  # the inspection whose "Wrong" form is open
+PENDING_POLL_SECONDS = 5  # how often a pending inspection is read again while it is shown
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 BadgeColor = Literal["green", "orange", "red", "gray"]
 CONFIDENCE: dict[str, tuple[str, BadgeColor, str | None]] = {
@@ -47,7 +48,8 @@ if station["mode"] == "detect":
 else:
     st.caption(f"OK classes: {', '.join(station['ok_classes']) or 'none'}. {station['description']}")
 
-role_gap("operator", to="inspect photos")
+if not role_gap("operator", to="inspect photos"):
+    st.stop()
 source = st.radio("Photo from", ["Camera", "File"], horizontal=True, key="inspect_source")
 if source == "Camera":
     photo = st.camera_input("Take a photo", key="inspect_camera")
@@ -57,12 +59,13 @@ else:
 clicked = st.button("Inspect", type="primary", icon=":material/search:", disabled=photo is None)
 if clicked and photo is not None:
     data, filename, content_type = photo.getvalue(), photo.name, photo.type or "application/octet-stream"
-    answer = ask(
-        lambda: gateway.inspect(station_id, data, filename, content_type),
-        action="inspect the photo",
-        needs="operator",
-        stop=False,
-    )
+    with st.spinner("The model is looking at the photo…", show_time=True):
+        answer = ask(
+            lambda: gateway.inspect(station_id, data, filename, content_type),
+            action="inspect the photo",
+            needs="operator",
+            stop=False,
+        )
     if answer is not None:
         st.session_state[RESULT] = answer
         st.session_state.pop(WRONG, None)
@@ -104,17 +107,7 @@ def findings(inspection: dict[str, Any], at: dict[str, Any]) -> None:
 
 
 def send_feedback(inspection_id: str, body: dict[str, Any]) -> None:
-    """Save the feedback and show the page again with it; a refusal stays on screen."""
-    answer = ask(
-        lambda: gateway.give_feedback(inspection_id, body),
-        action="save the feedback",
-        needs="operator",
-        stop=False,
-    )
-    if answer is not None:
-        st.session_state.setdefault(FEEDBACK, {})[inspection_id] = answer
-        st.session_state.pop(WRONG, None)
-        st.rerun()
+    box_correction.send(gateway, inspection_id, body, after=lambda: st.session_state.pop(WRONG, None))
 
 
 def feedback_saved(answer: dict[str, Any]) -> None:
@@ -122,6 +115,9 @@ def feedback_saved(answer: dict[str, Any]) -> None:
         said = "the answer was right"
     else:
         said = f"the answer was wrong; it should have been {answer['corrected_verdict']}"
+        if answer.get("corrected_boxes") is not None:
+            n = len(answer["corrected_boxes"])
+            said += f", with {n} box{'es' if n != 1 else ''}"
     changed = f" (changed, revision {answer['revision']})" if answer["revision"] > 1 else ""
     st.success(f"Feedback saved: {said}{changed}.", icon=":material/thumb_up:")
     link = answer.get("dataset")
@@ -133,74 +129,16 @@ def feedback_saved(answer: dict[str, Any]) -> None:
         st.caption("The photo goes to the station's training dataset in a moment.")
 
 
-def wrong_detect(inspection: dict[str, Any], at: dict[str, Any]) -> None:
-    expected = {e["label"]: e["min_count"] for e in at["expected_items"]}
-    labels = list(dict.fromkeys([*expected, *inspection["counts"]]))
-    with st.form(f"wrong-{inspection['id']}"):
-        st.write("How many of each item are really on the photo?")
-        counts = {
-            label: int(
-                st.number_input(
-                    label,
-                    min_value=0,
-                    max_value=1000,
-                    value=int(inspection["counts"].get(label, 0)),
-                    step=1,
-                    key=f"count-{inspection['id']}-{label}",
-                )
-            )
-            for label in labels
-        }
-        notes = st.text_input("Notes (optional)", max_chars=4000)
-        st.caption(
-            "Counts are kept with the inspection and count toward the model's accuracy, but they cannot be "
-            "used for training: a detector learns from a box drawn around every item, which this screen "
-            "does not draw. To use a photo for training, confirm a correct answer with “Use for training”."
-        )
-        sent = st.form_submit_button("Send correction", type="primary")
-    if sent:
-        verdict = "NOK" if any(counts.get(label, 0) < need for label, need in expected.items()) else "OK"
-        body = {"correct": False, "corrected_verdict": verdict, "corrected_counts": counts, "notes": notes}
-        send_feedback(inspection["id"], body)
-
-
-def wrong_classify(inspection: dict[str, Any], at: dict[str, Any]) -> None:
-    model = inspection["model"]
-    version = ask(
-        lambda: gateway.model_version(model["name"], model["version"]),
-        action="read the model's classes",
-        stop=False,
-    )
-    if version is None:
-        return
-    classes = sorted(version.class_names.values())
-    with st.form(f"wrong-{inspection['id']}"):
-        right = st.selectbox("The right class", classes, key=f"class-{inspection['id']}")
-        use = st.checkbox("Use this photo for training", key=f"class-train-{inspection['id']}")
-        notes = st.text_input("Notes (optional)", max_chars=4000)
-        sent = st.form_submit_button("Send correction", type="primary")
-    if sent:
-        verdict = "OK" if right in at["ok_classes"] else "NOK"
-        body = {
-            "correct": False,
-            "corrected_verdict": verdict,
-            "corrected_class": right,
-            "use_for_training": use,
-            "notes": notes,
-        }
-        send_feedback(inspection["id"], body)
-
-
 def feedback_section(inspection: dict[str, Any], at: dict[str, Any]) -> None:
     st.subheader("Was this answer right?")
-    saved = st.session_state.get(FEEDBACK, {}).get(inspection["id"])
+    saved = st.session_state.get(box_correction.FEEDBACK, {}).get(inspection["id"])
     if saved is not None:
         feedback_saved(saved)
     use = st.checkbox(
         "Use for training",
         key=f"train-{inspection['id']}",
         help="With “Correct”: the photo joins the station's training dataset, labelled with the model's "
-        "own answer.",
+        "own answer. “Wrong” asks for the right answer, to use for training as well.",
     )
     right, wrong = st.columns(2)
     if right.button("Correct", icon=":material/thumb_up:", key=f"right-{inspection['id']}", width="stretch"):
@@ -208,7 +146,27 @@ def feedback_section(inspection: dict[str, Any], at: dict[str, Any]) -> None:
     if wrong.button("Wrong", icon=":material/thumb_down:", key=f"wrong-{inspection['id']}", width="stretch"):
         st.session_state[WRONG] = inspection["id"]
     if st.session_state.get(WRONG) == inspection["id"]:
-        (wrong_detect if at["mode"] == "detect" else wrong_classify)(inspection, at)
+        box_correction.correction(
+            gateway,
+            inspection,
+            at,
+            key="inspect",
+            given=saved,
+            after=lambda: st.session_state.pop(WRONG, None),
+        )
+
+
+@st.fragment(run_every=PENDING_POLL_SECONDS)
+def waiting_for_the_model(inspection_id: str) -> None:
+    """Asks the gateway every few seconds (or on "Check again") and shows the answer once it is there."""
+    with st.spinner("Waiting for the model…"):
+        fresh = ask(lambda: gateway.inspection(inspection_id), action="read the inspection", stop=False)
+    if fresh is not None and fresh["status"] != "pending":
+        st.session_state[RESULT] = fresh
+        st.rerun(scope="app")
+    checked = datetime.now(UTC).strftime("%H:%M:%S")
+    st.caption(f"Still waiting (checked {checked} UTC; checked again every {PENDING_POLL_SECONDS} s).")
+    st.button("Check again", icon=":material/refresh:", key=f"again-{inspection_id}")
 
 
 inspection: dict[str, Any] | None = st.session_state.get(RESULT)
@@ -227,11 +185,7 @@ if inspection["status"] == "pending":
         "back; the answer then appears in History.",
         icon=":material/hourglass_top:",
     )
-    if st.button("Check again", icon=":material/refresh:"):
-        fresh = ask(lambda: gateway.inspection(shown_id), action="read the inspection", stop=False)
-        if fresh is not None:
-            st.session_state[RESULT] = fresh
-            st.rerun()
+    waiting_for_the_model(shown_id)
     st.stop()
 
 left, right = st.columns([3, 2])

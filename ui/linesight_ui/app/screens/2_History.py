@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
 
-from linesight_ui import resources, tables
+from linesight_ui import box_correction, resources, signin, tables
 from linesight_ui.metrics import record_page_view
 from linesight_ui.problems import ask, show_key
 
@@ -148,9 +149,30 @@ with right:
             st.caption(
                 "Corrected counts: " + ", ".join(f"{k} × {n}" for k, n in given["corrected_counts"].items())
             )
+        if given.get("corrected_boxes") is not None:
+            labels = Counter(b["label"] for b in given["corrected_boxes"])
+            found = ", ".join(f"{k} × {n}" for k, n in labels.items())
+            st.caption(
+                f"Corrected boxes: {len(given['corrected_boxes'])} ({found or 'nothing on the photo'})"
+            )
         if given.get("corrected_class"):
             st.caption(f"Corrected class: {given['corrected_class']}")
         if given.get("notes"):
             st.caption(f"Notes: {given['notes']}")
         if given.get("use_for_training"):
             st.caption("Used for training.")
+
+# a viewer looks only: correcting is feedback (POST /api/v1/inspections/{id}/feedback, operator and up)
+if inspection["status"] == "completed" and signin.allows("operator"):
+    by_station = {s["id"]: s for s in stations}
+    station = by_station.get(inspection["station_id"])
+    saved = st.session_state.get(box_correction.FEEDBACK, {}).get(picked)
+    if saved is not None:
+        st.success(f"Correction saved (revision {saved['revision']}).", icon=":material/thumb_up:")
+    if station is not None and st.toggle(
+        "Correct this answer",
+        key=f"history_correct-{picked}",
+        help="Fix the boxes (detect) or the class (classify); with “Use for training” the photo joins the "
+        "station's training dataset.",
+    ):
+        box_correction.correction(gateway, inspection, station, key="history", given=given)

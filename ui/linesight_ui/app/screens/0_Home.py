@@ -10,8 +10,8 @@ import streamlit as st
 
 from linesight_core.contracts.system import ServiceStatus
 from linesight_ui import resources
-from linesight_ui.gateway import GatewayError, GatewayKeyRejected, GatewayUnreachable
 from linesight_ui.metrics import record_page_view
+from linesight_ui.problems import ask
 
 BadgeColor = Literal["green", "orange", "red"]
 STATUS_BADGES: dict[str, tuple[str, BadgeColor, str]] = {
@@ -47,29 +47,8 @@ title.title("LineSight")
 refresh.button("Refresh", icon=":material/refresh:")  # any click reruns the page, which asks again
 st.caption(f"Readiness of every service, as the gateway at {settings.gateway_url} sees it.")
 
-try:
-    health = resources.gateway().system_health()
-except GatewayUnreachable as exc:
-    st.error(
-        f"The gateway is unreachable at {settings.gateway_url} ({exc}). "
-        "Check that the gateway runs and that LINESIGHT_GATEWAY_URL points to it.",
-        icon=":material/cloud_off:",
-    )
-    st.stop()
-except GatewayKeyRejected as exc:
-    missing = "LINESIGHT_UI_API_KEY is not set. " if not settings.ui_api_key.get_secret_value() else ""
-    st.error(
-        f"The gateway refused the UI's API key ({exc.status}: {exc.detail}). {missing}"
-        "Set LINESIGHT_UI_API_KEY to a valid gateway API key and restart the UI.",
-        icon=":material/key_off:",
-    )
-    st.stop()
-except GatewayError as exc:
-    st.error(
-        f"The gateway answered {exc.status} instead of the services' health: {exc.detail}",
-        icon=":material/error:",
-    )
-    st.stop()
+health = ask(resources.gateway().system_health, action="read the services' health")
+assert health is not None  # ask stops the page otherwise
 
 total = len(health.services)
 st.metric("Services ready", f"{health.ready_count} of {total}")

@@ -1,0 +1,65 @@
+"""A label photo with each code's token boxes drawn on it (Pillow, no Streamlit)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+# RGB per code state: sure (green), doubtful (orange), wrong as read (red), confirmed by a person (blue).
+SURE = (22, 163, 74)
+DOUBTFUL = (234, 140, 0)
+WRONG = (220, 38, 38)
+CONFIRMED = (37, 99, 235)
+
+
+def code_color(code: Mapping[str, Any]) -> tuple[int, int, int]:
+    """The colour a code's boxes are drawn in, from its validation and review state."""
+    if not code.get("valid", True):
+        return WRONG
+    review = code.get("review")
+    if review in ("approved", "corrected", "added"):
+        return CONFIRMED
+    if review == "flagged" or code.get("barcode_disagrees"):
+        return DOUBTFUL
+    return SURE
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # a Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def draw_codes(photo: bytes, codes: Sequence[Mapping[str, Any]]) -> bytes:
+    """The photo (EXIF orientation applied, as the boxes are) as PNG, each code's token boxes outlined
+    in its colour and tagged with its number in the codes table and its type. Boxes outside the photo are
+    clipped to it; a code without boxes (added by a person) draws nothing."""
+    with Image.open(io.BytesIO(photo)) as opened:
+        image = ImageOps.exif_transpose(opened).convert("RGB")
+    width, height = image.size
+    draw = ImageDraw.Draw(image)
+    line = max(2, round(min(width, height) / 250))
+    font = _font(max(12, round(min(width, height) / 30)))
+    for number, code in enumerate(codes, start=1):
+        color = code_color(code)
+        tag = f"{number} {code.get('type', '?')}"
+        for n, box in enumerate(code.get("token_boxes") or []):
+            x1, x2 = sorted((max(0, min(width - 1, int(box["x1"]))), max(0, min(width - 1, int(box["x2"])))))
+            y1, y2 = sorted(
+                (max(0, min(height - 1, int(box["y1"]))), max(0, min(height - 1, int(box["y2"]))))
+            )
+            draw.rectangle((x1, y1, x2, y2), outline=color, width=line)
+            if n == 0:  # one tag per code, over its first box (under it at the photo's top edge)
+                left, top, right, bottom = draw.textbbox((0, 0), tag, font=font)
+                tag_w, tag_h = right - left + 2 * line, bottom - top + 2 * line
+                ty = y1 - tag_h if y1 - tag_h >= 0 else min(height - tag_h, y2 + 1)
+                tx = min(x1, max(0, width - tag_w))
+                draw.rectangle((tx, ty, tx + tag_w, ty + tag_h), fill=color)
+                draw.text((tx + line - left, ty + line - top), tag, fill=(255, 255, 255), font=font)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
