@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from linesight_core.contracts.registry import ALIAS_PATTERN, NAME_PATTERN
 
 Task = Literal["detect", "classify"]
+Priority = Literal["live", "replay"]
 
 
 class PredictParams(BaseModel):
@@ -30,6 +31,11 @@ class PredictParams(BaseModel):
     iou: float = Field(0.7, ge=0.0, le=1.0, description="Detect: IoU threshold of non-maximum suppression")
     max_det: int = Field(300, ge=1, le=1000, description="Detect: most detections returned per image")
     top_k: int = Field(5, ge=1, le=1000, description="Classify: how many classes to return, best first")
+    priority: Priority = Field(
+        "live",
+        description="`live` (inspections) or `replay` (replays of verified history): a replay image waits "
+        "until no live image is in the service, and only a few run at a time",
+    )
 
     @model_validator(mode="after")
     def _alias_or_version(self) -> PredictParams:
