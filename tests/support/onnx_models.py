@@ -21,20 +21,24 @@ def yolo_onnx(
     imgsz: str | None = "[160, 160]",
     names: str = "{0: 'part'}",
     stride: str | None = "32",
+    classes: int = 1,
+    weight: float = 0.1,
 ) -> Path:
     """A model with the inputs, outputs and metadata of an Ultralytics export. A detect model is one 1x1
     convolution to 4+1 rows ([batch, 5, anchors], one class); a classify model averages the colours into
-    three class scores. `height`/`width` as ints make the input fixed; `imgsz=None` leaves it out."""
+    three class scores. `height`/`width` as ints make the input fixed; `imgsz=None` leaves it out.
+    A detect model with `classes` rows of scores and `weight=0.0` finds nothing in any photo."""
     x = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, height, width])
     if task == "detect":
-        weight = numpy_helper.from_array(np.full((5, 3, 1, 1), 0.1, dtype=np.float32), "w")
-        shape = numpy_helper.from_array(np.array([0, 5, -1], dtype=np.int64), "shape")
+        rows = 4 + classes
+        kernel = numpy_helper.from_array(np.full((rows, 3, 1, 1), weight, dtype=np.float32), "w")
+        shape = numpy_helper.from_array(np.array([0, rows, -1], dtype=np.int64), "shape")
         nodes = [
             helper.make_node("Conv", ["images", "w"], ["conv"]),
             helper.make_node("Reshape", ["conv", "shape"], ["output0"]),
         ]
-        out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 5, "anchors"])
-        inits = [weight, shape]
+        out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", rows, "anchors"])
+        inits = [kernel, shape]
     else:
         nodes = [
             helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
