@@ -128,6 +128,7 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
             slots=settings.replay_slots,
             max_defer_s=settings.replay_max_defer_ms / 1000,
             max_waiting=settings.replay_max_waiting,
+            max_share=settings.replay_max_share,
         )
         app.state.predictor = Predictor(pool, limits, preprocess, gate)
         watcher = PromotionWatcher(pool, settings.redis_url, check_seconds=settings.reload_check_seconds)

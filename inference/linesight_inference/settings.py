@@ -63,9 +63,11 @@ class InferenceSettings(CoreSettings, RedisSettings, S3Settings):
 
     # Request priority (domain/priority.py): images sent with priority=replay wait until no live image is
     # in the service, at most this many run at a time, one that has waited replay_max_defer_ms is let in
-    # anyway (so a replay moves on a line that is never idle), and past replay_max_waiting waiting ones
-    # new replay requests are refused with 503.
+    # anyway (so a replay moves on a line that is never idle), a slot works on replays at most
+    # replay_max_share of the time, and past replay_max_waiting waiting ones new replay requests are
+    # refused with 503.
     replay_slots: int = Field(default=1, ge=1, le=64)
+    replay_max_share: float = Field(default=0.5, gt=0.0, le=1.0)
     replay_max_defer_ms: float = Field(default=2000.0, ge=0.0, le=60000.0)
     replay_max_waiting: int = Field(default=64, ge=1)
 

@@ -86,3 +86,21 @@ def test_a_deferred_replay_is_let_in_on_a_busy_line_and_a_full_gate_refuses():
 async def _until(check) -> None:
     while not check():
         await asyncio.sleep(0.005)
+
+
+def test_max_share_keeps_the_slot_closed_for_a_while_after_a_replay():
+    async def scenario() -> None:
+        gate = PriorityGate(slots=1, max_defer_s=LONG, max_waiting=8, max_share=0.5)
+        async with gate.replay():
+            await asyncio.sleep(0.05)  # the replay's work
+        assert gate.replay_running == 1  # answered, but the slot rests as long as the work took
+        entered: list[str] = []
+        hold = asyncio.Event()
+        hold.set()
+        task = asyncio.create_task(_enter(gate, entered, "next", hold))
+        await asyncio.sleep(0)
+        assert entered == []
+        await asyncio.wait_for(task, LONG)
+        assert entered == ["next"]
+
+    asyncio.run(scenario())

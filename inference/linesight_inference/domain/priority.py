@@ -6,7 +6,10 @@ version: a candidate version has its own batcher, but shares the CPU or GPU). On
 of `slots` for its whole way through the service (decode, queue, run), so a live image that arrives
 meanwhile competes with at most `slots` replay images. So that a replay still moves on a line that is
 never idle, a replay image that has waited `max_defer_s` is admitted anyway (still within `slots`).
-More than `max_waiting` replay images at the gate: refused (503, the caller retries later)."""
+`max_share` bounds the time replays keep a slot busy: after an image that took t seconds its slot stays
+closed for t * (1 / max_share - 1), so a live image that arrives finds a replay in its way less often
+(0.5: a slot works on replays at most half the time). More than `max_waiting` replay images at the gate:
+refused (503, the caller retries later)."""
 
 from __future__ import annotations
 
@@ -25,8 +28,9 @@ class GateFull(Exception):
 
 
 class PriorityGate:
-    def __init__(self, *, slots: int, max_defer_s: float, max_waiting: int) -> None:
+    def __init__(self, *, slots: int, max_defer_s: float, max_waiting: int, max_share: float = 1.0) -> None:
         self.slots = max(1, slots)
+        self.max_share = min(1.0, max(0.01, max_share))
         self.max_defer_s = max(0.0, max_defer_s)
         self.max_waiting = max(1, max_waiting)
         self.live = 0  # live images from arrival to answer
@@ -74,8 +78,16 @@ class PriorityGate:
             metrics.REPLAY_WAITING.set(self.replay_waiting)
         metrics.REPLAY_WAIT_SECONDS.observe(time.perf_counter() - start)
         self.replay_running += 1
+        began = time.perf_counter()
         try:
             yield
         finally:
-            self.replay_running -= 1
-            self._notify()
+            rest = (time.perf_counter() - began) * (1 / self.max_share - 1)
+            if rest > 0:  # the answer goes out now; the slot reopens later
+                asyncio.get_running_loop().call_later(rest, self._release)
+            else:
+                self._release()
+
+    def _release(self) -> None:
+        self.replay_running -= 1
+        self._notify()
