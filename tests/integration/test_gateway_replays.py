@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from linesight_core.storage import ObjectStore
 from linesight_gateway.main import create_app as create_gateway
 from linesight_gateway.settings import GatewaySettings
 from linesight_inference.main import create_app as create_inference
@@ -39,6 +40,9 @@ def stack(fresh_service_env, monkeypatch, tmp_path):
     monkeypatch.setenv("LINESIGHT_LOG_FORMAT", "console")
     monkeypatch.setenv("LINESIGHT_MODEL_CACHE_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("LINESIGHT_HTTP_RETRIES", "0")
+    # The first inspection loads the model; on a busy machine that can take longer than the default
+    # wait, and a `pending` inspection has no answer to give feedback on.
+    monkeypatch.setenv("LINESIGHT_INFERENCE_TIMEOUT_SECONDS", "60")
     monkeypatch.setenv("LINESIGHT_REPLAY_POLL_SECONDS", "0.2")
     monkeypatch.setenv("LINESIGHT_REPLAY_STALE_SECONDS", "1")
     with serve(create_registry(RegistrySettings())) as registry_url:
@@ -88,6 +92,7 @@ def test_replay_reports_both_versions_against_the_operators_truth(stack, tmp_pat
         tmp_path / "big.onnx", names=NAMES, classes=len(CLASSES), weight=0.0, imgsz="[640, 640]"
     )
     assert upload(gw, "rp", too_big) == 3
+    assert upload(gw, "rp", yolo_onnx(tmp_path / "part.onnx", names="{0: 'part'}")) == 4
     gw.put("/api/v1/models/rp/aliases/production", json={"version": 1}, headers=ADMIN)
     gw.post("/api/v1/models", json={"name": "rp-cls", "task": "classify"}, headers=ADMIN)
     upload(gw, "rp-cls", yolo_onnx(tmp_path / "cls.onnx", task="classify"))
@@ -120,7 +125,7 @@ def test_replay_reports_both_versions_against_the_operators_truth(stack, tmp_pat
             files={"image": ("a.jpg", jpeg(img))},
             headers=ADMIN,
         )
-        assert resp.status_code == 201, resp.text
+        assert resp.status_code == 201 and resp.json()["status"] == "completed", resp.text
         ids[key] = resp.json()["id"]
         stored[key] = (resp.json()["verdict"], {c: resp.json()["counts"].get(c, 0) for c in CLASSES})
     # The production model counts these benches right (the figures below are worked out from that).
@@ -145,6 +150,7 @@ def test_replay_reports_both_versions_against_the_operators_truth(stack, tmp_pat
     # Bad input: each a 4xx that says why.
     bad = [
         ({"model": "rp-cls", "version": 1, "last_n": 10}, 422, "classify model"),
+        ({"model": "rp", "version": 4, "last_n": 10}, 422, "has no class screwdriver, tape, wrench"),
         ({"model": "rp", "version": 9, "last_n": 10}, 404, ""),
         ({"model": "nope", "version": 1, "last_n": 10}, 404, ""),
         ({"model": "rp", "version": 2}, 422, "last_n"),
@@ -206,6 +212,7 @@ def test_replay_reports_both_versions_against_the_operators_truth(stack, tmp_pat
     found = gw.get("/api/v1/models/rp/versions/2/replays", headers=engineer).json()
     assert [j["id"] for j in found["items"]] == [job["id"]] and found["items"][0]["result"] == result
     assert gw.get("/api/v1/models/rp/versions/1/replays", headers=engineer).json()["total"] == 0
+    assert gw.get(replays, headers=engineer).json()["items"][0]["id"] == job["id"]
 
     # A version this inference replica cannot load: the job fails and says why.
     resp = gw.post(replays, json={"model": "rp", "version": 3, "last_n": 100}, headers=engineer)
@@ -274,4 +281,18 @@ def test_replay_reports_both_versions_against_the_operators_truth(stack, tmp_pat
         )
     cancelled = wait_job(gw, sid, running, engineer)
     assert cancelled["status"] == "cancelled" and cancelled["progress"]["done"] == 0
+
+    # A photo gone from storage is skipped, not a failure of the job.
+    with engine.connect() as conn:
+        key = conn.scalar(
+            sa.text("SELECT image_key FROM gateway.inspections WHERE id = :id"), {"id": ids["A"]}
+        )
+    settings = GatewaySettings()
+    ObjectStore.from_settings(settings).delete(settings.bucket("images"), key)
+    resp = gw.post(replays, json={"model": "rp", "version": 2, "last_n": 100}, headers=engineer)
+    partial = wait_job(gw, sid, resp.json()["id"], engineer)
+    assert partial["status"] == "completed", partial
+    assert partial["result"]["replayed"] == 4 and partial["result"]["skipped"] == 1
+    [skipped] = partial["result"]["skipped_items"]
+    assert skipped["inspection_id"] == ids["A"] and "missing from object storage" in skipped["reason"]
     engine.dispose()
