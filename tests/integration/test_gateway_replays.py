@@ -289,10 +289,25 @@ def test_replay_reports_both_versions_against_the_operators_truth(stack, tmp_pat
         )
     settings = GatewaySettings()
     ObjectStore.from_settings(settings).delete(settings.bucket("images"), key)
-    resp = gw.post(replays, json={"model": "rp", "version": 2, "last_n": 100}, headers=engineer)
+    # (and a time window selects the same five verified inspections)
+    window = {"model": "rp", "version": 2, "since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}
+    resp = gw.post(replays, json=window, headers=engineer)
+    assert resp.status_code == 202 and resp.json()["progress"]["total"] == 5, resp.text
+    assert resp.json()["selection"]["since"].startswith("2000-01-01")
     partial = wait_job(gw, sid, resp.json()["id"], engineer)
     assert partial["status"] == "completed", partial
     assert partial["result"]["replayed"] == 4 and partial["result"]["skipped"] == 1
     [skipped] = partial["result"]["skipped_items"]
     assert skipped["inspection_id"] == ids["A"] and "missing from object storage" in skipped["reason"]
     engine.dispose()
+
+    # Counted: three completed (the first, the resumed, this one), one failed, one cancelled; the skip.
+    metrics = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in gw.get("/metrics").text.splitlines()
+        if line.startswith("linesight_gateway_replay_")
+    }
+    assert metrics['linesight_gateway_replay_jobs_total{outcome="completed"}'] >= 3
+    assert metrics['linesight_gateway_replay_jobs_total{outcome="failed"}'] >= 1
+    assert metrics['linesight_gateway_replay_jobs_total{outcome="cancelled"}'] >= 1
+    assert metrics['linesight_gateway_replay_inspections_total{outcome="skipped"}'] >= 1

@@ -25,6 +25,7 @@ from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.inference import InferenceClient
 from linesight_core.contracts.inference import Prediction, PredictParams
 from linesight_core.storage import ObjectNotFound, ObjectStore
+from linesight_gateway import metrics
 from linesight_gateway.db.models import Feedback, Inspection, ReplayJob
 from linesight_gateway.domain import replays
 from linesight_gateway.domain.replay_scoring import answer_of, report, rules_from_json, truth_of
@@ -73,6 +74,7 @@ class ReplayRunner:
         except ReplayFailed as exc:
             log.warning("replay failed", extra={"job": str(job_id), "reason": str(exc)})
             await run_in_threadpool(self._finish, job_id, "failed", {"error": str(exc)[:2000]})
+            metrics.record_replay("failed", [])
         return True
 
     def _finish(self, job_id: uuid.UUID, status: str, values: dict[str, Any]) -> None:
@@ -123,13 +125,11 @@ class ReplayRunner:
             if time.monotonic() - saved_at >= SAVE_EVERY_SECONDS or start + step >= len(todo):
                 cancel = await run_in_threadpool(self._save, job_id, items)
                 saved_at = time.monotonic()
-        if cancel:
-            # What was replayed before the cancel is still reported.
-            values = {"items": items, "done": len(items), "result": report(items, rules)}
-            await run_in_threadpool(self._finish, job_id, "cancelled", values)
-            return
+        # A cancelled job still reports what it replayed before the cancel.
+        outcome = "cancelled" if cancel else "completed"
         values = {"items": items, "done": len(items), "result": report(items, rules)}
-        await run_in_threadpool(self._finish, job_id, "completed", values)
+        await run_in_threadpool(self._finish, job_id, outcome, values)
+        metrics.record_replay(outcome, items[len(job.items or []) :])
 
     def _read_inspection(self, iid: str) -> tuple[Inspection, Feedback] | None:
         with self.session_factory() as session:
