@@ -282,6 +282,19 @@ def test_replay_reports_both_versions_against_the_operators_truth(stack, tmp_pat
     cancelled = wait_job(gw, sid, running, engineer)
     assert cancelled["status"] == "cancelled" and cancelled["progress"]["done"] == 0
 
+    # A job its gateways kept dropping (three interruptions) fails and says so.
+    dropped = copy_job(
+        status="'running'",
+        done="0",
+        result="NULL",
+        finished_at="NULL",
+        heartbeat_at="now() - interval '1 hour'",
+        attempts="3",
+        items="'[]'::jsonb",
+    )
+    gave_up = wait_job(gw, sid, dropped, engineer)
+    assert gave_up["status"] == "failed" and "interrupted 3 times" in gave_up["error"], gave_up
+
     # A photo gone from storage is skipped, not a failure of the job.
     with engine.connect() as conn:
         key = conn.scalar(
@@ -301,13 +314,13 @@ def test_replay_reports_both_versions_against_the_operators_truth(stack, tmp_pat
     assert skipped["inspection_id"] == ids["A"] and "missing from object storage" in skipped["reason"]
     engine.dispose()
 
-    # Counted: three completed (the first, the resumed, this one), one failed, one cancelled; the skip.
+    # Counted: three completed (the first, the resumed, this one), two failed, one cancelled; the skip.
     metrics = {
         line.split(" ")[0]: float(line.split(" ")[1])
         for line in gw.get("/metrics").text.splitlines()
         if line.startswith("linesight_gateway_replay_")
     }
     assert metrics['linesight_gateway_replay_jobs_total{outcome="completed"}'] >= 3
-    assert metrics['linesight_gateway_replay_jobs_total{outcome="failed"}'] >= 1
+    assert metrics['linesight_gateway_replay_jobs_total{outcome="failed"}'] >= 2
     assert metrics['linesight_gateway_replay_jobs_total{outcome="cancelled"}'] >= 1
     assert metrics['linesight_gateway_replay_inspections_total{outcome="skipped"}'] >= 1

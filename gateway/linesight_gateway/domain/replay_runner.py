@@ -42,6 +42,10 @@ class ReplayFailed(Exception):
     """The job cannot go on; the message is the reason stored with it."""
 
 
+class TakenOver(Exception):
+    """Another runner claimed the job (this one was silent too long); this one lets it go."""
+
+
 @dataclass(frozen=True)
 class ReplayConfig:
     timeout: float
@@ -69,17 +73,26 @@ class ReplayRunner:
         job_id = await run_in_threadpool(replays.claim, self.session_factory, self.config.stale_seconds)
         if job_id is None:
             return False
+        job = await run_in_threadpool(self._load, job_id)
+        # `attempts` grows with every claim: it tells this runner's writes from a later runner's.
+        token = job.attempts
         try:
-            await self.run_job(job_id)
+            await self.run_job(job, token)
         except ReplayFailed as exc:
             log.warning("replay failed", extra={"job": str(job_id), "reason": str(exc)})
-            await run_in_threadpool(self._finish, job_id, "failed", {"error": str(exc)[:2000]})
-            metrics.record_replay("failed", [])
+            try:
+                await run_in_threadpool(self._finish, job_id, token, "failed", {"error": str(exc)[:2000]})
+                metrics.record_replay("failed", [])
+            except TakenOver:
+                pass
+        except TakenOver:
+            log.warning("replay taken over by another runner", extra={"job": str(job_id)})
         return True
 
-    def _finish(self, job_id: uuid.UUID, status: str, values: dict[str, Any]) -> None:
+    def _finish(self, job_id: uuid.UUID, token: int, status: str, values: dict[str, Any]) -> None:
         with self.session_factory() as session:
-            replays.finish(session, job_id, status, **values)
+            if not replays.finish(session, job_id, token, status, **values):
+                raise TakenOver()
             session.commit()
 
     def _load(self, job_id: uuid.UUID) -> ReplayJob:
@@ -91,20 +104,44 @@ class ReplayRunner:
             session.expunge(job)
             return job
 
-    def _save(self, job_id: uuid.UUID, items: list[dict[str, Any]]) -> bool:
-        """Keep the answers so far and beat the heart; returns whether a cancel was asked for."""
+    def _save(self, job_id: uuid.UUID, token: int, items: list[dict[str, Any]] | None) -> bool:
+        """Beat the heart (and keep the answers so far); returns whether a cancel was asked for."""
+        values: dict[str, Any] = {"heartbeat_at": datetime.now(UTC)}
+        if items is not None:
+            values |= {"items": items, "done": len(items)}
         with self.session_factory() as session:
-            session.execute(
+            cancel = session.scalar(
                 update(ReplayJob)
-                .where(ReplayJob.id == job_id)
-                .values(items=items, done=len(items), heartbeat_at=datetime.now(UTC))
+                .where(ReplayJob.id == job_id, ReplayJob.attempts == token, ReplayJob.status == "running")
+                .values(**values)
+                .returning(ReplayJob.cancel_requested)
             )
-            cancel = session.scalar(select(ReplayJob.cancel_requested).where(ReplayJob.id == job_id))
             session.commit()
+        if cancel is None:
+            raise TakenOver()
         return bool(cancel)
 
-    async def run_job(self, job_id: uuid.UUID) -> None:
-        job = await run_in_threadpool(self._load, job_id)
+    async def _beat(self, job_id: uuid.UUID, token: int) -> None:
+        """Heartbeats while a slow step (a model load, a long wait behind live work) runs."""
+        while True:
+            await asyncio.sleep(max(0.2, self.config.stale_seconds / 3))
+            try:
+                await run_in_threadpool(self._save, job_id, token, None)
+            except TakenOver:
+                return  # the job's own next step finds out and lets it go
+            except Exception:  # a database hiccup: the next beat tries again
+                log.warning("replay heartbeat failed", exc_info=True, extra={"job": str(job_id)})
+
+    async def run_job(self, job: ReplayJob, token: int) -> None:
+        beat = asyncio.create_task(self._beat(job.id, token), name="replay-heartbeat")
+        try:
+            await self._run(job, token)
+        finally:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+
+    async def _run(self, job: ReplayJob, token: int) -> None:
+        job_id = job.id
         if job.attempts > MAX_ATTEMPTS:
             raise ReplayFailed(
                 f"The replay was interrupted {job.attempts - 1} times (gateway restarts while it ran); "
@@ -115,7 +152,7 @@ class ReplayRunner:
         seen = {i["inspection_id"] for i in items}
         todo = [i for i in job.inspection_ids if i not in seen]
         saved_at = time.monotonic()
-        cancel = await run_in_threadpool(self._save, job_id, items)
+        cancel = await run_in_threadpool(self._save, job_id, token, items)
         step = max(1, self.config.concurrency)
         for start in range(0, len(todo), step):
             if cancel:
@@ -123,12 +160,12 @@ class ReplayRunner:
             chunk = todo[start : start + step]
             items += await asyncio.gather(*(self._replay_one(job, rules, iid) for iid in chunk))
             if time.monotonic() - saved_at >= SAVE_EVERY_SECONDS or start + step >= len(todo):
-                cancel = await run_in_threadpool(self._save, job_id, items)
+                cancel = await run_in_threadpool(self._save, job_id, token, items)
                 saved_at = time.monotonic()
         # A cancelled job still reports what it replayed before the cancel.
         outcome = "cancelled" if cancel else "completed"
         values = {"items": items, "done": len(items), "result": report(items, rules)}
-        await run_in_threadpool(self._finish, job_id, outcome, values)
+        await run_in_threadpool(self._finish, job_id, token, outcome, values)
         metrics.record_replay(outcome, items[len(job.items or []) :])
 
     def _read_inspection(self, iid: str) -> tuple[Inspection, Feedback] | None:

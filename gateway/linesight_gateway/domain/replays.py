@@ -144,9 +144,13 @@ def claim(session_factory: sessionmaker[Session], stale_seconds: float) -> uuid.
     return row[0] if row else None
 
 
-def finish(session: Session, job_id: uuid.UUID, status: str, **values: Any) -> None:
-    session.execute(
+def finish(session: Session, job_id: uuid.UUID, token: int, status: str, **values: Any) -> bool:
+    """End the job, if the runner holding claim `token` (its `attempts` then) still has it."""
+    now = datetime.now(UTC)
+    done = session.execute(
         update(ReplayJob)
-        .where(ReplayJob.id == job_id)
-        .values(status=status, finished_at=datetime.now(UTC), heartbeat_at=datetime.now(UTC), **values)
-    )
+        .where(ReplayJob.id == job_id, ReplayJob.attempts == token, ReplayJob.status == "running")
+        .values(status=status, finished_at=now, heartbeat_at=now, **values)
+        .returning(ReplayJob.id)
+    ).first()
+    return done is not None
