@@ -30,6 +30,7 @@ from linesight_gateway.api import (
     inspections,
     labels,
     models,
+    replays,
     stations,
     stats,
     system,
@@ -46,6 +47,7 @@ from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.login_throttle import LoginThrottle
 from linesight_gateway.domain.queue_gauges import run_queue_gauges
 from linesight_gateway.domain.reference_views import ReferenceViews
+from linesight_gateway.domain.replay_runner import ReplayConfig, ReplayRunner, run_replays
 from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.domain.run_limits import RunLimits
 from linesight_gateway.domain.training_baselines import TrainingBaselines
@@ -67,6 +69,7 @@ ROUTER_MODULES = (
     labels,
     datasets,
     training_runs,
+    replays,
 )
 
 
@@ -155,14 +158,40 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             run_queue_gauges(app.state.session_factory, interval=settings.queue_gauges_interval_seconds),
             name="queue-gauges",
         )
+        # Replays get a client of their own: their requests wait behind live inspections for longer than
+        # an inspection may, and a retry of theirs must not count against the live client's pool.
+        app.state.replay_inference = InferenceClient.create(
+            settings.inference_url,
+            service_token=settings.service_token.get_secret_value(),
+            timeout=settings.replay_timeout_seconds,
+            retries=0,
+        )
+        replay_runner = asyncio.create_task(
+            run_replays(
+                ReplayRunner(
+                    app.state.session_factory,
+                    store,
+                    buckets[0],
+                    app.state.replay_inference,
+                    ReplayConfig(
+                        timeout=settings.replay_timeout_seconds,
+                        concurrency=settings.replay_concurrency,
+                        stale_seconds=settings.replay_stale_seconds,
+                    ),
+                ),
+                interval=settings.replay_poll_seconds,
+            ),
+            name="replay-runner",
+        )
         try:
             yield
         finally:
-            for task in (reprocessor, dataset_sync, queue_gauges):
+            for task in (reprocessor, dataset_sync, queue_gauges, replay_runner):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await app.state.inference.aclose()
+            await app.state.replay_inference.aclose()
             await app.state.ocr.aclose()
             await app.state.registry.aclose()
             await app.state.status_client.aclose()

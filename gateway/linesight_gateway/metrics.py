@@ -42,6 +42,21 @@ FEEDBACK = Counter(
     "version that answered; agreement is right when the operator confirmed the answer, wrong otherwise.",
     ["station", "model", "model_version", "agreement"],
 )
+REPLAY_JOBS = Counter(
+    "linesight_gateway_replay_jobs_total",
+    "Replay jobs finished (domain/replay_runner.py), by outcome: completed, failed, cancelled.",
+    ["outcome"],
+)
+REPLAY_INSPECTIONS = Counter(
+    "linesight_gateway_replay_inspections_total",
+    "Verified inspections a replay job went through, by outcome: replayed (both versions answered) or "
+    "skipped (photo missing from storage, or refused by the model).",
+    ["outcome"],
+)
+for _outcome in ("completed", "failed", "cancelled"):  # the series exist at 0 from the start
+    REPLAY_JOBS.labels(_outcome)
+for _outcome in ("replayed", "skipped"):
+    REPLAY_INSPECTIONS.labels(_outcome)
 LABEL_READS = Counter(
     "linesight_gateway_label_reads_total",
     "Label reads stored, by the status they started in (approved at once, or needs_review) and vendor "
@@ -109,6 +124,13 @@ def record_feedback(station: str, inspection: Any, correct: bool) -> None:
     FEEDBACK.labels(
         station, inspection.model_name, str(inspection.model_version), "right" if correct else "wrong"
     ).inc()
+
+
+def record_replay(outcome: str, items: list[dict[str, Any]]) -> None:
+    REPLAY_JOBS.labels(outcome).inc()
+    skipped = sum(1 for i in items if "skipped" in i)
+    REPLAY_INSPECTIONS.labels("skipped").inc(skipped)
+    REPLAY_INSPECTIONS.labels("replayed").inc(len(items) - skipped)
 
 
 def record_label_read(status: str, vendor: str | None) -> None:

@@ -74,3 +74,13 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     # engineers together). A policy run past the limit waits for the next free slot (domain/run_limits.py).
     training_runs_per_station_per_hour: int = Field(3, ge=0)
     training_runs_per_hour: int = Field(12, ge=0)
+
+    # Replays of verified inspections (domain/replay_runner.py): how often an idle runner looks for a
+    # queued job, how long one replay request may wait (it queues behind live inspections on the
+    # inference service), inspections replayed at a time, after how long without a heartbeat a running
+    # job is taken over (its gateway was restarted), and the most inspections one replay takes.
+    replay_poll_seconds: float = Field(2.0, gt=0)
+    replay_timeout_seconds: float = Field(60.0, gt=0)
+    replay_concurrency: int = Field(2, ge=1, le=32)
+    replay_stale_seconds: float = Field(30.0, gt=0)
+    replay_max_inspections: int = Field(5000, ge=1)

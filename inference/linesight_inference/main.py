@@ -28,6 +28,7 @@ from linesight_inference.domain.artifacts import ArtifactCache
 from linesight_inference.domain.execution import plan_execution, plan_parallelism
 from linesight_inference.domain.pool import ModelPool, PoolConfig
 from linesight_inference.domain.prediction import ImageLimits, Predictor
+from linesight_inference.domain.priority import PriorityGate
 from linesight_inference.domain.promotions import PromotionWatcher
 from linesight_inference.metrics import record_execution_provider
 from linesight_inference.settings import InferenceSettings
@@ -123,7 +124,13 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
         )
         limits = ImageLimits(settings.image_max_bytes, settings.image_max_pixels, settings.image_min_side)
         app.state.pool = pool
-        app.state.predictor = Predictor(pool, limits, preprocess)
+        gate = PriorityGate(
+            slots=settings.replay_slots,
+            max_defer_s=settings.replay_max_defer_ms / 1000,
+            max_waiting=settings.replay_max_waiting,
+            max_share=settings.replay_max_share,
+        )
+        app.state.predictor = Predictor(pool, limits, preprocess, gate)
         watcher = PromotionWatcher(pool, settings.redis_url, check_seconds=settings.reload_check_seconds)
         app.state.promotions = watcher
         watcher.start()

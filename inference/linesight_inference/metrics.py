@@ -82,3 +82,14 @@ def start_at_zero(model: str, labels: Iterable[str]) -> None:
     REFUSED.labels(model)
     for label in labels:
         PREDICTIONS.labels(model, label)
+
+
+REPLAY_WAITING = Gauge(
+    "linesight_inference_replay_waiting",
+    "Replay-priority images waiting at the priority gate for live work to drain (domain/priority.py).",
+)
+REPLAY_WAIT_SECONDS = Histogram(
+    "linesight_inference_replay_wait_seconds",
+    "Time a replay-priority image waited at the priority gate before it was admitted.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+)

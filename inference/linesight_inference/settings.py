@@ -61,6 +61,16 @@ class InferenceSettings(CoreSettings, RedisSettings, S3Settings):
     # Threads that decode and preprocess images (0: one per CPU).
     preprocess_threads: int = Field(default=0, ge=0)
 
+    # Request priority (domain/priority.py): images sent with priority=replay wait until no live image is
+    # in the service, at most this many run at a time, one that has waited replay_max_defer_ms is let in
+    # anyway (so a replay moves on a line that is never idle), a slot works on replays at most
+    # replay_max_share of the time, and past replay_max_waiting waiting ones new replay requests are
+    # refused with 503.
+    replay_slots: int = Field(default=1, ge=1, le=64)
+    replay_max_share: float = Field(default=0.5, gt=0.0, le=1.0)
+    replay_max_defer_ms: float = Field(default=2000.0, ge=0.0, le=60000.0)
+    replay_max_waiting: int = Field(default=64, ge=1)
+
     # Hot reload: besides the promotion events on Redis, every served alias is re-resolved this often, in
     # case an event was missed (0 turns the periodic check off).
     reload_check_seconds: float = Field(default=30.0, ge=0.0)

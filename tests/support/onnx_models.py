@@ -21,24 +21,29 @@ def yolo_onnx(
     imgsz: str | None = "[160, 160]",
     names: str = "{0: 'part'}",
     stride: str | None = "32",
+    classes: int = 1,
+    weight: float = 0.1,
 ) -> Path:
     """A model with the inputs, outputs and metadata of an Ultralytics export. A detect model is one 1x1
     convolution to 4+1 rows ([batch, 5, anchors], one class); a segment model adds 32 mask coefficients
     to those rows and a second output of 32 prototypes at a quarter of the input size; a classify model
-    averages the colours into three class scores. `height`/`width` as ints make the input fixed; `imgsz=None` leaves it out."""
+    averages the colours into three class scores. `height`/`width` as ints make the input fixed;
+    `imgsz=None` leaves it out. A detect model with `classes` rows of scores and `weight=0.0` finds
+    nothing in any photo."""
     x = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, height, width])
     if task == "detect":
-        weight = numpy_helper.from_array(np.full((5, 3, 1, 1), 0.1, dtype=np.float32), "w")
-        shape = numpy_helper.from_array(np.array([0, 5, -1], dtype=np.int64), "shape")
+        rows = 4 + classes
+        kernel = numpy_helper.from_array(np.full((rows, 3, 1, 1), weight, dtype=np.float32), "w")
+        shape = numpy_helper.from_array(np.array([0, rows, -1], dtype=np.int64), "shape")
         nodes = [
             helper.make_node("Conv", ["images", "w"], ["conv"]),
             helper.make_node("Reshape", ["conv", "shape"], ["output0"]),
         ]
-        out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 5, "anchors"])
-        inits = [weight, shape]
+        out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", rows, "anchors"])
+        inits = [kernel, shape]
     elif task == "segment":
         rows = 5 + 32
-        weight = numpy_helper.from_array(np.full((rows, 3, 1, 1), 0.1, dtype=np.float32), "w")
+        seg_w = numpy_helper.from_array(np.full((rows, 3, 1, 1), 0.1, dtype=np.float32), "w")
         proto_w = numpy_helper.from_array(np.full((32, 3, 1, 1), 0.1, dtype=np.float32), "pw")
         shape = numpy_helper.from_array(np.array([0, rows, -1], dtype=np.int64), "shape")
         nodes = [
@@ -49,7 +54,7 @@ def yolo_onnx(
         ]
         out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", rows, "anchors"])
         protos = helper.make_tensor_value_info("output1", TensorProto.FLOAT, ["batch", 32, "ph", "pw"])
-        graph = helper.make_graph(nodes, "tiny", [x], [out, protos], initializer=[weight, proto_w, shape])
+        graph = helper.make_graph(nodes, "tiny", [x], [out, protos], initializer=[seg_w, proto_w, shape])
         return _save(graph, path, task=task, names=names, imgsz=imgsz, stride=stride)
     else:
         nodes = [

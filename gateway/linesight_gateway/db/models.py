@@ -268,3 +268,43 @@ class LabelReadChange(Base):
     by_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     by_name: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ReplayJob(Base):
+    """A model version and the station's production version replaying the station's verified inspections
+    (domain/replays.py). `items` holds each replayed inspection's two answers, so a job resumes where it
+    stopped; `result` is the report once it is done."""
+
+    __tablename__ = "replay_jobs"
+    __table_args__ = (
+        Index("ix_replay_jobs_version", "model_name", "model_version", "created_at"),
+        Index("ix_replay_jobs_station", "station_id", "created_at"),
+        Index("ix_replay_jobs_open", "created_at", postgresql_where="status IN ('queued', 'running')"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    station_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.stations.id", ondelete="CASCADE"))
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[int] = mapped_column()
+    # The version the station serves (its model under its alias) when the job was asked for.
+    baseline_name: Mapped[str] = mapped_column(String(100))
+    baseline_alias: Mapped[str] = mapped_column(String(64))
+    baseline_version: Mapped[int] = mapped_column()
+    task: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | completed | failed | cancelled
+    selection: Mapped[dict[str, Any]] = mapped_column(JSONB)  # last_n, or since / until
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the station's rules when the job was asked for
+    inspection_ids: Mapped[list[str]] = mapped_column(JSONB)
+    total: Mapped[int] = mapped_column()
+    done: Mapped[int] = mapped_column(default=0)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, deferred=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    created_by_name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -24,10 +24,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"description": "The image format is not accepted"},
     422: {"description": "Not a readable image, or invalid parameters (`errors` lists them)"},
     502: {"description": "The model's artifact cannot be fetched or loaded"},
-    503: {"description": "The registry cannot be reached, or the model's queue is full (Retry-After)"},
+    503: {
+        "description": "The registry cannot be reached, or the model's queue (or the replay gate) is full "
+        "(Retry-After)"
+    },
 }
 PARAMS_NOTE = (
-    " Parameters (`model`, `alias` or `version`, `conf`, `iou`, `max_det`, `top_k`) are multipart form fields"
+    " Parameters (`model`, `alias` or `version`, `conf`, `iou`, `max_det`, `top_k`, `priority`) are multipart"
+    " form fields"
     " or query parameters; a form field wins over a query parameter of the same name."
 )
 # A raw body spares the multipart framing and its spooled temp file on both sides (the gateway sends so).
@@ -51,9 +55,10 @@ async def predict_params(
         int | None, Form(description="Detect, segment: most detections per image (300)")
     ] = None,
     top_k: Annotated[int | None, Form(description="Classify: classes returned (5)")] = None,
+    priority: Annotated[str | None, Form(description="live (default) or replay")] = None,
 ) -> PredictParams:
     form = {"model": model, "alias": alias, "version": version, "conf": conf, "iou": iou}
-    form |= {"max_det": max_det, "top_k": top_k}
+    form |= {"max_det": max_det, "top_k": top_k, "priority": priority}
     given: dict[str, Any] = {k: v for k, v in form.items() if v is not None}
     where = {k: "body" for k in given}
     for key in _FIELDS:

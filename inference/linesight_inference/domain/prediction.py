@@ -24,6 +24,7 @@ from linesight_core.images import ImageRejected, decode_image
 from linesight_inference import metrics
 from linesight_inference.domain.batching import Batched, BatcherClosed, QueueFull
 from linesight_inference.domain.pool import LoadedVersion, ModelPool
+from linesight_inference.domain.priority import REPLAY, GateFull, PriorityGate
 from linesight_inference.domain.runner import Job, ModelRunner, Options, Output, Prepared
 
 STAGES = ("queue", "preprocess", "inference", "postprocess", "total")
@@ -38,17 +39,58 @@ class ImageLimits:
 
 
 class Predictor:
-    def __init__(self, pool: ModelPool, limits: ImageLimits, preprocess_executor: Executor) -> None:
+    def __init__(
+        self,
+        pool: ModelPool,
+        limits: ImageLimits,
+        preprocess_executor: Executor,
+        gate: PriorityGate | None = None,
+    ) -> None:
         self.pool = pool
         self.limits = limits
         self.executor = preprocess_executor
+        self.gate = gate or PriorityGate(slots=1, max_defer_s=2.0, max_waiting=64)
 
     async def predict(self, images: Sequence[bytes], params: PredictParams) -> list[Prediction]:
-        """Predictions in the order of the images. A bad image fails the whole request with its 4xx."""
+        """Predictions in the order of the images. A bad image fails the whole request with its 4xx.
+        Replay-priority images pass the priority gate one by one (domain/priority.py)."""
         start = time.perf_counter()
+        if params.priority == REPLAY:
+            return await self._predict_replay(images, params, start)
+        self.gate.live_started(len(images))
+        try:
+            lv = await self.pool.acquire(params.model, alias=params.alias, version=params.version)
+            try:
+                return await self._predict(lv, images, params, start)
+            finally:
+                lv.release()
+        finally:
+            self.gate.live_finished(len(images))
+
+    async def _predict_replay(
+        self, images: Sequence[bytes], params: PredictParams, start: float
+    ) -> list[Prediction]:
+        # The version is loaded before the gate: a load is not a slot's work, and an unknown model is
+        # refused without waiting.
         lv = await self.pool.acquire(params.model, alias=params.alias, version=params.version)
         try:
-            return await self._predict(lv, images, params, start)
+            answers: list[Prediction] = []
+            for index, data in enumerate(images):
+                try:
+                    async with self.gate.replay():
+                        answers += await self._predict(lv, [data], params, start)
+                except GateFull as exc:
+                    raise Problem(
+                        503,
+                        f"Replay requests are waiting for live work ({exc}); try again shortly.",
+                        title="Replay queue full",
+                        headers={"Retry-After": "1"},
+                    ) from None
+                except Problem as exc:
+                    if len(images) > 1:
+                        exc.detail = f"images[{index}]: {exc.detail}"
+                    raise
+            return answers
         finally:
             lv.release()
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from linesight_core.contracts.registry import ALIAS_PATTERN, NAME_PATTERN, Task
 
 __all__ = ["Task"]  # re-exported: the inference contract names the same tasks as the registry
+Priority = Literal["live", "replay"]
 
 
 class PredictParams(BaseModel):
@@ -35,6 +37,11 @@ class PredictParams(BaseModel):
         300, ge=1, le=1000, description="Detect and segment: most detections returned per image"
     )
     top_k: int = Field(5, ge=1, le=1000, description="Classify: how many classes to return, best first")
+    priority: Priority = Field(
+        "live",
+        description="`live` (inspections) or `replay` (replays of verified history): a replay image waits "
+        "until no live image is in the service, and only a few run at a time",
+    )
 
     @model_validator(mode="after")
     def _alias_or_version(self) -> PredictParams:
