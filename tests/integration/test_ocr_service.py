@@ -132,6 +132,9 @@ def test_capabilities_need_the_service_token_and_list_what_can_be_read():
     assert caps["tesseract"]["version"] == tesserocr.tesseract_version().split()[1]
     assert caps["tesseract"]["languages"] == ["eng"]
     assert "eng" in caps["tesseract"]["installed_languages"]
+    assert caps["recognizers"] == ["tesseract", "rapidocr"]
+    assert caps["rapidocr"]["version"] == "1.4.4" and len(caps["rapidocr"]["models"]) == 3
+    assert caps["rapidocr"]["providers"][-1] == "CPUExecutionProvider"
     formats = caps["barcodes"]["formats"]
     assert {"Code128", "EAN13", "QRCode", "DataMatrix"} <= set(formats)
     # the names are the ones zxing-cpp accepts back

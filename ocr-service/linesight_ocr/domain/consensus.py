@@ -37,6 +37,9 @@ def _group(code: LabelCode) -> str:
 
 
 def similarity(a: str, b: str) -> float:
+    """How alike two reads are, 0..1; a read cut short (`2D` of `2DDA1A6FD8B1`) is one of the other."""
+    if a and b and (a in b or b in a):
+        return 1.0 if a == b else 0.9
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
