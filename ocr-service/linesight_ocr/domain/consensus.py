@@ -22,6 +22,10 @@ BARCODE = "barcode"
 CHECK_DIGIT = "check_digit"
 EXPRESS_SERVICE_CODE = "express_service_code"  # crosschecks: Dell's tag in base 36 agrees
 GTIN_TYPES = frozenset({"ean13", "ean8", "upca", "gtin14"})
+# Two independent recognizers reading the same value: wrong only where both made the same misreading.
+AGREED_CONFIDENCE = 0.95
+# A GTIN whose check digit holds: every single misread digit (and most swaps) would break it.
+CHECK_DIGIT_CONFIDENCE = 0.9
 # Two reads of one field less alike than this are taken for different codes, not one code misread.
 MIN_SIMILARITY = 0.5
 
@@ -58,16 +62,16 @@ def describe(a: str, b: str, names: tuple[str, str] = (TESSERACT, RAPIDOCR)) -> 
 
 
 def _single(code: LabelCode, name: str) -> LabelCode:
-    evidence = [name]
     if code.type in GTIN_TYPES and code.valid:
-        evidence.append(CHECK_DIGIT)
-    return code.model_copy(update={"evidence": evidence})
+        confidence = max(code.confidence, CHECK_DIGIT_CONFIDENCE)
+        return code.model_copy(update={"evidence": [name, CHECK_DIGIT], "confidence": confidence})
+    return code.model_copy(update={"evidence": [name]})
 
 
 def _pair(t: LabelCode, r: LabelCode) -> LabelCode:
     if normal(t) == normal(r):
         # Two independent recognizers agreeing: the value is wrong only when both are.
-        confidence = min(1 - (1 - t.confidence) * (1 - r.confidence), 0.999)
+        confidence = min(max(1 - (1 - t.confidence) * (1 - r.confidence), AGREED_CONFIDENCE), 0.999)
         base = t if t.valid or not r.valid else r
         evidence = [TESSERACT, RAPIDOCR] + ([CHECK_DIGIT] if base.type in GTIN_TYPES and base.valid else [])
         return base.model_copy(update={"confidence": round(confidence, 3), "evidence": evidence})
@@ -80,7 +84,9 @@ def _pair(t: LabelCode, r: LabelCode) -> LabelCode:
     name = TESSERACT if chosen is t else RAPIDOCR
     if chosen.type in GTIN_TYPES and chosen.valid and not other.valid:
         # A GTIN whose check digit holds against a read whose does not: the check digit decides.
-        return chosen.model_copy(update={"evidence": [name, CHECK_DIGIT], "alternatives": [other.value]})
+        update = {"evidence": [name, CHECK_DIGIT], "alternatives": [other.value]}
+        update["confidence"] = max(chosen.confidence, CHECK_DIGIT_CONFIDENCE)
+        return chosen.model_copy(update=update)
     return chosen.model_copy(
         update={
             "evidence": [name],

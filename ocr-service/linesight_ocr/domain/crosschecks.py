@@ -27,7 +27,7 @@ def tag_of(code: str) -> str | None:
     if not digits or len(digits) > MAX_CODE_DIGITS:
         return None
     number = int(digits)
-    if number >= 36**TAG_LENGTH:
+    if number == 0 or number >= 36**TAG_LENGTH:
         return None
     out = ""
     while number:

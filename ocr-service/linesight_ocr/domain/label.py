@@ -255,7 +255,8 @@ def review_reasons(
         reasons.append("invalid_format")
     if any(c.barcode_disagrees for c in codes):
         reasons.append("barcode_text_disagree")
-    if any(c.confidence < review_below for c in codes):
+    # with two recognizers, a code independent evidence agrees on is not doubted for its confidence
+    if any(c.confidence < review_below and not (earned_only and consensus.earned(c)) for c in codes):
         reasons.append("low_confidence")
     serials = {c.value for c in codes if c.type == "serial" and c.valid}
     if len(serials) > 1:
