@@ -50,3 +50,14 @@ def test_the_express_service_code_is_the_tag_in_base_36():
     assert express_service_code("6HALZZ3") == "14106441567"
     assert tag_of("141 064 415 67") == "6HALZZ3" and tag_of("0000000") is None
     assert tag_of("99999999999999") is None  # more than any 7-character tag
+
+
+def test_a_code_one_extraction_missed_counts_when_the_other_text_holds_it():
+    from linesight_ocr.domain.reading import Word
+
+    line = [Word("P/N", 0.9, (0, 0, 30, 10), (0, 0, 30, 10), 1, 1, 1)]
+    line.append(Word("S2BJDS#CJL", 0.9, (40, 0, 140, 10), (40, 0, 140, 10), 1, 1, 2))
+    seen = combine([], [code("part_number", "S2BJDS#CJL")], tesseract_words=line)
+    assert seen[0].evidence == ["tesseract", "rapidocr"] and earned(seen[0])
+    unseen = combine([], [code("part_number", "S2BJDS#CJX")], tesseract_words=line)
+    assert unseen[0].evidence == ["rapidocr"] and not earned(unseen[0])

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Sequence
 
 from linesight_core.contracts.ocr import LabelCode
-from linesight_ocr.domain.keys import KeyTable, is_key_word
+from linesight_ocr.domain.keys import KeyTable, is_key_word, lines_of
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
@@ -28,6 +28,8 @@ AGREED_CONFIDENCE = 0.95
 CHECK_DIGIT_CONFIDENCE = 0.9
 # Two reads of one field less alike than this are taken for different codes, not one code misread.
 MIN_SIMILARITY = 0.5
+# Shorter values are found in any text by chance.
+MIN_SEEN = 6
 
 
 def normal(code: LabelCode) -> str:
@@ -97,9 +99,36 @@ def _pair(t: LabelCode, r: LabelCode) -> LabelCode:
     )
 
 
-def combine(tesseract: Sequence[LabelCode], rapid: Sequence[LabelCode]) -> list[LabelCode]:
+def _text_of(words: Sequence[Word]) -> str:
+    """A recognizer's words as letters and digits, line by line (values split across words join up)."""
+    return "\n".join(normal_text(" ".join(w.text for w in line)) for line in lines_of(list(words)))
+
+
+def normal_text(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def _seen_by(code: LabelCode, name: str, other: str, other_text: str) -> LabelCode:
+    """A code one recognizer's extraction found: the other's read agrees when its text holds the same
+    characters (its own extraction missed the key or split the line differently)."""
+    value = normal(code)
+    if len(value) >= MIN_SEEN and value in other_text:
+        confidence = max(code.confidence, AGREED_CONFIDENCE)
+        evidence = [TESSERACT, RAPIDOCR] + ([CHECK_DIGIT] if code.type in GTIN_TYPES and code.valid else [])
+        return code.model_copy(update={"evidence": evidence, "confidence": confidence})
+    return _single(code, name)
+
+
+def combine(
+    tesseract: Sequence[LabelCode],
+    rapid: Sequence[LabelCode],
+    tesseract_words: Sequence[Word] = (),
+    rapid_words: Sequence[Word] = (),
+) -> list[LabelCode]:
     """One code per value: reads of the same field paired by similarity of their values (each read used
-    once), unpaired reads kept as what one recognizer alone saw."""
+    once); an unpaired read counts as both recognizers' when the other's text holds its characters, else
+    as what one recognizer alone saw."""
+    t_text, r_text = _text_of(tesseract_words), _text_of(rapid_words)
     out: list[LabelCode] = []
     taken: set[int] = set()
     for t in tesseract:
@@ -110,11 +139,11 @@ def combine(tesseract: Sequence[LabelCode], rapid: Sequence[LabelCode]) -> list[
         ]
         best = max(options, default=None)
         if best is None or best[0] < MIN_SIMILARITY:
-            out.append(_single(t, TESSERACT))
+            out.append(_seen_by(t, TESSERACT, RAPIDOCR, r_text))
             continue
         taken.add(best[1])
         out.append(_pair(t, rapid[best[1]]))
-    out.extend(_single(r, RAPIDOCR) for i, r in enumerate(rapid) if i not in taken)
+    out.extend(_seen_by(r, RAPIDOCR, TESSERACT, t_text) for i, r in enumerate(rapid) if i not in taken)
     return out
 
 
