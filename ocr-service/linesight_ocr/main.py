@@ -1,4 +1,4 @@
-"""Builds the OCR service app: label reading with Tesseract and zxing-cpp."""
+"""Builds the OCR service app: label reading with Tesseract, RapidOCR and zxing-cpp."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from linesight_ocr import __version__
 from linesight_ocr.api import capabilities, labels
 from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
 from linesight_ocr.domain.engine import check_tesseract
+from linesight_ocr.domain.rapid import check_installed as check_rapid_installed
 from linesight_ocr.domain.readers import ReaderPool
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.settings import OcrSettings
@@ -55,6 +56,9 @@ def create_app(settings: OcrSettings | None = None) -> FastAPI:
         settings.tessdata_dir,
         settings.ocr_token_model,
         deadline_seconds=settings.ocr_read_deadline_seconds,
+        rapid_config=(settings.ocr_rapid_providers, settings.ocr_rapid_threads)
+        if "rapidocr" in settings.recognizers
+        else None,
     )
 
     @asynccontextmanager
@@ -81,6 +85,11 @@ def create_app(settings: OcrSettings | None = None) -> FastAPI:
         readiness={
             "tesseract": partial(check_tesseract, settings.tessdata_dir, settings.languages),
             "barcode_decoder": partial(check_decoder, self_test_images),
+            **(
+                {"rapidocr": partial(check_rapid_installed, settings.ocr_rapid_providers)}
+                if "rapidocr" in settings.recognizers
+                else {}
+            ),
         },
         body_limits=[upload_route("POST", "/v1/parse-label", settings.image_max_bytes, "label photos")],
     )

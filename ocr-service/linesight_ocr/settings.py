@@ -35,6 +35,17 @@ class OcrSettings(CoreSettings):
     ocr_max_read_pixels: int = Field(40_000_000, ge=1_000_000)
     # Straighten text lines tilted by up to 10 degrees before reading (costs a few ms).
     ocr_deskew: bool = False
+    # The recognizers that read every label, comma-separated: `tesseract`, `rapidocr` (PP-OCR on ONNX
+    # Runtime) or both. With both, a code is approved without review only when independent evidence
+    # agrees on it (both recognizers, a barcode, or its check digit).
+    ocr_recognizers: str = "tesseract,rapidocr"
+    # ONNX Runtime execution providers of RapidOCR: `auto` (CUDA when this ONNX Runtime offers it, else
+    # CPU) or a list (`cuda,cpu`; the start fails when none of them is offered).
+    ocr_rapid_providers: str = "auto"
+    # ONNX Runtime threads of one RapidOCR run in a reader process; 0: ONNX Runtime's default (every
+    # core). The readers already run one per CPU: one thread each keeps them from fighting over cores
+    # (on a busy 2-core machine three times faster than the default).
+    ocr_rapid_threads: int = Field(1, ge=0)
     # A code read with less confidence than this sends the whole read to review.
     ocr_review_below_confidence: float = 0.8
     # A token classifier trained with `python -m linesight_ocr.classifier train` (a joblib file, which is
@@ -50,6 +61,17 @@ class OcrSettings(CoreSettings):
     @property
     def url_allowlist(self) -> list[str]:
         return [item.strip() for item in self.ocr_url_allowlist.split(",") if item.strip()]
+
+    @property
+    def recognizers(self) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(t.strip().lower() for t in self.ocr_recognizers.split(",") if t.strip()))
+        unknown = [n for n in names if n not in ("tesseract", "rapidocr")]
+        if unknown or not names:
+            raise ValueError(
+                f"LINESIGHT_OCR_RECOGNIZERS={self.ocr_recognizers!r}: use tesseract, rapidocr or both "
+                "(comma-separated)"
+            )
+        return names
 
     @property
     def languages(self) -> list[str]:

@@ -20,7 +20,7 @@ LABEL_KEYS: tuple[str, ...] = (
     "P/N", "PN", "DP/N", "FRU", "FRU P/N", "Part No.", "Part Number", "Product", "Product No.",
     "Product Number", "Spare", "Model", "Model No.", "M/N", "Reg Model", "Regulatory Model", "MTM", "MT",
     "Type", "SKU", "MAC", "MAC ID", "MAC Address", "LAN MAC", "WLAN MAC", "WiFi MAC", "EAN", "EAN-13",
-    "EAN13", "UPC", "UPC-A", "GTIN",
+    "EAN13", "UPC", "UPC-A", "UPC/EAN", "GTIN", "Express Service Code",
 )  # fmt: skip
 
 
@@ -31,7 +31,7 @@ GENERIC_KEYS: dict[str, tuple[str, ...]] = {
     "part_number": ("P/N", "PN", "Part No.", "Part Number", "Product No."),
     "model": ("Model", "Model No.", "M/N"),
     "mac": ("MAC", "MAC ID", "MAC Address", "LAN MAC", "WLAN MAC", "WiFi MAC"),
-    "gtin": ("EAN", "EAN-13", "EAN13", "UPC", "UPC-A", "GTIN"),
+    "gtin": ("EAN", "EAN-13", "EAN13", "UPC", "UPC-A", "UPC/EAN", "GTIN"),
 }
 
 

@@ -22,6 +22,7 @@ from tests.support.yolo_models import detect_model
 ADMIN = {"X-API-Key": ADMIN_KEY}
 THRESHOLD = 0.85
 MAX_PIXELS = 4_000_000
+NARROW = "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf"
 
 
 def png(image: Image.Image) -> bytes:
@@ -32,7 +33,20 @@ def png(image: Image.Image) -> bytes:
 
 @pytest.fixture(scope="module")
 def ocr_url():
-    settings = OcrSettings(service_token=SERVICE_TOKEN, log_format="console", log_level="WARNING")
+    # Tesseract alone: the review flow below needs labels Tesseract misreads, which the second recognizer
+    # would catch; the two recognizers through the gateway: test_two_recognizers_disagreeing_...
+    settings = OcrSettings(
+        service_token=SERVICE_TOKEN, log_format="console", log_level="WARNING", ocr_recognizers="tesseract"
+    )
+    with serve(create_ocr(settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def ocr_both_url():
+    settings = OcrSettings(
+        service_token=SERVICE_TOKEN, log_format="console", log_level="WARNING", ocr_workers=1
+    )
     with serve(create_ocr(settings)) as url:
         yield url
 
@@ -304,3 +318,32 @@ def test_with_the_ocr_service_down_the_upload_is_refused_and_nothing_is_stored(g
     assert gw.get("/api/v1/labels", headers=gw.keys["viewer"]).json()["total"] == 0
     store, bucket = gw.app.state.store, gw.app.state.settings.bucket("images")
     assert list(store.client.list_objects(bucket, prefix="labels/", recursive=True)) == []
+
+
+@pytest.fixture
+def ocr_both_env(ocr_both_url, monkeypatch):
+    monkeypatch.setenv("LINESIGHT_OCR_URL", ocr_both_url)
+    monkeypatch.setenv("LINESIGHT_LABEL_AUTO_APPROVE_THRESHOLD", str(THRESHOLD))
+
+
+@pytest.fixture
+def gw_both(ocr_both_env, gateway_stack):
+    return gateway_stack
+
+
+def test_two_recognizers_disagreeing_send_the_read_to_review_with_what_differed(gw_both):
+    gw = gw_both
+    # an HP label in a narrow sans: Tesseract reads the serial's 5 as S, RapidOCR reads it right
+    spec = random_spec(random.Random(30), "hp")
+    spec.barcode, spec.font, spec.font_px = False, NARROW, 20
+    read = send(gw, png(render(spec)), gw.keys["operator"]).json()
+    assert read["status"] == "needs_review" and "recognizers_disagree" in read["review_reasons"], read
+    serial = by_type(read)["serial"]
+    assert serial["value"] == spec.serial and serial["review"] == "flagged"
+    assert serial["disagreement"] == "tesseract read '0JFSA9RBEL', rapidocr read '0JF5A9RBEL': S/5 at 4"
+    assert set(by_type(read)["mac"]["evidence"]) >= {"tesseract", "rapidocr"}
+    # the same label with a Code 128 of its serial: the barcode settles it, approved at once
+    spec.barcode, spec.font = True, NARROW
+    approved = send(gw, png(render(spec)), gw.keys["operator"]).json()
+    assert approved["status"] == "approved" and approved["auto_approved"] is True, approved
+    assert by_type(approved)["serial"]["value"] == spec.serial

@@ -39,7 +39,7 @@ def test_ready_with_tesseract_and_the_barcode_decoder():
         assert client.get("/health").json()["service"] == "ocr-service"
         ready = client.get("/ready")
         assert ready.status_code == 200, ready.text
-        assert set(ready.json()["checks"]) == {"tesseract", "barcode_decoder"}
+        assert set(ready.json()["checks"]) == {"tesseract", "barcode_decoder", "rapidocr"}
         metrics = client.get("/metrics").text
         assert 'linesight_http_requests_total{method="GET",route="/ready",status="200"}' in metrics
 
@@ -132,6 +132,9 @@ def test_capabilities_need_the_service_token_and_list_what_can_be_read():
     assert caps["tesseract"]["version"] == tesserocr.tesseract_version().split()[1]
     assert caps["tesseract"]["languages"] == ["eng"]
     assert "eng" in caps["tesseract"]["installed_languages"]
+    assert caps["recognizers"] == ["tesseract", "rapidocr"]
+    assert caps["rapidocr"]["version"] == "1.4.4" and len(caps["rapidocr"]["models"]) == 3
+    assert caps["rapidocr"]["providers"][-1] == "CPUExecutionProvider"
     formats = caps["barcodes"]["formats"]
     assert {"Code128", "EAN13", "QRCode", "DataMatrix"} <= set(formats)
     # the names are the ones zxing-cpp accepts back
@@ -165,7 +168,9 @@ def _metric(text: str, name: str) -> float:
 
 
 def test_a_read_past_its_deadline_answers_503_and_the_reader_is_free_again():
-    with build(ocr_workers=1, ocr_read_deadline_seconds=1) as client:
+    # Tesseract alone: a small label must read well within the second (RapidOCR's deadline: see
+    # test_ocr_recognizers.py)
+    with build(ocr_workers=1, ocr_read_deadline_seconds=1, ocr_recognizers="tesseract") as client:
         client.app.state.readers.warm()
         slow = _parse(client, _label_png(8))  # 64 labels: several seconds of Tesseract
         assert slow.status_code == 503, slow.text

@@ -151,9 +151,16 @@ class CodeOut(BaseModel):
     valid: bool = Field(description="Check digit or format right (always true once confirmed)")
     repaired: bool
     barcode_disagrees: bool
+    evidence: list[str] = Field(
+        default_factory=list,
+        description="What read or confirms it: `tesseract`, `rapidocr`, `barcode`, `check_digit`",
+    )
+    disagreement: str | None = Field(
+        None, description="How the OCR service's two recognizers read it differently (the reviewer's cue)"
+    )
     review: CodeReview = Field(
-        description="`ok` / `flagged` (under the threshold, invalid or disagreeing with a barcode) while the "
-        "read waits for review; `approved`, `corrected` or `added` once it is confirmed"
+        description="`ok` / `flagged` (under the threshold, invalid, disagreeing with a barcode or between the "
+        "recognizers) while the read waits for review; `approved`, `corrected` or `added` once it is confirmed"
     )
     token_boxes: list[TextBox] = Field(description="Where on the photo it was read")
 

@@ -34,7 +34,7 @@ class Triage:
 
 
 def _flagged(code: LabelCode, threshold: float) -> bool:
-    return code.confidence < threshold or not code.valid or code.barcode_disagrees
+    return code.confidence < threshold or not code.valid or code.barcode_disagrees or bool(code.disagreement)
 
 
 def _stored(code: LabelCode, review: str) -> dict[str, Any]:
@@ -48,6 +48,8 @@ def _stored(code: LabelCode, review: str) -> dict[str, Any]:
         "valid": code.valid,
         "repaired": code.repaired,
         "barcode_disagrees": code.barcode_disagrees,
+        "evidence": list(code.evidence),
+        "disagreement": code.disagreement,
         "token_boxes": [b.model_dump() for b in code.token_boxes],
         "review": review,
     }

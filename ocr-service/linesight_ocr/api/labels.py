@@ -53,6 +53,7 @@ async def _parse(request: Request, data: bytes, vendor_hint: str | None) -> Labe
         deskew=settings.ocr_deskew,
         review_below=settings.ocr_review_below_confidence,
         max_pixels=settings.ocr_max_read_pixels,
+        recognizers=settings.recognizers,
     )
     try:
         read, agreement = await _while_connected(

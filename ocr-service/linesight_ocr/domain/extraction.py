@@ -24,7 +24,15 @@ from linesight_ocr.domain.codes import (
     repair_digits,
     repair_to_pattern,
 )
-from linesight_ocr.domain.keys import EDGE_PUNCTUATION, KEY_END, KeyTable, Piece, lines_of, pieces_of
+from linesight_ocr.domain.keys import (
+    EDGE_PUNCTUATION,
+    KEY_END,
+    KeyTable,
+    Piece,
+    is_key_word,
+    lines_of,
+    pieces_of,
+)
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
@@ -130,9 +138,11 @@ def _right_pieces(line: list[Piece], start: int, table: KeyTable) -> list[Piece]
     return values
 
 
-def _below(key_word: Word, words: list[Word], used: set[int], table: KeyTable) -> Word | None:
+def _below(key_words: list[Word], words: list[Word], used: set[int], table: KeyTable) -> Word | None:
     """The nearest word under a key, starting near the key's left edge, unless that is a key itself."""
-    kx1, _, kx2, ky2 = key_word.prepared_box
+    key_word = key_words[-1]
+    kx1 = min(w.prepared_box[0] for w in key_words)
+    _, _, kx2, ky2 = key_word.prepared_box
     height = _height(key_word)
     best = None
     for word in words:
@@ -142,7 +152,7 @@ def _below(key_word: Word, words: list[Word], used: set[int], table: KeyTable) -
         if ky2 <= y1 <= ky2 + 2.5 * height and kx1 - height <= x1 <= kx2 + height:
             if best is None or y1 < best.prepared_box[1]:
                 best = word
-    return None if best is None or table.is_key(best.text) else best
+    return None if best is None or table.is_key(best.text) or is_key_word(best.text) else best
 
 
 def key_candidates(field: str, key: str, right: list[Piece], below: Word | None) -> list[Candidate]:
@@ -232,6 +242,8 @@ def make_code(
 
 
 def candidate_code(cand: Candidate, vendor: VendorProfile | None) -> LabelCode | None:
+    if cand.field != "model" and any(is_key_word(p.text) for p in cand.pieces):
+        return None  # a key's word (`Service` of `Service Tag`) is never a value
     penalty = {"right": 1.0, "below": BELOW_PENALTY, "unkeyed": UNKEYED_PENALTY}[cand.place]
     if len(cand.words) > 1 and cand.field != "model":
         penalty *= SPLIT_PENALTY
@@ -250,7 +262,7 @@ def _unkeyed(
 ) -> list[Candidate]:
     """Words the vendor's format points at for a field no key was read for: taken only when exactly one
     free word fits that field's format as read and no other missing field's."""
-    free = [w for w in words if id(w) not in used and not table.is_key(w.text)]
+    free = [w for w in words if id(w) not in used and not table.is_key(w.text) and not is_key_word(w.text)]
     out = []
     patterns = {
         f: fmt.pattern
@@ -318,7 +330,7 @@ def extract_codes(
             key = " ".join(p.text.rstrip(KEY_END) for p in key_pieces)
             right = [p for p in _right_pieces(line, i + length, table) if id(p.word) not in used]
             used.update(id(p.word) for p in key_pieces)
-            below = _below(key_pieces[-1].word, words, used, table) if field != "model" else None
+            below = _below([p.word for p in key_pieces], words, used, table) if field != "model" else None
             options = []
             for cand in key_candidates(field, key, right, below):
                 code = candidate_code(cand, vendor)

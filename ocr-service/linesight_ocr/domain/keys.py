@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from linesight_core.label_codes import GENERIC_KEYS
+from linesight_core.label_codes import GENERIC_KEYS, KEY_WORDS, compact
 from linesight_ocr.domain.codes import confusable
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.domain.vendors import VendorProfile
@@ -28,6 +28,12 @@ class Piece:
     @property
     def key_form(self) -> str:
         return key_form(self.text)
+
+
+def is_key_word(text: str) -> bool:
+    """A word of some label key (`Service`, `Tag`, `Express`, `Code`): never a value itself."""
+    word = compact(text)
+    return len(word) >= 3 and word in KEY_WORDS
 
 
 def key_form(text: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -20,7 +20,9 @@ from linesight_core.contracts.ocr import (
     Token,
     Vendor,
 )
+from linesight_ocr.domain import consensus, rapid
 from linesight_ocr.domain.codes import confusable
+from linesight_ocr.domain.crosschecks import check_express_code
 from linesight_ocr.domain.extraction import TokenScores, extract_codes, make_code
 from linesight_ocr.domain.glyph_check import check_glyphs
 from linesight_ocr.domain.preprocess import Prepared, prepare
@@ -44,6 +46,8 @@ MIN_ORIENTATION_AGREEMENT = 0.8
 MIN_READ_QUALITY = 0.45
 # A value only the second read got valid: the two reads disagreed.
 SECOND_READ_PENALTY = 0.85
+# RapidOCR reads bars as short scraps (`II`): text is read when a word has this many characters.
+MIN_TEXT = 3
 
 
 class ReadDeadlineExceeded(RuntimeError):
@@ -60,6 +64,8 @@ class ReadOptions:
     max_pixels: int = 40_000_000
     # time.monotonic() past which the read stops (set by the reader process; none: no deadline).
     deadline: float = math.inf
+    # "tesseract", "rapidocr" or both: with both, a code is approved only when evidence agrees on it.
+    recognizers: tuple[str, ...] = ("tesseract",)
 
     def timeout(self) -> float:
         """The limit for the next recognition: Tesseract's own, cut to what is left before the deadline;
@@ -77,7 +83,9 @@ def _box(box: tuple[int, int, int, int]) -> TextBox:
 def _both(code: LabelCode) -> LabelCode:
     # Two independent readers agreeing: the read is wrong only when both are.
     confidence = 1 - (1 - code.confidence) * (1 - BARCODE_CONFIDENCE)
-    return code.model_copy(update={"source": "both", "confidence": round(min(confidence, 0.999), 3)})
+    update = {"source": "both", "confidence": round(min(confidence, 0.999), 3), "disagreement": None}
+    update["evidence"] = [*code.evidence, consensus.BARCODE]
+    return code.model_copy(update=update)
 
 
 def _near_miss(a: str, b: str) -> bool:
@@ -98,11 +106,24 @@ def _fits(code: LabelCode, value: str, vendor: VendorProfile | None) -> bool:
 
 def _confirmed(code: LabelCode, value: str, kind: str) -> LabelCode:
     """A text read the barcode corrects: the barcode's value, the text's place on the label."""
-    update = {"value": value, "source": "both", "repaired": True, "valid": True}
+    update = {"value": value, "source": "both", "repaired": True, "valid": True, "disagreement": None}
     update["confidence"] = BARCODE_CONFIDENCE
+    update["evidence"] = [*code.evidence, consensus.BARCODE]
     if code.type in GTIN_TYPES:
         update["type"] = kind
     return code.model_copy(update=update)
+
+
+def _settle(codes: list[LabelCode], gtin: bool, text: str) -> None:
+    """A code the recognizers read differently whose other reading is the barcode's: that reading."""
+
+    def same(value: str) -> bool:
+        return value.zfill(14) == text.zfill(14) if gtin else value.upper() == text.upper()
+
+    for i, c in enumerate(codes):
+        if (c.type in GTIN_TYPES) == gtin and not same(c.value) and any(same(a) for a in c.alternatives):
+            value = next(a for a in c.alternatives if same(a))
+            codes[i] = c.model_copy(update={"value": value, "alternatives": [c.value], "valid": True})
 
 
 def merge_barcodes(
@@ -113,19 +134,23 @@ def merge_barcodes(
     for hit in hits:
         if hit.format in GTIN_FORMATS:
             key = hit.text.zfill(14)
+            _settle(codes, True, hit.text)
             same = [i for i, c in enumerate(codes) if c.type in GTIN_TYPES and c.value.zfill(14) == key]
             others = [i for i, c in enumerate(codes) if c.type in GTIN_TYPES and c.value.zfill(14) != key]
             kind = "ean8" if hit.format == "EAN8" else "upca" if hit.format in ("UPCA", "UPCE") else "ean13"
             value = hit.text[-12:] if kind == "upca" else hit.text
         else:
             text = hit.text.strip().upper()
+            _settle(codes, False, text)
             same = [i for i, c in enumerate(codes) if c.type not in GTIN_TYPES and c.value.upper() == text]
             others = [
                 i
                 for i, c in enumerate(codes)
                 if c.type not in GTIN_TYPES and _near_miss(c.value.upper(), text)
             ]
-            kind, value = "serial", text
+            # a barcode near one kind of code (a part number's Code 128) is of that kind, else a serial
+            near = {codes[i].type for i in others}
+            kind, value = (near.pop() if len(near) == 1 else "serial"), text
             serial = vendor.fields.get("serial") if vendor else None
             if not same and not others and not (serial and serial.pattern and serial.pattern.fullmatch(text)):
                 results.append("barcode_only")
@@ -217,7 +242,10 @@ def review_reasons(
     orientation_doubt: bool,
     vendor: VendorProfile | None = None,
     text_read: bool = True,
+    earned_only: bool = False,
 ) -> list[ReviewReason]:
+    """`earned_only` (two recognizers): a code also needs independent evidence (consensus.earned), and
+    a label of no known vendor goes to review."""
     reasons: list[ReviewReason] = []
     if not codes:
         reasons.append("no_codes")
@@ -227,7 +255,8 @@ def review_reasons(
         reasons.append("invalid_format")
     if any(c.barcode_disagrees for c in codes):
         reasons.append("barcode_text_disagree")
-    if any(c.confidence < review_below for c in codes):
+    # with two recognizers, a code independent evidence agrees on is not doubted for its confidence
+    if any(c.confidence < review_below and not (earned_only and consensus.earned(c)) for c in codes):
         reasons.append("low_confidence")
     serials = {c.value for c in codes if c.type == "serial" and c.valid}
     if len(serials) > 1:
@@ -238,6 +267,13 @@ def review_reasons(
         reasons.append("missing_codes")
     if codes and not text_read:
         reasons.append("no_text")  # barcodes alone: nothing printed confirms them
+    if earned_only:
+        if any(c.disagreement for c in codes):
+            reasons.append("recognizers_disagree")
+        if any(not c.disagreement and not consensus.earned(c) for c in codes):
+            reasons.append("unconfirmed")
+        if codes and vendor is None:
+            reasons.append("unknown_vendor")
     return reasons
 
 
@@ -248,6 +284,35 @@ def missing_codes(codes: list[LabelCode], vendor: VendorProfile | None) -> list[
         return []
     found = {c.type for c in codes}
     return [name for name, fmt in vendor.fields.items() if fmt.expected and name not in found]
+
+
+def _tesseract_pass(prepared: Prepared, options: ReadOptions) -> tuple[Prepared, list[Word], int, bool]:
+    """One page pass with orientation detection; again turned over when it reads as upside down."""
+    words = read_words(prepared, options.languages, options.timeout())
+    rotation, agreeing = page_rotation(words)
+    if len(words) >= 3 and read_quality(words) < MIN_READ_QUALITY:
+        # Orientation detection probably turned the page the wrong way up: read it the other way.
+        turned = prepared.turned(rotation + 180)
+        turned_words = read_words(turned, options.languages, options.timeout(), upright=True)
+        if read_quality(turned_words) > read_quality(words):
+            prepared, words = turned, turned_words
+            rotation, agreeing = page_rotation(words)
+    return prepared, words, rotation, agreeing < MIN_ORIENTATION_AGREEMENT
+
+
+def read_rapid(page: Prepared, options: ReadOptions) -> list[Word]:
+    """RapidOCR's words of the page (barcodes blanked) at the upload's scale: its detector sizes text
+    itself, and Tesseract's upscaling would only cost it time."""
+    if page.scale > 1:
+        w, h = page.image.size
+        small = page.image.resize((round(w / page.scale), round(h / page.scale)), Image.Resampling.BILINEAR)
+        page = replace(page, image=small, scale=1.0, scaled_size=small.size)
+    options.timeout()  # nothing left: stop before starting
+    try:
+        words, _ = rapid.read_words(page, options.deadline)
+    except rapid.RapidDeadline as exc:
+        raise ReadDeadlineExceeded("the read ran past its deadline") from exc
+    return words
 
 
 def read_label(
@@ -267,27 +332,42 @@ def read_label(
     prepared = prepare(
         image, deskew=options.deskew, barcode_boxes=[h.box for h in hits], max_pixels=options.max_pixels
     )
+    page = prepared
     t_prepared = time.perf_counter()
-    words = read_words(prepared, options.languages, options.timeout())
-    rotation, agreeing = page_rotation(words)
-    if len(words) >= 3 and read_quality(words) < MIN_READ_QUALITY:
-        # Orientation detection probably turned the page the wrong way up: read it the other way.
-        turned = prepared.turned(rotation + 180)
-        turned_words = read_words(turned, options.languages, options.timeout(), upright=True)
-        if read_quality(turned_words) > read_quality(words):
-            prepared, words = turned, turned_words
-            rotation, agreeing = page_rotation(words)
-    orientation_doubt = agreeing < MIN_ORIENTATION_AGREEMENT
+    words: list[Word] = []
+    rotation, orientation_doubt = 0, False
+    if "tesseract" in options.recognizers:
+        prepared, words, rotation, orientation_doubt = _tesseract_pass(prepared, options)
+    rapid_words: list[Word] = []
+    if "rapidocr" in options.recognizers:
+        rapid_words = read_rapid(page, options)
+        if not words:
+            rotation = rapid_words[0].rotation if rapid_words else 0
     t_ocr = time.perf_counter()
 
     hinted = profiles.get(vendor_hint.strip().lower()) if vendor_hint else None
-    profile = hinted or recognise(profiles, [w.text for w in words])
-    scores = token_scorer(words, profile) if token_scorer is not None else None
-    codes = extract_codes(words, profile, scores)
-    codes = second_read(codes, words, prepared, profile, options)
-    codes = check_glyphs(codes, words, prepared, profile, options.languages, options.timeout())
+    profile = hinted or recognise(profiles, [w.text for w in (*words, *rapid_words)])
+    codes: list[LabelCode] = []
+    if words:
+        scores = token_scorer(words, profile) if token_scorer is not None else None
+        codes = extract_codes(words, profile, scores)
+        codes = second_read(codes, words, prepared, profile, options)
+        codes = check_glyphs(codes, words, prepared, profile, options.languages, options.timeout())
+    if "rapidocr" in options.recognizers:
+        rapid_codes = extract_codes(consensus.unglue(rapid_words, profile), profile)
+        if "tesseract" in options.recognizers:
+            codes = consensus.combine(codes, rapid_codes, words, rapid_words)
+        else:
+            codes = rapid_codes
+    codes = check_express_code(codes, [*words, *rapid_words])
     codes, agreement = merge_barcodes(codes, hits, profile)
-    reasons = review_reasons(codes, options.review_below, orientation_doubt, profile, bool(words))
+    both = len(set(options.recognizers)) > 1
+    text_read = bool(words) or any(len(w.text) >= MIN_TEXT for w in rapid_words)
+    reasons = review_reasons(
+        codes, options.review_below, orientation_doubt, profile, text_read, earned_only=both
+    )
+    if "tesseract" not in options.recognizers:
+        words = rapid_words  # the tokens of a read without Tesseract
     end = time.perf_counter()
     read = LabelRead(
         image_width=image.width,

@@ -25,7 +25,7 @@ from PIL import Image
 
 from linesight_core.contracts.ocr import LabelRead
 from linesight_ocr import metrics
-from linesight_ocr.domain import engine
+from linesight_ocr.domain import engine, rapid
 from linesight_ocr.domain.label import ReadDeadlineExceeded, ReadOptions, TokenScorer, read_label
 from linesight_ocr.domain.vendors import load_profiles
 
@@ -47,8 +47,11 @@ class ReadCancelled(RuntimeError):
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(tessdata: str, token_model: str) -> None:
+def _start_worker(tessdata: str, token_model: str, rapid_config: tuple[str, int] | None) -> None:
     engine.configure(tessdata, 1)
+    if rapid_config is not None:  # RapidOCR's three ONNX sessions, loaded once for every read here
+        rapid.configure(*rapid_config)
+        rapid.check()
     _worker["profiles"] = load_profiles()
     scorer: TokenScorer | None = None
     if token_model and Path(token_model).is_file():
@@ -68,6 +71,8 @@ def _read(
         read, agreement = read_label(
             image, options, _worker["profiles"], vendor_hint, decode_ms, _worker["scorer"]
         )
+    except rapid.RapidDeadline:
+        raise ReadDeadlineExceeded("the read ran past its deadline") from None
     except engine.TesseractTimeout:
         if time.monotonic() >= options.deadline - 0.05:  # the recognition was cut to the deadline
             raise ReadDeadlineExceeded("the read ran past its deadline") from None
@@ -75,9 +80,9 @@ def _read(
     return read, agreement, metrics.GLYPH_CORRECTIONS._value.get() - before
 
 
-def _serve(conn: Connection, tessdata: str, token_model: str) -> None:
+def _serve(conn: Connection, tessdata: str, token_model: str, rapid_config: tuple[str, int] | None) -> None:
     """A reader process: one job at a time from the pipe, its answer or its exception back."""
-    _start_worker(tessdata, token_model)
+    _start_worker(tessdata, token_model, rapid_config)
     while True:
         try:
             kind, args = conn.recv()
@@ -94,7 +99,7 @@ def _serve(conn: Connection, tessdata: str, token_model: str) -> None:
 
 
 class _Reader:
-    def __init__(self, args: tuple[str, str]) -> None:
+    def __init__(self, args: tuple[str, str, tuple[str, int] | None]) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(child, *args), daemon=True, name="label-reader")
@@ -115,11 +120,17 @@ class _Reader:
 
 class ReaderPool:
     def __init__(
-        self, workers: int, tessdata: str = "", token_model: str = "", deadline_seconds: float = 60.0
+        self,
+        workers: int,
+        tessdata: str = "",
+        token_model: str = "",
+        deadline_seconds: float = 60.0,
+        rapid_config: tuple[str, int] | None = ("auto", 1),
     ) -> None:
+        """`rapid_config`: RapidOCR's (providers, threads), loaded in every reader; None: not loaded."""
         self.workers = max(1, workers)
         self.deadline_seconds = deadline_seconds
-        self._args = (tessdata, token_model)
+        self._args = (tessdata, token_model, rapid_config)
         self._lock = threading.Lock()
         self._idle: queue.Queue[_Reader] = queue.Queue()
         self._all: set[_Reader] = set()

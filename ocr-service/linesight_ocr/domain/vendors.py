@@ -63,9 +63,14 @@ def load_profiles(folder: Path = VENDOR_DIR) -> dict[str, VendorProfile]:
     return {p.id: p for p in profiles}
 
 
+CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+
+
 def recognise(profiles: dict[str, VendorProfile], words: list[str]) -> VendorProfile | None:
     """The vendor whose words appear most often among the label's words (ties: first by id)."""
-    seen = [w.upper().strip(":.,;()[]") for w in words]
+    # RapidOCR drops spaces (`DELLLatitude`): the word's capitalised parts count too
+    parts = [p for w in words for p in CAMEL.findall(w) if p != w]
+    seen = [w.upper().strip(":.,;()[]") for w in (*words, *parts)]
     best, best_hits = None, 0
     for profile in profiles.values():
         hits = sum(1 for w in seen if w in profile.words)

@@ -18,6 +18,12 @@ ReviewReason = Literal[
     "orientation_uncertain",
     "missing_codes",
     "no_text",
+    # With two recognizers (ocr-service LINESIGHT_OCR_RECOGNIZERS): they read a code differently (the
+    # code's `disagreement` says how), a code only one of them read with nothing else confirming it, a
+    # label of no known vendor (no profile says which codes it must carry).
+    "recognizers_disagree",
+    "unconfirmed",
+    "unknown_vendor",
 ]
 
 
@@ -58,6 +64,14 @@ class LabelCode(BaseModel):
         False, description="A barcode of the same type carries a different value than the text"
     )
     token_boxes: list[TextBox] = Field(default_factory=list, description="Boxes of the tokens it came from")
+    evidence: list[str] = Field(
+        default_factory=list,
+        description="What read or confirms the value: `tesseract`, `rapidocr`, `barcode`, `check_digit`",
+    )
+    disagreement: str | None = Field(
+        None, description="How the recognizers read it differently (`tesseract read ..., rapidocr read ...`)"
+    )
+    alternatives: list[str] = Field(default_factory=list, description="Other values a recognizer read")
 
 
 class Vendor(BaseModel):

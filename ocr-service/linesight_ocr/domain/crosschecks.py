@@ -1,0 +1,97 @@
+"""Cross-checks between codes printed on one label that decide, not guess.
+
+Dell's Express Service Code is the Service Tag read as a base-36 number (0-9, A-Z), written in decimal
+(`6HALZZ3` → 14106441567): where both are printed they must agree. Agreement confirms the tag; a tag read one or two characters off the decoded code is corrected
+to it (the digits of the code and the characters of the tag are read independently, so an agreeing pair
+is no accident); a tag that fits neither goes to review as read."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from linesight_core.contracts.ocr import LabelCode
+from linesight_ocr.domain.keys import lines_of
+from linesight_ocr.domain.reading import Word
+
+EXPRESS = "express_service_code"
+TAG_LENGTH = 7
+DIGITS = re.compile(r"\d+")
+# The 11-digit code of a 7-character tag (36**7 is 78 364 164 096).
+MAX_CODE_DIGITS = 11
+
+
+def tag_of(code: str) -> str | None:
+    """The Service Tag an Express Service Code stands for, or None when it cannot be one."""
+    digits = "".join(ch for ch in code if ch.isdigit())
+    if not digits or len(digits) > MAX_CODE_DIGITS:
+        return None
+    number = int(digits)
+    if number == 0 or number >= 36**TAG_LENGTH:
+        return None
+    out = ""
+    while number:
+        number, rest = divmod(number, 36)
+        out = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rest] + out
+    return out.rjust(TAG_LENGTH, "0")
+
+
+def express_codes(words: list[Word]) -> list[str]:
+    """The digits after `Express Service Code` (or `ESC`) on a line, as one number (`141 064 415 67`)."""
+    found = []
+    for line in lines_of(words):
+        texts = [w.text for w in line]
+        joined = " ".join(texts).upper().replace(":", " ")
+        squeezed = joined.replace(" ", "")
+        at = squeezed.find("EXPRESSSERVICECODE")
+        if at < 0 and "ESC" not in joined.split():
+            continue
+        tail = squeezed[at + len("EXPRESSSERVICECODE") :] if at >= 0 else squeezed.split("ESC", 1)[1]
+        digits = "".join(DIGITS.findall(tail))
+        if len(digits) >= 6:
+            found.append(digits)
+    return found
+
+
+def check_express_code(codes: list[LabelCode], words: list[Word]) -> list[LabelCode]:
+    """Dell serials confirmed (`evidence` gets `express_service_code`) or corrected by the label's Express
+    Service Code, read from `words` (every recognizer's)."""
+    tags = {t for t in (tag_of(c) for c in express_codes(words)) if t is not None}
+    if not tags:
+        return codes
+    out = []
+    for code in codes:
+        if code.type != "serial" or len(code.value) != TAG_LENGTH:
+            out.append(code)
+            continue
+        readings = [code.value, *code.alternatives]
+        agreeing = [r for r in readings if r in tags]
+        if agreeing:
+            out.append(_confirmed(code, agreeing[0], repaired=agreeing[0] != code.value))
+            continue
+        near = [t for t in tags if _differences(code.value, t) <= 2]
+        if len(near) == 1:
+            out.append(_confirmed(code, near[0], repaired=True))
+        else:
+            out.append(code)
+    return out
+
+
+def _differences(a: str, b: str) -> int:
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in ops if op != "equal")
+
+
+def _confirmed(code: LabelCode, value: str, *, repaired: bool) -> LabelCode:
+    alternatives = [a for a in (code.value, *code.alternatives) if a != value]
+    return code.model_copy(
+        update={
+            "value": value,
+            "valid": True,
+            "repaired": code.repaired or repaired,
+            "alternatives": alternatives,
+            "disagreement": None,
+            "evidence": [*code.evidence, EXPRESS],
+            "confidence": max(code.confidence, 0.95),
+        }
+    )

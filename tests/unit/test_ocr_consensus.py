@@ -1,0 +1,63 @@
+"""The character-level alignment of two recognizers' reads, their pairing per field, what counts as
+evidence for auto-approval, and the Express Service Code's base-36 decoding."""
+
+from linesight_core.contracts.ocr import LabelCode
+from linesight_ocr.domain.consensus import combine, describe, earned, similarity
+from linesight_ocr.domain.crosschecks import tag_of
+from linesight_ocr.synthetic_hard import express_service_code
+
+
+def code(kind: str, value: str, valid: bool = True, confidence: float = 0.9) -> LabelCode:
+    return LabelCode(type=kind, value=value, raw=value, confidence=confidence, source="ocr", valid=valid)
+
+
+def test_alignment_names_each_differing_stretch_not_a_shifted_tail():
+    assert describe("PF3K9ZO2", "PF3K9Z02") == "tesseract read 'PF3K9ZO2', rapidocr read 'PF3K9Z02': O/0 at 7"
+    # a dropped character is one difference, the rest still lines up
+    assert describe("FZ3DHQD#1DQ", "F3DHQD#1DQ").endswith(": 'Z' only in tesseract's at 2")
+    assert describe("26:52:59", "7A:26:52:59").endswith(": '7A:' only in rapidocr's at 1")
+    assert similarity("2D", "2DDA1A6FD8B1") == 0.9 and similarity("ABCD", "WXYZ") == 0.0
+
+
+def test_agreeing_reads_are_evidence_and_differing_ones_are_not():
+    agreed = combine(
+        [code("serial", "PF3K9ZQ2", confidence=0.7)], [code("serial", "PF3K9ZQ2", confidence=0.7)]
+    )
+    assert [c.evidence for c in agreed] == [["tesseract", "rapidocr"]] and earned(agreed[0])
+    assert agreed[0].confidence == 0.95  # wrong only when both are: at least 0.95
+    # models compare as letters and digits: RapidOCR drops the spaces
+    assert combine([code("model", "ThinkPad T14 Gen 3")], [code("model", "ThinkPadT14Gen3")])[0].evidence == [
+        "tesseract",
+        "rapidocr",
+    ]
+    differ = combine([code("serial", "0JFSA9RBEL", valid=False)], [code("serial", "0JF5A9RBEL")])
+    assert [c.value for c in differ] == ["0JF5A9RBEL"] and differ[0].alternatives == ["0JFSA9RBEL"]
+    assert differ[0].disagreement and not earned(differ[0])
+    # one recognizer alone: not earned, except a GTIN whose check digit holds
+    alone = combine([code("serial", "PF3K9ZQ2"), code("ean13", "4006381333931")], [])
+    assert [earned(c) for c in alone] == [False, True]
+    # unlike values of one field are two codes, each seen by one recognizer
+    two = combine([code("serial", "AAAA1111")], [code("serial", "ZZZZ9999")])
+    assert [c.evidence for c in two] == [["tesseract"], ["rapidocr"]]
+
+
+def test_a_check_digit_decides_between_two_gtin_reads():
+    out = combine([code("ean13", "4006381333932", valid=False)], [code("ean13", "4006381333931")])
+    assert out[0].value == "4006381333931" and out[0].disagreement is None and earned(out[0])
+
+
+def test_the_express_service_code_is_the_tag_in_base_36():
+    assert express_service_code("6HALZZ3") == "14106441567"
+    assert tag_of("141 064 415 67") == "6HALZZ3" and tag_of("0000000") is None
+    assert tag_of("99999999999999") is None  # more than any 7-character tag
+
+
+def test_a_code_one_extraction_missed_counts_when_the_other_text_holds_it():
+    from linesight_ocr.domain.reading import Word
+
+    line = [Word("P/N", 0.9, (0, 0, 30, 10), (0, 0, 30, 10), 1, 1, 1)]
+    line.append(Word("S2BJDS#CJL", 0.9, (40, 0, 140, 10), (40, 0, 140, 10), 1, 1, 2))
+    seen = combine([], [code("part_number", "S2BJDS#CJL")], tesseract_words=line)
+    assert seen[0].evidence == ["tesseract", "rapidocr"] and earned(seen[0])
+    unseen = combine([], [code("part_number", "S2BJDS#CJX")], tesseract_words=line)
+    assert unseen[0].evidence == ["rapidocr"] and not earned(unseen[0])
