@@ -1,5 +1,6 @@
-"""On the whole local stack, in headless Chromium: an operator signs in; two generated Dell labels read on
-the Labels page from files, then cleared from the review queue with the keyboard only: the first one's
+"""On the whole local stack, in headless Chromium: an operator signs in; two generated labels (a Dell one
+with a wrong check digit, an HP one the two recognizers read differently) read on the Labels page from
+files, then cleared from the review queue with the keyboard only: the first one's
 wrong EAN corrected in its field (a wrong value refused in the gateway's words first, the typed value
 kept), Enter to save; the next read opens by itself and Alt+A approves it. Each step is checked on the
 page and through the API."""
@@ -15,6 +16,8 @@ from PIL import Image
 from linesight_core.label_codes import gtin_check_digit
 from linesight_ocr.synthetic import LabelSpec, random_spec, render
 from tests.support.browser import StreamlitPage
+
+NARROW = "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf"
 
 
 def png(image: Image.Image) -> bytes:
@@ -68,7 +71,7 @@ def read_in_browser(app: StreamlitPage, photo: bytes, vendor: str) -> None:
 
 
 def waiting(gateway) -> list[dict]:
-    return gateway.get("/api/v1/labels", params={"status": "needs_review", "vendor": "dell"}).json()["items"]
+    return gateway.get("/api/v1/labels", params={"status": "needs_review"}).json()["items"]
 
 
 def right_ean(spec: LabelSpec) -> str:
@@ -78,10 +81,12 @@ def right_ean(spec: LabelSpec) -> str:
 def test_labels_read_then_corrected_and_approved_from_the_queue_by_keyboard(
     stack, gateway, operator, ui_page, tmp_path
 ):
-    assert waiting(gateway) == []  # no Dell read waits before this journey
+    assert waiting(gateway) == []  # no read waits before this journey
     bad_ean = random_spec(random.Random(11), "dell", valid_ean=False)  # the printed check digit is wrong
-    plain = random_spec(random.Random(4), "dell")
-    plain.barcode = False
+    # An HP label in a narrow sans: Tesseract reads a 5 of the serial as S and RapidOCR does not, so the
+    # read waits for a person although every code is valid (a plain label both read alike is approved).
+    plain = random_spec(random.Random(30), "hp")
+    plain.barcode, plain.font, plain.font_px = False, NARROW, 20
 
     app = StreamlitPage(ui_page, stack.urls["ui"]).open()
     username, password = operator
@@ -97,16 +102,12 @@ def test_labels_read_then_corrected_and_approved_from_the_queue_by_keyboard(
     assert app.page.get_by_label(f"Value {position}", exact=True).input_value() == bad_ean.ean13
     assert app.page.locator('[data-testid="stDataFrame"]').count() == 1  # the codes table
     app.screenshot(tmp_path / "labels-read.png")
-    read_in_browser(app, png(render(plain)), "dell")
+    read_in_browser(app, png(render(plain)), "hp")
     first, second = waiting(gateway)
     assert {c["type"]: c["value"] for c in first["codes"]}["ean13"] == bad_ean.ean13
 
     # the queue, oldest first
     app.page.get_by_text("Review queue", exact=True).click()
-    app.settle()
-    vendor_filter = app.page.get_by_label("Vendor", exact=True)
-    vendor_filter.click()
-    app.page.get_by_role("option", name="dell", exact=True).click()
     app.settle()
     app.expect_text("2 label reads")
     app.expect_text(f"Label read {first['id']}")
@@ -138,7 +139,7 @@ def test_labels_read_then_corrected_and_approved_from_the_queue_by_keyboard(
     app.expect_text("The review queue is empty")
     app.assert_no_exception()
 
-    after = {r["id"]: r for r in gateway.get("/api/v1/labels", params={"vendor": "dell"}).json()["items"]}
+    after = {r["id"]: r for r in gateway.get("/api/v1/labels").json()["items"]}
     assert after[first["id"]]["status"] == "corrected" and after[second["id"]]["status"] == "approved"
     assert {c["type"]: c["value"] for c in after[first["id"]]["codes"]}["ean13"] == right_ean(bad_ean)
     assert waiting(gateway) == []
