@@ -43,8 +43,10 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module, not per session: Playwright's sync API keeps an event loop running in the main thread
+    # while it is started, and every later test calling asyncio.run() would fail beside it.
     with chromium() as browser:
         yield browser
 
