@@ -192,8 +192,15 @@ class RunResult:
 
 
 async def _client(
-    port: int, requests: list[bytes], offset: int, until: float, out: list[float], bad: list[bytes]
+    port: int,
+    requests: list[bytes],
+    offset: int,
+    until: float,
+    out: list[float],
+    bad: list[bytes],
+    think: float = 0.0,
 ):
+    """One closed-loop client on a raw keep-alive connection; `think` s between requests."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
@@ -211,6 +218,8 @@ async def _client(
             else:
                 bad.append(head[:12] + b" " + body[:300])
             i += 1
+            if think:
+                await asyncio.sleep(think)
     finally:
         writer.close()
 

@@ -58,38 +58,6 @@ class Round:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-async def _client(
-    port: int,
-    requests: list[bytes],
-    offset: int,
-    until: float,
-    think: float,
-    out: list[float],
-    bad: list[bytes],
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    i = offset
-    try:
-        while time.perf_counter() < until:
-            t0 = time.perf_counter()
-            writer.write(requests[i % len(requests)])
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            body = await reader.readexactly(length)
-            if head[9:10] == b"2":
-                out.append(time.perf_counter() - t0)
-            else:
-                bad.append(head[:12] + b" " + body[:200])
-            i += 1
-            if think:
-                await asyncio.sleep(think)
-    finally:
-        writer.close()
-
-
 async def _measure(
     port: int, live: list[bytes], replay: list[bytes] | None, args: argparse.Namespace, label: str
 ) -> Round:
@@ -97,12 +65,12 @@ async def _measure(
     replayed: list[float] = []
     until = time.perf_counter() + args.seconds
     jobs = [
-        _client(port, live, k * 7, until, args.think_ms / 1000, result.live, result.errors)
+        bench._client(port, live, k * 7, until, result.live, result.errors, args.think_ms / 1000)
         for k in range(args.live_clients)
     ]
     if replay is not None:
         jobs += [
-            _client(port, replay, k * 5, until, 0.0, replayed, result.errors)
+            bench._client(port, replay, k * 5, until, replayed, result.errors)
             for k in range(args.replay_clients)
         ]
     t0 = time.perf_counter()
