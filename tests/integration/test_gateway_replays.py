@@ -18,7 +18,8 @@ from linesight_inference.main import create_app as create_inference
 from linesight_inference.settings import InferenceSettings
 from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
-from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
+from tests.integration.conftest import ADMIN_KEY
+from tests.integration.test_gateway_inspections import env  # noqa: F401 - a fixture
 from tests.support.onnx_models import yolo_onnx
 from tests.support.servers import serve
 from tests.support.synthetic import CLASSES, draw_scene, jpeg
@@ -32,14 +33,8 @@ NO_TAPE = {"wrench": 1, "screwdriver": 1, "tape": 0}
 
 
 @pytest.fixture
-def stack(fresh_service_env, monkeypatch, tmp_path):
-    for key, value in fresh_service_env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("LINESIGHT_SERVICE_TOKEN", SERVICE_TOKEN)
-    monkeypatch.setenv("LINESIGHT_ADMIN_API_KEY", ADMIN_KEY)
-    monkeypatch.setenv("LINESIGHT_LOG_FORMAT", "console")
-    monkeypatch.setenv("LINESIGHT_MODEL_CACHE_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("LINESIGHT_HTTP_RETRIES", "0")
+def stack(env, fresh_service_env):  # noqa: F811 - env is the inspections tests' fixture
+    monkeypatch = env
     # The first inspection loads the model; on a busy machine that can take longer than the default
     # wait, and a `pending` inspection has no answer to give feedback on.
     monkeypatch.setenv("LINESIGHT_INFERENCE_TIMEOUT_SECONDS", "60")
