@@ -328,7 +328,8 @@ def figures(station: dict[str, Any]) -> None:
         )
     with right:
         st.markdown("**NOK rate per day**")
-        st.line_chart(per_day[["NOK rate"]], x_label="day", y_label="NOK rate", color=CHART_COLOURS[1])
+        # bars, not a line: a station's first day is one point, which a line chart does not draw
+        st.bar_chart(per_day[["NOK rate"]], x_label="day", y_label="NOK rate", color=CHART_COLOURS[1])
     versions = station_tables.per_version_frame(stats)
     if versions.empty:
         return
