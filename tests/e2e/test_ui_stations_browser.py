@@ -2,8 +2,9 @@
 on the Stations page, creates a classify station with a reference photo from a model the registry has;
 the same name again is refused in the gateway's words with the typed name kept; a low-confidence
 threshold above the success threshold is refused, then a threshold change is saved; after a few
-inspections with operators' feedback the station's figures are charts. Each step is checked on the page
-and through GET /api/v1/stations."""
+inspections with operators' feedback the station's figures are charts. Then a detect station on a model
+without a version yet (its expected item typed, with a count), deactivated. Each step is checked on the
+page and through GET /api/v1/stations."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.support.onnx_models import yolo_onnx
 
 MODEL = f"ui-check-{secrets.token_hex(3)}"  # the tiny classifier's classes: ok, scratch, dent
 STATION = f"final-check-{secrets.token_hex(3)}"
+DETECTOR = f"ui-bench-{secrets.token_hex(3)}"  # a detect model without a version yet
 
 
 def photo(colour: tuple[int, int, int]) -> bytes:
@@ -48,6 +50,7 @@ def classifier(gateway, tmp_path_factory) -> str:
     assert up.status_code == 201, up.text
     promoted = gateway.put(f"/api/v1/models/{MODEL}/aliases/production", json={"version": 1})
     assert promoted.status_code == 200, promoted.text
+    assert gateway.post("/api/v1/models", json={"name": DETECTOR, "task": "detect"}).status_code == 201
     return MODEL
 
 
@@ -91,6 +94,16 @@ def type_number(app: StreamlitPage, label: str, value: str) -> None:
     field = app.page.get_by_label(label, exact=True)
     field.fill(value)
     field.press("Enter")  # a number input takes the value on Enter (or when it loses focus)
+    app.settle()
+
+
+def type_option(app: StreamlitPage, label: str, text: str) -> None:
+    """Add `text` to the multiselect labelled `label` as a new option (it takes typed ones)."""
+    box = app.page.get_by_label(label, exact=True)
+    box.click()
+    box.press_sequentially(text)
+    box.press("Enter")
+    app.page.keyboard.press("Escape")
     app.settle()
 
 
@@ -147,10 +160,10 @@ def test_an_admin_creates_edits_and_watches_a_station(app, gateway, classifier, 
     # a low-confidence threshold above the success threshold is refused, and stays in its field
     app.page.get_by_role("tab", name="Settings").click()
     app.settle()
-    shot(app, tmp_path, "stations-settings")
     type_number(app, "Low-confidence threshold", "0.9")
     app.click("Save changes")
     app.expect_text("low_confidence must not be above success")
+    shot(app, tmp_path, "stations-refused")
     assert app.page.get_by_label("Low-confidence threshold", exact=True).input_value() == "0.90"
     assert stations_named(gateway, STATION)[0]["thresholds"] == {"success": 0.7, "low_confidence": 0.5}
     # raised above it, the change is saved
@@ -187,3 +200,23 @@ def test_an_admin_creates_edits_and_watches_a_station(app, gateway, classifier, 
     app.assert_no_exception()
     assert not app.errors(), app.errors()
     shot(app, tmp_path, "stations")
+
+    # a detect station whose model has no version yet: the item typed, with its count; then deactivated
+    bench = f"{STATION}-bench"
+    view(app, "New station")
+    app.fill("Name", bench)
+    app.page.get_by_label("Name", exact=True).press("Tab")
+    app.settle()
+    choose(app, "Model", f"{DETECTOR} (detect)")
+    type_option(app, "Expected items", "wrench")
+    type_number(app, "wrench: at least", "2")
+    app.click("Create the station")
+    app.expect_text(f"Station {bench} created.")
+    [detect] = stations_named(gateway, bench)
+    assert detect["mode"] == "detect" and detect["expected_items"] == [{"label": "wrench", "min_count": 2}]
+    app.page.get_by_role("tab", name="Deactivate or delete").click()
+    app.settle()
+    app.click("Deactivate the station")
+    app.expect_text(f"Station {bench} is deactivated.")
+    app.assert_no_exception()
+    assert stations_named(gateway, bench)[0]["active"] is False
