@@ -350,7 +350,8 @@ def figures(station: dict[str, Any]) -> None:
 
 def settings_section(station: dict[str, Any], models: list[ModelOut]) -> None:
     sid = str(station["id"])
-    prefix = f"edit-{sid}-{station['updated_at']}"  # a saved change starts the fields from the new values
+    saves = f"stations-saves-{sid}"  # a saved change starts the fields again from the station's values
+    prefix = f"edit-{sid}-{st.session_state.get(saves, 0)}"
     body = station_fields(prefix, station, models)
     state = station_tables.training_state_text(station.get("training_state") or {})
     if state:
@@ -367,6 +368,7 @@ def settings_section(station: dict[str, Any], models: list[ModelOut]) -> None:
             st.session_state[FLASH] = (
                 f"Station {saved['name']} saved: {station_tables.changes_text(changed)}."
             )
+            st.session_state[saves] = st.session_state.get(saves, 0) + 1
             st.rerun()
 
 
@@ -375,10 +377,13 @@ def photo_section(station: dict[str, Any]) -> None:
     left, right = st.columns(2)
     with left:
         if station["has_reference_image"]:
-            photo = ask(lambda: gateway.reference_image(sid), action="load the reference photo", stop=False)
+            # b"": the gateway has no photo (gone from storage); None: it could not be asked (the error says)
+            photo = ask(
+                lambda: gateway.reference_image(sid) or b"", action="load the reference photo", stop=False
+            )
             if photo:
                 st.image(photo, caption=f"Reference photo of {station['name']}", width="stretch")
-            elif photo is None:
+            elif photo == b"":
                 st.warning("The reference photo is gone from storage: upload it again.")
         else:
             st.info("No reference photo yet: it shows operators what a good photo looks like.")
@@ -435,8 +440,7 @@ def retire_section(station: dict[str, Any]) -> None:
 
             if ask(delete, action="delete the station", needs="admin", stop=False):
                 st.session_state[FLASH] = f"Station {name} is deleted."
-                st.session_state.pop(PICK, None)
-                st.rerun()
+                st.rerun()  # the next run opens the first station left
 
 
 def station_view(stations: list[dict[str, Any]], models: list[ModelOut]) -> None:
