@@ -3,8 +3,8 @@ on the Stations page, creates a classify station with a reference photo from a m
 the same name again is refused in the gateway's words with the typed name kept; a low-confidence
 threshold above the success threshold is refused, then a threshold change is saved; after a few
 inspections with operators' feedback the station's figures are charts. Then a detect station on a model
-without a version yet (its expected item typed, with a count), deactivated. Each step is checked on the
-page and through GET /api/v1/stations."""
+without a version yet (its expected item typed, with a count), deactivated, then deleted. Each step is
+checked on the page and through GET /api/v1/stations."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def test_an_admin_creates_edits_and_watches_a_station(app, gateway, classifier, 
     # listed; its reference photo shown
     view(app, "Stations")
     choose(app, "Station", STATION)
-    assert f"{MODEL}@production · OK: ok" in app.main_text()
+    assert f"active · classify · {MODEL}@production · OK: ok" in app.main_text()
     app.page.get_by_role("tab", name="Reference photo").click()
     app.settle()
     assert app.page.locator('[data-testid="stImage"] img').count() == 1
@@ -201,7 +201,7 @@ def test_an_admin_creates_edits_and_watches_a_station(app, gateway, classifier, 
     assert not app.errors(), app.errors()
     shot(app, tmp_path, "stations")
 
-    # a detect station whose model has no version yet: the item typed, with its count; then deactivated
+    # a detect station whose model has no version yet: the item typed, with its count; deactivated
     bench = f"{STATION}-bench"
     view(app, "New station")
     app.fill("Name", bench)
@@ -220,3 +220,10 @@ def test_an_admin_creates_edits_and_watches_a_station(app, gateway, classifier, 
     app.expect_text(f"Station {bench} is deactivated.")
     app.assert_no_exception()
     assert stations_named(gateway, bench)[0]["active"] is False
+    # it has no inspections, so it can go for good
+    app.page.get_by_text(f"Yes, delete {bench} for good", exact=True).click()
+    app.settle()
+    app.click("Delete the station")
+    app.expect_text(f"Station {bench} is deleted.")
+    app.assert_no_exception()
+    assert stations_named(gateway, bench) == []

@@ -455,10 +455,13 @@ def station_view(stations: list[dict[str, Any]], models: list[ModelOut]) -> None
         "Station",
         list(by_id),
         key=PICK,
-        format_func=lambda i: by_id[i]["name"] + ("" if by_id[i]["active"] else " (deactivated)"),
+        # the name only: a label that changes (say, with the station's state) makes Streamlit take the
+        # selectbox for a new one, which opens the first station on the run after
+        format_func=lambda i: by_id[i]["name"],
     )
     station = by_id[picked]
     facts = [
+        "active" if station["active"] else "deactivated: takes no inspections",
         station["mode"],
         f"{station['model_name']}@{station['model_alias']}",
         station_tables.items_text(station),
