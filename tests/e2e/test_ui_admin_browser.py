@@ -1,7 +1,8 @@
 """The Admin page in headless Chromium on the whole local stack, as an admin signed in with a password
 (one page for the module): an API key made on the page is shown once and works, then revoked on the
 page it gets 401; a user made on the page can sign in, a taken username and a short password are
-refused in words with the form kept; the audit log, filtered by action, shows each of these changes.
+refused in words with the form kept, a password reset and a deactivation end the user's sessions; the
+audit log, filtered by action, shows each of these changes.
 Each step is checked on the page and through the gateway's API."""
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ def admin_app(stack: Stack, gateway: httpx.Client, browser: Browser) -> Iterator
         yield app
 
 
+def sign_in(stack: Stack, username: str, password: str) -> str:
+    """A session token of the user, through the gateway's API."""
+    login = httpx.post(
+        f"{stack.urls['gateway']}/api/v1/auth/login",
+        json={"username": username, "password": password},
+        timeout=30,
+    )
+    assert login.status_code == 200, login.text
+    return str(login.json()["token"])
+
+
 def view(app: StreamlitPage, name: str) -> None:
     app.page.locator('[data-testid="stRadio"]').get_by_text(name, exact=True).click()
     app.settle()
@@ -53,7 +65,10 @@ def view(app: StreamlitPage, name: str) -> None:
 
 
 def pick(app: StreamlitPage, label: str, option: str) -> None:
-    app.page.get_by_label(label, exact=True).click()
+    box = app.page.get_by_label(label, exact=True)
+    # at the foot of Streamlit's scrolled main area a click focuses the box without opening its list
+    box.scroll_into_view_if_needed()
+    box.click()
     app.page.get_by_role("option", name=option, exact=True).click()
     app.settle()
 
@@ -118,12 +133,7 @@ def test_a_user_made_on_the_page_signs_in_and_bad_input_is_refused_in_words(admi
     app.expect_text(f"The user {username} (engineer) is made")
     [user] = [u for u in gateway.get("/api/v1/users").json()["items"] if u["username"] == username]
     assert (user["display_name"], user["role"], user["active"]) == ("Mara Lindqvist", "engineer", True)
-    login = httpx.post(
-        f"{stack.urls['gateway']}/api/v1/auth/login",
-        json={"username": username, "password": password},
-        timeout=30,
-    )
-    assert login.status_code == 200, login.text
+    token, me = sign_in(stack, username, password), f"{stack.urls['gateway']}/api/v1/me"
 
     # the same username again: the gateway's 409 in words, the form as typed
     app.fill("Username", username).fill("Display name", "Someone Else")
@@ -133,6 +143,7 @@ def test_a_user_made_on_the_page_signs_in_and_bad_input_is_refused_in_words(admi
     app.expect_text(f"The username '{username}' is taken; pick another.")
     assert app.page.get_by_label("Username", exact=True).input_value() == username
     assert app.page.get_by_label("Display name", exact=True).input_value() == "Someone Else"
+    app.screenshot(SCREENSHOT.with_name("admin-users.png"))
     # a short password: the gateway's 422 in words
     app.fill("Username", f"{username}-2").fill("Password", "short").fill("Repeat the password", "short")
     app.click("Create user")
@@ -143,5 +154,25 @@ def test_a_user_made_on_the_page_signs_in_and_bad_input_is_refused_in_words(admi
     ]
     assert names.count(username) == 1 and f"{username}-2" not in names
 
+    # a password reset ends the session the user had; they sign in with the new password
+    pick(app, "User to change", f"{username} (Mara Lindqvist) · engineer")
+    new_password = secrets.token_urlsafe(12)
+    app.fill("New password", new_password).fill("Repeat the new password", new_password)
+    app.click("Reset password")
+    app.assert_no_exception()
+    app.expect_text(f"The password of {username} is reset")
+    assert httpx.get(me, headers={"X-API-Key": token}, timeout=30).status_code == 401
+    token = sign_in(stack, username, new_password)
+    # a lower role and deactivated: the new session ends too
+    pick(app, "Change role", "operator")
+    app.page.get_by_text("Active (may sign in)", exact=True).click()
+    app.click("Save changes")
+    app.assert_no_exception()
+    app.expect_text(f"The user {username} is changed: role, active. Their sessions are ended.")
+    after = gateway.get(f"/api/v1/users/{user['id']}").json()
+    assert (after["role"], after["active"]) == ("operator", False)
+    assert httpx.get(me, headers={"X-API-Key": token}, timeout=30).status_code == 401
+
     audit_shows(app, "user.create", username)
+    audit_shows(app, "user.update", username, "password_reset=true", "active=false")
     app.screenshot(SCREENSHOT)

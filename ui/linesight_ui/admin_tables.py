@@ -134,9 +134,13 @@ def details_text(details: Mapping[str, Any] | None) -> str:
     """An event's details on one line: `name=line 3 tablet, role=operator`."""
     if not details:
         return ""
-    return ", ".join(
-        f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}" for k, v in details.items()
-    )
+    return ", ".join(f"{k}={_value_text(v)}" for k, v in details.items())
+
+
+def _value_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 def audit_table(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
