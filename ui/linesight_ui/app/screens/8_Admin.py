@@ -37,7 +37,7 @@ if not role_gap("admin", to="manage API keys, users and the audit log"):
     st.stop()
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH), icon=":material/task_alt:")
-stations = ask(lambda: gateway.stations(), action="list the stations", stop=False) or []
+stations = ask(lambda: gateway.stations(), action="list the stations") or []
 names: dict[str, str] = {str(s["id"]): s["name"] for s in stations}
 
 
