@@ -252,7 +252,10 @@ def change_user(user: dict[str, Any]) -> None:
             )
             if answer is not None:
                 ended = " Their sessions are ended." if changes.get("active") is False else ""
-                done(f"The user {answer['username']} is changed: {', '.join(changes)}.{ended}", EDIT_FORM)
+                done(
+                    f"The user {answer['username']} is changed: {', '.join(c.replace('_', ' ') for c in changes)}.{ended}",
+                    EDIT_FORM,
+                )
 
     with st.form(f"admin-reset-{at}"):
         st.markdown(f"**Reset the password of {user['username']}**")
