@@ -22,6 +22,7 @@ from linesight_core.contracts.registry import (
 from linesight_core.contracts.system import ServicesStatus
 from linesight_core.contracts.training import EpochRecord, TrainingRunCreate, TrainingRunOut
 from linesight_core.http import make_client
+from linesight_ui.client_admin import AdminCalls
 from linesight_ui.client_labels import LabelCalls
 from linesight_ui.client_stations import StationCalls
 
@@ -84,7 +85,7 @@ def _params(**values: Any) -> dict[str, Any]:
     return out
 
 
-class GatewayClient(LabelCalls, StationCalls):
+class GatewayClient(LabelCalls, StationCalls, AdminCalls):
     """Calls as one credential: a person's session token or personal API key (both go in X-API-Key)."""
 
     def __init__(self, base_url: str, credential: str, *, timeout: float = 10.0, retries: int = 2) -> None:
