@@ -22,6 +22,7 @@ from linesight_ui.dataset_views import (
     photo_size,
     shown_range,
     shrink,
+    size_text,
     yolo_lines,
 )
 
@@ -110,6 +111,7 @@ def test_paging_texts():
     assert last_page(0, 12) == 1 and last_page(12, 12) == 1 and last_page(13, 12) == 2
     assert shown_range(12, 12, 40) == "Items 13–24 of 40"
     assert shown_range(0, 0, 0) == "No item"
+    assert [size_text(n) for n in (0, 300, 7_100, 12_500_000)] == ["0 KB", "1 KB", "7 KB", "12.5 MB"]
 
 
 def test_a_diff_in_words_and_as_rows():

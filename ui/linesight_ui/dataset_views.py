@@ -145,6 +145,13 @@ def last_page(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))
 
 
+def size_text(size: int) -> str:
+    """`840 KB`, `12.5 MB`."""
+    if size < 1_000_000:
+        return f"{max(1, round(size / 1000))} KB" if size else "0 KB"
+    return f"{size / 1e6:.1f} MB"
+
+
 def import_text(report: ImportReport) -> str:
     return (
         f"{report.images} image{'s' if report.images != 1 else ''} in the archive: {report.added} added, "

@@ -323,7 +323,7 @@ def import_view(dataset: DatasetOut) -> None:
 
 def run_import(dataset: DatasetOut, filename: str, data: bytes, kind: str) -> None:
     """Send the archive with its upload's progress; the report, or every problem the gateway lists."""
-    size = f"{len(data) / 1e6:.1f} MB"
+    size = dataset_views.size_text(len(data))
     with st.status(f"Importing {filename} ({size}) into {dataset.name}…", expanded=True) as status:
         bar = st.progress(0.0, text=f"Uploading {filename}…")
         shown = [-1]
@@ -336,7 +336,7 @@ def run_import(dataset: DatasetOut, filename: str, data: bytes, kind: str) -> No
             text = (
                 f"Uploaded {size}; the registry checks every image and label…"
                 if sent >= total
-                else f"Uploading: {sent / 1e6:.1f} of {size}"
+                else f"Uploading: {dataset_views.size_text(sent)} of {size}"
             )
             bar.progress(percent / 100, text=text)
 
@@ -346,6 +346,7 @@ def run_import(dataset: DatasetOut, filename: str, data: bytes, kind: str) -> No
             if isinstance(exc, GatewayKeyRejected) and exc.status == 401:
                 raise  # the app signs out and says why
             st.session_state.pop(IMPORTED, None)
+            bar.empty()
             refused = isinstance(exc, GatewayError) and 400 <= exc.status < 500
             status.update(
                 label=f"{filename} was refused: nothing was stored"
@@ -356,7 +357,7 @@ def run_import(dataset: DatasetOut, filename: str, data: bytes, kind: str) -> No
             )
             st.error(message(exc, action=f"import {filename}", needs="engineer"), icon=":material/error:")
             return
-        bar.progress(1.0, text="Done")
+        bar.empty()
         status.update(label=f"Imported {filename} into {dataset.name}", state="complete", expanded=True)
         show_report(filename, report)
     st.session_state[IMPORTED] = (dataset.name, filename, report)
@@ -461,7 +462,7 @@ def export_part(dataset: DatasetOut, numbers: list[int]) -> None:
         return
     data = exported[2]
     st.download_button(
-        f"Download {dataset.name}-v{version}.zip ({len(data) / 1e6:.1f} MB)",
+        f"Download {dataset.name}-v{version}.zip ({dataset_views.size_text(len(data))})",
         data,
         file_name=f"{dataset.name}-v{version}.zip",
         mime="application/zip",
