@@ -18,6 +18,7 @@ from linesight_ui.dataset_views import (
     item_boxes,
     labels_text,
     last_page,
+    new_dataset_problems,
     parse_classes,
     photo_size,
     shown_range,
@@ -105,6 +106,15 @@ def test_an_items_boxes_are_drawn_in_its_class_colour_on_a_thumbnail():
 def test_classes_typed_one_a_line_or_with_commas():
     assert parse_classes("wrench\n screwdriver , tape\n\n") == CLASSES
     assert parse_classes("  ") == []
+
+
+def test_a_new_datasets_name_and_classes_are_checked_in_words():
+    assert new_dataset_problems("bench-2", CLASSES) == []
+    assert new_dataset_problems("", CLASSES) == ["Give the dataset a name."]
+    [bad_name] = new_dataset_problems("Bench 2", CLASSES)
+    assert "'Bench 2' cannot be used" in bad_name
+    assert new_dataset_problems("bench", []) == ["Give at least one class."]
+    assert new_dataset_problems("bench", ["a", "b", "a"]) == ["Each class once: a repeated."]
 
 
 def test_paging_texts():

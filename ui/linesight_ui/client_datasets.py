@@ -5,8 +5,8 @@ with its labels, importing an archive, versions with their diffs and exports. A 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.datasets import (
@@ -18,11 +18,8 @@ from linesight_core.contracts.datasets import (
     ImportReport,
     VersionDiff,
 )
+from linesight_ui.client_transport import Transport
 
-if TYPE_CHECKING:
-    import httpx
-
-T = TypeVar("T")
 DATASETS = "/api/v1/datasets"
 # The gateway's largest page; the UI lists datasets and their versions whole.
 ALL = 500
@@ -46,18 +43,7 @@ class Upload(io.BytesIO):
         return chunk
 
 
-class DatasetCalls:
-    if TYPE_CHECKING:  # GatewayClient's transport, which this mixin calls
-
-        def _send(
-            self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
-        ) -> httpx.Response: ...
-
-        def _get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response: ...
-
-        @staticmethod
-        def _parse(kind: type[T] | Any, resp: httpx.Response) -> T: ...
-
+class DatasetCalls(Transport):
     # --- datasets ------------------------------------------------------------------------------------
 
     def datasets(self) -> list[DatasetOut]:

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import httpx
+from linesight_ui.client_transport import Json, Transport
 
-# Label reads are the gateway's own bodies (not in linesight_core.contracts): read as JSON objects.
-Json = dict[str, Any]
 LABELS = "/api/v1/labels"
 # Reading a label waits for the OCR service up to the gateway's own OCR timeout.
 READ_TIMEOUT_SECONDS = 60.0
@@ -30,18 +27,7 @@ def _query(**values: Any) -> dict[str, Any]:
     return out
 
 
-class LabelCalls:
-    if TYPE_CHECKING:  # GatewayClient's transport, which this mixin calls
-
-        def _send(
-            self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
-        ) -> httpx.Response: ...
-
-        def _get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response: ...
-
-        @staticmethod
-        def _json(resp: httpx.Response) -> Json: ...
-
+class LabelCalls(Transport):
     def read_label(
         self,
         photo: bytes,

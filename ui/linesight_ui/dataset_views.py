@@ -13,6 +13,7 @@ import pandas as pd
 from PIL import Image, ImageOps
 
 from linesight_core.contracts.datasets import DatasetItemOut, ImportReport, VersionDiff
+from linesight_core.contracts.registry import NAME_PATTERN
 from linesight_ui.boxes import Box
 from linesight_ui.label_drawing import Color, draw_tagged
 from linesight_ui.tables import when
@@ -95,6 +96,24 @@ def yolo_lines(boxes: Iterable[Box], width: int, height: int, class_names: Seque
 def parse_classes(text: str) -> list[str]:
     """Class names typed one a line or separated by commas, in order, blanks left out."""
     return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
+
+
+def new_dataset_problems(name: str, classes: Sequence[str]) -> list[str]:
+    """What keeps a new dataset from being made, in words (the gateway checks again)."""
+    problems = []
+    if not re.fullmatch(NAME_PATTERN, name):
+        problems.append(
+            f"The name {name!r} cannot be used: up to 100 lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or a digit."
+            if name
+            else "Give the dataset a name."
+        )
+    if not classes:
+        problems.append("Give at least one class.")
+    repeated = sorted({c for c in classes if list(classes).count(c) > 1})
+    if repeated:
+        problems.append(f"Each class once: {', '.join(repeated)} repeated.")
+    return problems
 
 
 def labels_text(item: DatasetItemOut, class_names: Sequence[str]) -> str:

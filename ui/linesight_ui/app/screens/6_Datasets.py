@@ -81,14 +81,21 @@ def create_form() -> None:
         made = st.form_submit_button("Create dataset", type="primary", icon=":material/add:")
     if not made:
         return
+    names = dataset_views.parse_classes(classes)
+    problems = dataset_views.new_dataset_problems(name.strip(), names)
+    if problems:
+        st.error("Not created: " + " ".join(problems), icon=":material/error:")
+        return
     created = ask(
         lambda: gateway.create_dataset(
-            DatasetCreate(
-                name=name.strip(),
-                task=task,
-                class_names=dataset_views.parse_classes(classes),
-                description=description,
-                station=station,
+            DatasetCreate.model_validate(
+                {
+                    "name": name.strip(),
+                    "task": task,
+                    "class_names": names,
+                    "description": description,
+                    "station": station,
+                }
             )
         ),
         action="create the dataset",
