@@ -526,7 +526,17 @@ def test_models_with_a_viewer_key_says_the_engineer_role_is_needed(monkeypatch, 
 
 
 @pytest.mark.parametrize(
-    "page", ["0_Home.py", "1_Inspect.py", "2_History.py", "3_Training.py", "4_Models.py", "7_Stations.py", "8_Admin.py"]
+    "page",
+    [
+        "0_Home.py",
+        "1_Inspect.py",
+        "2_History.py",
+        "3_Training.py",
+        "4_Models.py",
+        "6_Datasets.py",
+        "7_Stations.py",
+        "8_Admin.py",
+    ],
 )
 def test_every_page_is_in_the_app_and_says_when_the_gateway_is_unreachable(monkeypatch, page):
     dead = f"http://127.0.0.1:{free_port()}"

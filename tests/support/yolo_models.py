@@ -42,7 +42,8 @@ def _build(
 ) -> Path:
     """`cfg_text`: the model yaml itself, written as `cfg` into the work folder (a custom scale);
     `train`: Ultralytics train settings over the defaults below. Both go into the cache key."""
-    extra = [cfg_text, n_train, sorted(train.items())] if cfg_text or train else []  # classify's key as before
+    # classify's key as before
+    extra = [cfg_text, n_train, sorted(train.items())] if cfg_text or train else []
     key = _key(kind, cfg, epochs, imgsz, dynamic, *extra)
     target = CACHE / f"{kind}-{key}.onnx"
     if target.exists():

@@ -117,7 +117,7 @@ def test_framework_answers_carry_a_type_too(client):
     assert crashed.json()["type"] == BASE + "internal"
 
 
-def test_a_passed_on_4xx_keeps_the_called_services_type():
+def test_a_passed_on_4xx_keeps_the_called_services_type_and_its_list_of_problems():
     archive = httpx.Response(422, json={"type": BASE + "invalid-archive", "detail": "zip bomb"})
     with pytest.raises(Problem) as caught:
         raise_for_problem("registry", archive)
@@ -126,10 +126,23 @@ def test_a_passed_on_4xx_keeps_the_called_services_type():
         BASE + "invalid-archive",
         "zip bomb",
     )
-    failed = httpx.Response(500, json={"type": BASE + "internal", "detail": "boom"})
+    listed = httpx.Response(
+        422,
+        json={
+            "type": BASE + "invalid-archive",
+            "detail": "2 problems",
+            "errors": ["a", "b"],
+            "error_count": 2,
+        },
+    )
+    with pytest.raises(Problem) as caught:
+        raise_for_problem("registry", listed)
+    assert caught.value.extra == {"upstream_service": "registry", "errors": ["a", "b"], "error_count": 2}
+    failed = httpx.Response(500, json={"type": BASE + "internal", "detail": "boom", "errors": ["x"]})
     with pytest.raises(Problem) as caught:
         raise_for_problem("registry", failed)
     assert (caught.value.status, caught.value.type) == (502, BASE + "upstream")
+    assert "errors" not in caught.value.extra
 
 
 def test_architecture_lists_every_type_uri():

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageOps
 from streamlit_drawable_canvas import boxes_to_drawing, st_canvas
 
 from linesight_ui.boxes import (
@@ -85,13 +85,19 @@ def _photo(gateway: GatewayClient, inspection_id: str, scale: Scale) -> bytes | 
         )
         if raw is None:
             return None
-        img = Image.open(io.BytesIO(raw)).convert("RGB")
-        img = img.resize((scale.canvas_width, scale.canvas_height))
-        out = io.BytesIO()
-        img.save(out, format="JPEG", quality=88)
         kept.clear()  # one photo at a time is enough
-        kept[inspection_id] = out.getvalue()
+        kept[inspection_id] = canvas_photo(raw, scale)
     return kept[inspection_id]
+
+
+def canvas_photo(raw: bytes, scale: Scale) -> bytes:
+    """A photo (EXIF orientation applied) shrunk to the canvas, as the JPEG the canvas draws on."""
+    with Image.open(io.BytesIO(raw)) as opened:
+        img = ImageOps.exif_transpose(opened).convert("RGB")
+    img = img.resize((scale.canvas_width, scale.canvas_height))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=88)
+    return out.getvalue()
 
 
 def _drawing(boxes: list[Box], scale: Scale) -> Json:
@@ -117,54 +123,35 @@ def _picked_class(picked: dict[str, tuple[str, str]], box: Box) -> str:
     return chosen if was == box.label else box.label
 
 
-def detect_correction(
-    gateway: GatewayClient,
-    inspection: Json,
-    station: Json,
+def edit_boxes(
     *,
+    photo: bytes,
+    scale: Scale,
+    classes: list[str],
+    start: Callable[[], list[Box]],
     key: str,
-    given: Json | None = None,
-    after: Callable[[], None] | None = None,
-) -> None:
-    """The box editor: the model's boxes (or those of the feedback `given` before) pre-filled on the
-    photo; draw, delete, relabel; send."""
-    iid = inspection["id"]
-    classes = model_classes(gateway, inspection)
-    if classes is None:
-        return
-    image = inspection.get("image") or {}
-    width, height = int(image.get("width") or 0), int(image.get("height") or 0)
-    if width <= 0 or height <= 0:
-        st.error("Could not correct the boxes: the gateway did not say how large the photo is.")
-        return
-    scale = canvas_scale(width, height)
-    photo = _photo(gateway, iid, scale)
-    if photo is None:
-        return
-    generation_key = f"{key}-generation-{iid}"
+    ident: str,
+    intro: str,
+    restart: str,
+    reset: Callable[[], list[Box]] | None = None,
+) -> list[Box]:
+    """The box editor: `photo` (shrunk to `scale`) on a drawing canvas with the boxes so far, drawn from
+    `start()` at first; a class picker for the boxes drawn; the table of every box (class, place) under it;
+    "Show the table on the photo" and the `restart` button (back to `reset()`, by default `start()`). The
+    boxes as they stand,
+    in photo pixels and not checked yet (boxes.check). `key` and `ident` keep each editor's widgets apart."""
+    width, height = scale.image_width, scale.image_height
+    generation_key = f"{key}-generation-{ident}"
     generation = int(st.session_state.get(generation_key, 0))
-    base_key = f"{key}-base-{iid}"
-    low = float((station.get("thresholds") or {}).get("low_confidence", 0.0))
-    earlier = (given or {}).get("corrected_boxes")
-    if base_key in st.session_state:
-        base: list[Box] = st.session_state[base_key]
-    elif earlier is not None:
-        base = [Box(b["label"], b["x1"], b["y1"], b["x2"], b["y2"]) for b in earlier]
-    else:
-        base = model_boxes(inspection["predictions"], low)
-    whose = (
-        f"The boxes of the last correction (revision {given['revision']})"
-        if earlier is not None and given is not None
-        else "The model's boxes"
-    )
+    base_key = f"{key}-base-{ident}"
+    base: list[Box] = st.session_state[base_key] if base_key in st.session_state else start()
 
     st.markdown(
-        f"**Fix the boxes.** {whose} are drawn on the photo. Drag on the photo to draw a box that "
-        "is missing, with the class picked here. To delete or move a box, or give it another class, turn "
-        "on the pencil (edit) in the photo's toolbar and click the box; or change its class, its place or "
-        "remove it in the table below."
+        f"{intro} Drag on the photo to draw a box that is missing, with the class picked here. To delete or "
+        "move a box, or give it another class, turn on the pencil (edit) in the photo's toolbar and click "
+        "the box; or change its class, its place or remove it in the table below."
     )
-    new_class = st.selectbox("Class of the boxes you draw", classes, key=f"{key}-draw-class-{iid}")
+    new_class = st.selectbox("Class of the boxes you draw", classes, key=f"{key}-draw-class-{ident}")
     drawing = st_canvas(
         background_image=photo,
         width=scale.canvas_width,
@@ -176,13 +163,13 @@ def detect_correction(
         stroke_width=2,
         fill_color="rgba(30, 144, 255, 0.10)",
         font_size=LABEL_FONT_SIZE,
-        key=f"{key}-canvas-{iid}-{generation}",
+        key=f"{key}-canvas-{ident}-{generation}",
     )
     drawn = [from_canvas(b, scale) for b in drawing.boxes]
 
     # The table follows the drawing. A class picked in the table stays with its box while the rest of the
     # drawing changes, until the box is relabelled on the photo: {box's place: (its label then, class)}.
-    picked: dict[str, tuple[str, str]] = st.session_state.setdefault(f"{key}-picked-{iid}", {})
+    picked: dict[str, tuple[str, str]] = st.session_state.setdefault(f"{key}-picked-{ident}", {})
     rows = [to_row(b) | {"class": _picked_class(picked, b)} for b in drawn]
     digest = hashlib.sha256(json.dumps([_where(b) for b in drawn]).encode()).hexdigest()[:12]
     table = st.data_editor(
@@ -191,7 +178,7 @@ def detect_correction(
         num_rows="dynamic",
         hide_index=True,
         width="stretch",
-        key=f"{key}-table-{iid}-{generation}-{digest}",
+        key=f"{key}-table-{ident}-{generation}-{digest}",
         column_config={
             "class": st.column_config.SelectboxColumn("class", options=classes, required=True),
             "x": st.column_config.NumberColumn("x (px)", format="%.1f"),
@@ -213,8 +200,8 @@ def detect_correction(
         "anew from the photo (the classes picked here are kept)."
     )
     boxes = [from_row(r) for r in table.to_dict("records")]
-    redraw, restart = st.columns(2)
-    if redraw.button("Show the table on the photo", icon=":material/sync:", key=f"{key}-redraw-{iid}"):
+    redraw, again = st.columns(2)
+    if redraw.button("Show the table on the photo", icon=":material/sync:", key=f"{key}-redraw-{ident}"):
         kept, problems = check(boxes, width, height, classes, min_size=smallest_box(scale))
         if problems:
             st.error("Not shown on the photo:\n\n" + "\n".join(f"- {p}" for p in problems))
@@ -222,13 +209,62 @@ def detect_correction(
             st.session_state[base_key] = kept
             st.session_state[generation_key] = generation + 1
             st.rerun()
-    if restart.button(
-        "Start again from the model's boxes", icon=":material/undo:", key=f"{key}-restart-{iid}"
-    ):
-        st.session_state[base_key] = model_boxes(inspection["predictions"], low)
+    if again.button(restart, icon=":material/undo:", key=f"{key}-restart-{ident}"):
+        st.session_state[base_key] = (reset or start)()
         picked.clear()
         st.session_state[generation_key] = generation + 1
         st.rerun()
+    return boxes
+
+
+def detect_correction(
+    gateway: GatewayClient,
+    inspection: Json,
+    station: Json,
+    *,
+    key: str,
+    given: Json | None = None,
+    after: Callable[[], None] | None = None,
+) -> None:
+    """The box editor of a detect station, pre-filled with the model's boxes (or the last correction's):
+    draw, delete, relabel; send."""
+    iid = inspection["id"]
+    classes = model_classes(gateway, inspection)
+    if classes is None:
+        return
+    image = inspection.get("image") or {}
+    width, height = int(image.get("width") or 0), int(image.get("height") or 0)
+    if width <= 0 or height <= 0:
+        st.error("Could not correct the boxes: the gateway did not say how large the photo is.")
+        return
+    scale = canvas_scale(width, height)
+    photo = _photo(gateway, iid, scale)
+    if photo is None:
+        return
+    low = float((station.get("thresholds") or {}).get("low_confidence", 0.0))
+    earlier = (given or {}).get("corrected_boxes")
+
+    def start() -> list[Box]:
+        if earlier is not None:
+            return [Box(b["label"], b["x1"], b["y1"], b["x2"], b["y2"]) for b in earlier]
+        return model_boxes(inspection["predictions"], low)
+
+    whose = (
+        f"The boxes of the last correction (revision {given['revision']})"
+        if earlier is not None and given is not None
+        else "The model's boxes"
+    )
+    boxes = edit_boxes(
+        photo=photo,
+        scale=scale,
+        classes=classes,
+        start=start,
+        key=key,
+        ident=iid,
+        intro=f"**Fix the boxes.** {whose} are drawn on the photo.",
+        restart="Start again from the model's boxes",
+        reset=lambda: model_boxes(inspection["predictions"], low),
+    )
 
     use = st.checkbox(
         "Use for training",

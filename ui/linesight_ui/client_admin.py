@@ -5,30 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from linesight_ui.client_labels import _query
+from linesight_ui.client_transport import Json, Transport
+from linesight_ui.client_transport import query as _query
 
-if TYPE_CHECKING:
-    import httpx
-
-# API keys, users and audit events are the gateway's own bodies (not in linesight_core.contracts).
-Json = dict[str, Any]
 KEYS, USERS, AUDIT = "/api/v1/api-keys", "/api/v1/users", "/api/v1/audit"
 
 
-class AdminCalls:
-    if TYPE_CHECKING:  # GatewayClient's transport, which this mixin calls
-
-        def _send(
-            self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
-        ) -> httpx.Response: ...
-
-        def _get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response: ...
-
-        @staticmethod
-        def _json(resp: httpx.Response) -> Json: ...
-
+class AdminCalls(Transport):
     # --- API keys ------------------------------------------------------------------------------------
 
     def api_keys(self, *, include_revoked: bool = False) -> list[Json]:

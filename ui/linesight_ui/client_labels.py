@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import httpx
+from linesight_ui.client_transport import Json, Transport
+from linesight_ui.client_transport import query as _query
 
-# Label reads are the gateway's own bodies (not in linesight_core.contracts): read as JSON objects.
-Json = dict[str, Any]
 LABELS = "/api/v1/labels"
 # Reading a label waits for the OCR service up to the gateway's own OCR timeout.
 READ_TIMEOUT_SECONDS = 60.0
@@ -20,28 +17,7 @@ READ_TIMEOUT_SECONDS = 60.0
 EXPORT_TIMEOUT_SECONDS = 120.0
 
 
-def _query(**values: Any) -> dict[str, Any]:
-    """Query parameters without the unset or empty ones; datetimes as ISO-8601."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if value is None or value == "":
-            continue
-        out[key] = value.isoformat() if isinstance(value, datetime) else value
-    return out
-
-
-class LabelCalls:
-    if TYPE_CHECKING:  # GatewayClient's transport, which this mixin calls
-
-        def _send(
-            self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
-        ) -> httpx.Response: ...
-
-        def _get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response: ...
-
-        @staticmethod
-        def _json(resp: httpx.Response) -> Json: ...
-
+class LabelCalls(Transport):
     def read_label(
         self,
         photo: bytes,

@@ -6,28 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import httpx
+from linesight_ui.client_transport import Json, Transport
 
-# Stations are the gateway's own bodies (not in linesight_core.contracts): read as JSON objects.
-Json = dict[str, Any]
 STATIONS = "/api/v1/stations"
 
 
-class StationCalls:
-    if TYPE_CHECKING:  # GatewayClient's transport, which this mixin calls
-
-        def _send(
-            self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
-        ) -> httpx.Response: ...
-
-        def _get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response: ...
-
-        @staticmethod
-        def _json(resp: httpx.Response) -> Json: ...
-
+class StationCalls(Transport):
     def station(self, station_id: str) -> Json:
         return self._json(self._get(f"{STATIONS}/{station_id}"))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -11,7 +11,6 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from linesight_core.contracts.common import Page
-from linesight_core.contracts.datasets import DatasetOut, DatasetStats, DatasetVersionOut
 from linesight_core.contracts.registry import (
     AliasEventOut,
     AliasOut,
@@ -23,11 +22,12 @@ from linesight_core.contracts.system import ServicesStatus
 from linesight_core.contracts.training import EpochRecord, TrainingRunCreate, TrainingRunOut
 from linesight_core.http import make_client
 from linesight_ui.client_admin import AdminCalls
+from linesight_ui.client_datasets import DatasetCalls
 from linesight_ui.client_labels import LabelCalls
 from linesight_ui.client_stations import StationCalls
 
 API_KEY_HEADER = "X-API-Key"
-# The gateway's largest page; the UI lists stations, models and datasets whole.
+# The gateway's largest page; the UI lists stations and models whole.
 MAX_PAGE = 500
 # An inspection waits for the model up to the gateway's own inference timeout, and so may take longer
 # than an ordinary call.
@@ -53,12 +53,14 @@ class GatewayKeyRejected(Exception):
 
 
 class GatewayError(Exception):
-    """The gateway answered, but not with what the UI asked for."""
+    """The gateway answered, but not with what the UI asked for. `problems`: every problem the answer
+    lists (the `errors` of a refused archive or set of labels), each in words; often empty."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, problems: Sequence[str] = ()) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.problems = list(problems)
 
 
 def _problem_detail(resp: httpx.Response) -> str:
@@ -69,6 +71,17 @@ def _problem_detail(resp: httpx.Response) -> str:
     if isinstance(body, dict) and isinstance(body.get("detail"), str):
         return body["detail"]
     return resp.reason_phrase
+
+
+def _problem_list(resp: httpx.Response) -> list[str]:
+    """The problems a problem+json answer lists in `errors` as sentences (a refused archive's); a field
+    validation's entries ({loc, msg}) are left out, the detail already sums them up."""
+    try:
+        body: Any = resp.json()
+    except ValueError:
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return [e for e in errors if isinstance(e, str)] if isinstance(errors, list) else []
 
 
 def _params(**values: Any) -> dict[str, Any]:
@@ -85,7 +98,7 @@ def _params(**values: Any) -> dict[str, Any]:
     return out
 
 
-class GatewayClient(LabelCalls, StationCalls, AdminCalls):
+class GatewayClient(LabelCalls, DatasetCalls, StationCalls, AdminCalls):
     """Calls as one credential: a person's session token or personal API key (both go in X-API-Key)."""
 
     def __init__(self, base_url: str, credential: str, *, timeout: float = 10.0, retries: int = 2) -> None:
@@ -104,7 +117,7 @@ class GatewayClient(LabelCalls, StationCalls, AdminCalls):
         if resp.status_code in (401, 403):
             raise GatewayKeyRejected(resp.status_code, _problem_detail(resp))
         if resp.status_code not in ok:
-            raise GatewayError(resp.status_code, _problem_detail(resp))
+            raise GatewayError(resp.status_code, _problem_detail(resp), _problem_list(resp))
         return resp
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
@@ -245,18 +258,6 @@ class GatewayClient(LabelCalls, StationCalls, AdminCalls):
         """Point `alias` at `version` (promotion or roll-back); the gateway records who did it."""
         body = {"version": version, "reason": reason}
         return self._parse(AliasOut, self._send("PUT", f"/api/v1/models/{name}/aliases/{alias}", json=body))
-
-    # --- datasets ------------------------------------------------------------------------------------
-
-    def datasets(self) -> list[DatasetOut]:
-        return self._parse(Page[DatasetOut], self._get("/api/v1/datasets", {"limit": MAX_PAGE})).items
-
-    def dataset_stats(self, name: str) -> DatasetStats:
-        return self._parse(DatasetStats, self._get(f"/api/v1/datasets/{name}/stats"))
-
-    def dataset_versions(self, name: str) -> list[DatasetVersionOut]:
-        resp = self._get(f"/api/v1/datasets/{name}/versions", {"limit": MAX_PAGE})
-        return self._parse(Page[DatasetVersionOut], resp).items
 
     # --- training runs -------------------------------------------------------------------------------
 

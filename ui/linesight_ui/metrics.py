@@ -10,7 +10,7 @@ from streamlit.runtime.state import SessionStateProxy
 
 PAGE_VIEWS = Counter("linesight_ui_page_views_total", "Pages opened, by page.", ["page"])
 # Every page, so each series exists from the start and rate() sees its first view.
-PAGES = ("home", "inspect", "history", "training", "models", "labels", "stations", "admin")
+PAGES = ("home", "inspect", "history", "training", "models", "labels", "datasets", "stations", "admin")
 for _page in PAGES:
     PAGE_VIEWS.labels(_page)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -12,6 +13,15 @@ from linesight_ui import resources, signin
 from linesight_ui.gateway import GatewayError, GatewayKeyRejected, GatewayUnreachable
 
 T = TypeVar("T")
+
+
+# What Markdown (and Streamlit's own :colour[...] and $maths$) would read as markup in a gateway's words.
+_MARKUP = re.compile(r"([\\`*_\[\]<>#|~$])")
+
+
+def plain(text: str) -> str:
+    """`text` to show as it is in Streamlit's Markdown: each markup character escaped."""
+    return _MARKUP.sub(r"\\\1", text)
 
 
 def message(exc: Exception, *, action: str, needs: str = "viewer") -> str:
@@ -32,7 +42,10 @@ def message(exc: Exception, *, action: str, needs: str = "viewer") -> str:
             )
         return f"Could not {action}: the gateway refused your sign-in ({exc.status}: {exc.detail})."
     if isinstance(exc, GatewayError):
-        return f"Could not {action}: the gateway answered {exc.status}: {exc.detail}"
+        said = f"Could not {action}: the gateway answered {exc.status}: {exc.detail}"
+        if not exc.problems:
+            return said
+        return said + "\n\n" + "\n".join(f"- {plain(p)}" for p in exc.problems)
     if isinstance(exc, ValidationError):
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()[:5]

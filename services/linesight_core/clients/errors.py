@@ -8,10 +8,15 @@ import httpx
 
 from linesight_core.errors import Problem
 
+# Extension members of a called service's 4xx that its caller passes on: every problem of a refused
+# archive or set of labels (`errors`, `error_count`), so the person who sent it sees them all.
+PASSED_ON_MEMBERS = ("errors", "error_count")
+
 
 class UpstreamError(Problem):
-    """The called service answered with an error. 4xx answers keep their status and detail, so the caller
-    can pass them on; 5xx and transport failures become 502/503/504 naming the service."""
+    """The called service answered with an error. 4xx answers keep their status, detail and the members
+    in PASSED_ON_MEMBERS, so the caller can pass them on; 5xx and transport failures become 502/503/504
+    naming the service."""
 
     def __init__(
         self, service: str, status: int, detail: str, upstream: dict[str, Any] | None = None
@@ -19,12 +24,15 @@ class UpstreamError(Problem):
         upstream = upstream or {}
         # A 4xx passed on keeps the called service's type (a not-found stays not-found, an invalid archive
         # stays invalid-archive); 5xx and transport failures take the type of their own status.
-        passed_on = upstream.get("type") if isinstance(upstream, dict) and 400 <= status < 500 else None
+        client_error = isinstance(upstream, dict) and 400 <= status < 500
+        passed_on = upstream.get("type") if client_error else None
+        members = {k: upstream[k] for k in PASSED_ON_MEMBERS if k in upstream} if client_error else {}
         super().__init__(
             status,
             detail,
             type_=passed_on if isinstance(passed_on, str) and passed_on != "about:blank" else None,
             upstream_service=service,
+            **members,
         )
         self.service = service
         self.upstream = upstream

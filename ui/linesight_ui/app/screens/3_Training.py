@@ -75,7 +75,7 @@ with datasets_tab:
     if not datasets:
         st.info(
             "No dataset yet. Feedback marked “use for training” creates a station's dataset; archives "
-            "(YOLO, Label Studio) are imported through the gateway's API."
+            "(YOLO, Label Studio) are imported on the Datasets page (engineers)."
         )
     else:
         st.dataframe(tables.datasets_table(datasets), hide_index=True)
