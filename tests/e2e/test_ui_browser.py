@@ -137,3 +137,43 @@ def test_a_session_ended_by_an_admin_returns_to_the_sign_in_page(ui_page, stack,
     app.expect_text("Signed out: The session was ended")
     assert on_sign_in_page(app)
     app.assert_no_exception()
+
+
+def test_what_was_entered_when_the_session_ended_is_back_after_signing_in_again(ui_page, stack):
+    """The gateway ends the session (an admin resets the password) while an operator is filling in the
+    Labels page: the next step shows the sign-in page with the reason, and signing in again (the same
+    person) brings back the page with what they had entered and chosen on it."""
+    admin = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
+    username, password = f"keep-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    user = httpx.post(
+        f"{stack.urls['gateway']}/api/v1/users",
+        headers=admin,
+        json={"username": username, "role": "operator", "password": password},
+        timeout=30,
+    ).json()
+    app = StreamlitPage(ui_page, stack.urls["ui"]).open()
+    sign_in(app, username, password)
+    app.go_to("Labels")
+    app.page.get_by_text("Read a label", exact=True).click()
+    app.settle()
+    app.fill("Context (optional)", "pallet 7, night shift")
+    app.page.keyboard.press("Enter")
+    app.settle()
+    new_password = secrets.token_urlsafe(12)
+    reset = httpx.patch(
+        f"{stack.urls['gateway']}/api/v1/users/{user['id']}",
+        headers=admin,
+        json={"password": new_password},
+        timeout=30,
+    )
+    assert reset.status_code == 200  # a new password ends the user's sessions
+    app.page.get_by_text("File", exact=True).click()  # a rerun: the page asks the gateway again
+    app.settle()
+    app.expect_text("Signed out:")
+    assert on_sign_in_page(app)
+    sign_in(app, username, new_password)
+    app.assert_no_exception()
+    assert "Labels" in app.nav_labels()
+    app.expect_text("Upload a label photo")  # the page, the view and the photo source they had chosen
+    assert app.page.get_by_label("Context (optional)", exact=True).input_value() == "pallet 7, night shift"
+    app.assert_no_exception()

@@ -62,7 +62,7 @@ def ask(call: Callable[[], T], *, action: str, needs: str = "viewer", stop: bool
         return call()
     except GatewayKeyRejected as exc:
         if exc.status == 401:
-            signin.sign_out_locally(f"Signed out: {exc.detail}")
+            signin.session_ended(f"Signed out: {exc.detail}")
             st.rerun()
         st.error(message(exc, action=action, needs=needs), icon=":material/lock:")
     except (GatewayUnreachable, GatewayError, ValidationError) as exc:

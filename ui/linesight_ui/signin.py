@@ -16,6 +16,20 @@ from linesight_ui.gateway import GatewayError, GatewayKeyRejected, GatewayUnreac
 ROLES = ("viewer", "operator", "engineer", "admin")
 PERSON = "linesight_person"  # GET /api/v1/me of the credential, asked once per sign-in
 NOTICE = "linesight_signin_notice"  # why the person was sent back to the sign-in page
+KEPT = "linesight_kept_input"  # what the person had entered when the gateway ended their session
+GIVE_BACK = "linesight_give_back_input"  # that, once the same person signed in again
+PAGE = "linesight_page"  # the url path of the page being drawn
+# Widget values that can be given back: st.session_state rejects a value set for a button, a file
+# uploader or a data editor, so only these kinds of widget (Streamlit's value types) are kept.
+KEPT_VALUE_TYPES = {
+    "string_value",
+    "int_value",
+    "double_value",
+    "bool_value",
+    "string_array_value",
+    "int_array_value",
+    "double_array_value",
+}
 
 
 def person(state: MutableMapping[str, Any] | None = None) -> dict[str, Any] | None:
@@ -28,7 +42,7 @@ def person(state: MutableMapping[str, Any] | None = None) -> dict[str, Any] | No
         try:
             state[PERSON] = resources.gateway().whoami()
         except GatewayKeyRejected as exc:
-            sign_out_locally(f"The gateway refused the credential: {exc.detail}", state)
+            session_ended(f"The gateway refused the credential: {exc.detail}", state)
             return None
     return dict(state[PERSON])
 
@@ -63,6 +77,7 @@ def remember(credential: str, state: MutableMapping[str, Any] | None = None) -> 
         resources.forget_client(state)
         raise
     state.pop(NOTICE, None)
+    _keep_for_this_person(state)
     return dict(state[PERSON])
 
 
@@ -74,6 +89,69 @@ def sign_out_locally(notice: str | None = None, state: MutableMapping[str, Any] 
     state.pop(PERSON, None)
     if notice:
         state[NOTICE] = notice
+
+
+def session_ended(notice: str, state: MutableMapping[str, Any] | None = None) -> None:
+    """The gateway ended the session (it expired, or an admin ended it): back to the sign-in page with
+    the reason, keeping what the person had entered; the same person signing in again gets it back."""
+    state = st.session_state if state is None else state
+    who = state.get(PERSON) or {}
+    kinds = _widget_value_types()
+    values = {
+        key: value
+        for key, value in state.items()
+        if isinstance(key, str)
+        and not key.startswith(("linesight_", "signin_"))
+        and kinds.get(key) in KEPT_VALUE_TYPES
+    }
+    state[KEPT] = {"person": who.get("key_id") or who.get("name"), "page": state.get(PAGE), "values": values}
+    sign_out_locally(notice, state)
+
+
+def _widget_value_types() -> dict[str, str]:
+    """Widget key -> the kind of value the widget holds (Streamlit's WidgetMetadata.value_type), for the
+    widgets of the current run; empty outside a Streamlit run (nothing is kept then)."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        inner = ctx.session_state._state if ctx is not None else None  # SafeSessionState -> SessionState
+        if inner is None:
+            return {}
+        keys = inner._key_id_mapper.id_key_mapping
+        meta = inner._new_widget_state.widget_metadata
+        return {keys[wid]: m.value_type for wid, m in meta.items() if wid in keys}
+    except AttributeError:  # another Streamlit than the pinned one: keep nothing rather than fail
+        return {}
+
+
+def _keep_for_this_person(state: MutableMapping[str, Any]) -> None:
+    kept = state.pop(KEPT, None)
+    who = state.get(PERSON) or {}
+    if not isinstance(kept, dict) or kept.get("person") != (who.get("key_id") or who.get("name")):
+        return  # somebody else signed in: what the last person entered is not theirs to see
+    state[GIVE_BACK] = {"page": kept.get("page"), "values": kept.get("values", {})}
+
+
+def page_to_return_to(state: MutableMapping[str, Any] | None = None) -> str | None:
+    """The url path of the page the person was on when their session ended, until they are back on it."""
+    state = st.session_state if state is None else state
+    pending = state.get(GIVE_BACK)
+    return pending.get("page") if isinstance(pending, dict) else None
+
+
+def give_back_input(page: str, state: MutableMapping[str, Any] | None = None) -> None:
+    """Note that `page` (its url path) is being drawn, and put back what the person had entered on it
+    when their session ended, once they signed in again. Called in the run that draws that page: a value
+    set in an earlier run (the sign-in, or another page) would not reach the browser's widgets."""
+    state = st.session_state if state is None else state
+    state[PAGE] = page
+    pending = state.get(GIVE_BACK)
+    if not isinstance(pending, dict) or pending.get("page") not in (None, page):
+        return
+    del state[GIVE_BACK]
+    for key, value in pending.get("values", {}).items():
+        state[key] = value
 
 
 def sign_out() -> None:

@@ -26,7 +26,7 @@ except GatewayError as exc:
     st.error(f"The gateway could not say who you are ({exc.status}): {exc.detail}", icon=":material/error:")
     st.stop()
 if who is not None and signin.expired():
-    signin.sign_out_locally("Your session expired; sign in again.")
+    signin.session_ended("Your session expired; sign in again.")
     who = None
 
 if who is None:
@@ -38,12 +38,19 @@ if who is None:
 role = signin.role() or "viewer"
 pages = [st.Page(str(path), default=i == 0) for i, path in enumerate(navigation.visible_pages(role))]
 current = st.navigation(pages)
+back_to = signin.page_to_return_to()
+if back_to is not None and back_to != current.url_path:
+    # signed in again after the gateway ended the session: back to the page they were on
+    for page in pages:
+        if page.url_path == back_to:
+            st.switch_page(page)
 signin.sidebar()
+signin.give_back_input(current.url_path)
 try:
     current.run()
 except GatewayKeyRejected as exc:
     if exc.status != 401:
         raise
     # the session expired or was ended (signed out elsewhere, reset or deactivated by an admin)
-    signin.sign_out_locally(f"Signed out: {exc.detail}")
+    signin.session_ended(f"Signed out: {exc.detail}")
     st.rerun()
