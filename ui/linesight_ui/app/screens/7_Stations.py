@@ -314,8 +314,18 @@ def figures(station: dict[str, Any]) -> None:
     cells[0].metric("Inspections", stats["inspections"])
     cells[1].metric("NOK rate", station_tables.percent(stats["nok_rate"]))
     cells[2].metric("Pending", stats["pending"])
-    cells[3].metric("Low confidence", stats["confidence"].get("low_confidence", 0))
-    cells[4].metric("Rejected", stats["confidence"].get("rejected", 0))
+    cells[3].metric(
+        "Low confidence",
+        stats["confidence"].get("low_confidence", 0),
+        help="Answers less sure than the success threshold but at least the low-confidence one: a person "
+        "should check them.",
+    )
+    cells[4].metric(
+        "Too unsure",
+        stats["confidence"].get("rejected", 0),
+        help="Answers below the low-confidence threshold (confidence status `rejected`): too unsure to "
+        "act on; a person decides.",
+    )
     if not stats["inspections"]:
         st.info("No inspection at this station in this period yet.", icon=":material/monitoring:")
         return
