@@ -184,8 +184,14 @@ class ReaderPool:
                     raise ReadDeadlineExceeded("the read ran past its deadline and its reader was stopped")
             status, value = reader.conn.recv()
         except (EOFError, OSError, BrokenPipeError) as exc:
+            reader.process.join(1)
+            code = reader.process.exitcode  # negative: the signal that ended it (-9: killed, -11: a crash)
             self._replace(reader)
-            log.error("a label reader process ended while reading; a new one starts")
+            log.error(
+                "a label reader process ended while reading (exit code %s); a new one starts",
+                code,
+                extra={"pid": reader.pid, "exit_code": code},
+            )
             raise ReaderCrashed("the OCR engine stopped while reading this image") from exc
         except BaseException:
             self._replace(reader)
