@@ -3,6 +3,9 @@ SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Test processes for `make test` (pytest-xdist; 0: one process). Each module stays in one process and every
+# e2e test in the same one (tests/conftest.py), so module fixtures and the e2e stack are made once.
+PYTEST_JOBS ?= 2
 
 .PHONY: venv test test-unit test-integration test-e2e lint format dev demo screenshots status down clean
 
@@ -20,7 +23,7 @@ format: venv
 
 # Everything CI runs: lint, then unit, integration and end-to-end tests on real services.
 test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: venv
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)

@@ -34,6 +34,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if folder in FOLDER_MARKERS:
             item.add_marker(getattr(pytest.mark, folder))
+        # With pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): a module's tests stay in one worker
+        # (its module fixtures are made once), and so do all e2e tests (one local stack for them all).
+        item.add_marker(
+            pytest.mark.xdist_group("e2e" if folder == "e2e" else str(item.path.relative_to(TESTS)))
+        )
 
 
 def shared_tmp_dir(prefix: str) -> Path:

@@ -298,7 +298,7 @@ def test_an_engineer_downloads_the_export_of_reviewed_reads(monkeypatch, stack):
     assert [json.loads(line)["read_id"] for line in exported] == [read["id"]]
 
 
-@pytest.mark.parametrize("ocr_target", [f"http://127.0.0.1:{free_port()}"])
+@pytest.mark.parametrize("ocr_target", [f"http://127.0.0.1:{free_port()}"], ids=["dead-port"])
 def test_a_photo_the_gateway_cannot_read_is_refused_in_words_and_kept(monkeypatch, stack):
     at = open_page(monkeypatch, stack, "operator", "Read a label")
     at.radio(key="labels_source").set_value("File").run()

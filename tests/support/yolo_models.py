@@ -3,10 +3,13 @@ metadata Ultralytics writes. Cached across test sessions (training takes one to 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.segment_data import write_segment_dataset
@@ -49,6 +52,34 @@ def _build(
     if target.exists():
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
+    with _building(target):
+        if target.exists():  # another test process (pytest-xdist worker) built it while this one waited
+            return target
+        return _train_and_export(target, kind, cfg, epochs, imgsz, dynamic, cfg_text, n_train, **train)
+
+
+@contextlib.contextmanager
+def _building(target: Path) -> Iterator[None]:
+    """One process at a time builds a model: the others wait for it instead of training it too."""
+    with open(target.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _train_and_export(
+    target: Path,
+    kind: str,
+    cfg: str,
+    epochs: int,
+    imgsz: int,
+    dynamic: bool,
+    cfg_text: str | None,
+    n_train: int,
+    **train: object,
+) -> Path:
     with tempfile.TemporaryDirectory(prefix=f"linesight-{kind}-") as tmp:
         work = Path(tmp)
         _offline_ultralytics(work)
@@ -88,7 +119,7 @@ def _build(
         )
         best = Path(model.trainer.best)
         exported = YOLO(str(best)).export(format="onnx", imgsz=imgsz, dynamic=dynamic, simplify=True)
-        pt_target = CACHE / f"{kind}-{key}.pt"
+        pt_target = target.with_suffix(".pt")
         shutil.copy(best, pt_target)
         tmp_target = target.with_suffix(".onnx.tmp")
         shutil.copy(exported, tmp_target)
