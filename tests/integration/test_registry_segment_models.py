@@ -107,11 +107,3 @@ def test_segment_output_rows_must_match_the_classes(client, tmp_path):
     # the file has 4 + 1 + 32 rows, but its metadata names two classes
     lying = yolo_onnx(tmp_path / "seg2.onnx", task="segment", names="{0: 'crack', 1: 'spot'}")
     refused(upload(client, lying, "cracks"), "with 2 classes and 32 mask prototypes it should have 38")
-
-
-def test_segment_datasets_are_refused_until_they_hold_polygons(client):
-    resp = client.post(
-        "/v1/datasets", json={"name": "cracks", "task": "segment", "class_names": ["crack"]}, headers=AUTH
-    )
-    assert resp.status_code == 422, resp.text
-    assert "detect" in resp.text and "classify" in resp.text

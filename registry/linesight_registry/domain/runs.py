@@ -19,12 +19,22 @@ from linesight_core.storage import ObjectStore
 from linesight_registry.db.models import Model, TrainingRun
 from linesight_registry.domain import catalog, training, training_inputs
 
+# The tasks the training worker trains; segment datasets are stored, versioned and exported only.
+TRAINED_TASKS = ("detect", "classify")
+
 
 def new_train_run(session: Session, body: TrainingRunCreate, actor: str) -> TrainingRun:
     """A training run for `body`, not yet added to the session: the dataset version exists and may be
     trained on, the architecture fits its task, the base weights (if any) are of the same task and the
     target model, when it exists, is of that task too."""
     dataset = training_inputs.dataset_version(session, body.dataset, body.dataset_version, for_training=True)
+    if dataset.task not in TRAINED_TASKS:
+        raise Problem(
+            422,
+            f"Dataset {body.dataset!r} is a {dataset.task} dataset, and the training worker trains only "
+            f"{' and '.join(TRAINED_TASKS)} models yet. Export the version, train it elsewhere and upload "
+            "the ONNX model.",
+        )
     if body.architecture is not None:
         training_inputs.check_architecture(body.architecture, dataset.task)
     weights = None
