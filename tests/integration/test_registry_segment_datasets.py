@@ -334,3 +334,42 @@ def test_stats_versions_and_an_export_ultralytics_builds_a_segment_dataset_from(
             seen += 1
     assert seen == len(manifest["items"]) == 11
     assert background["sha256"] in expected and expected[background["sha256"]] == []
+
+
+def test_a_segment_dataset_through_the_gateway(gateway_stack, tmp_path):
+    gw, engineer = gateway_stack, gateway_stack.keys["engineer"]
+    body = {"name": "cracks", "task": "segment", "class_names": SEGMENT_CLASSES}
+    assert gw.post("/api/v1/datasets", json=body, headers=engineer).status_code == 201
+    write_segment_dataset(tmp_path / "seg", n_train=3, n_val=1, seed=9)
+    files = {"file": ("seg.zip", zip_folder(tmp_path / "seg"), "application/zip")}
+    report = gw.post(
+        "/api/v1/datasets/cracks/imports", files=files, data={"format": "yolo"}, headers=engineer
+    )
+    assert report.status_code == 200 and report.json()["added"] == 4, report.text
+    data, _, _ = plate(5, n=0)
+    files = {"file": ("p.png", data, "image/png")}
+    added = gw.post(
+        "/api/v1/datasets/cracks/items", files=files, data={"labels": line(1, SQUARE)}, headers=engineer
+    )
+    assert added.status_code == 201 and added.json()["labels"][0]["polygon"] == [list(p) for p in SQUARE]
+    stats = gw.get("/api/v1/datasets/cracks/stats", headers=gateway_stack.keys["viewer"]).json()
+    assert stats["mask_area_px_per_class"]["spot"] >= 4800 and stats["items"] == 5
+
+    bad = io.BytesIO()
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("data.yaml", "names: [crack, spot]\n")
+        zf.writestr("images/train/a.png", plate(6)[0])
+        zf.writestr("labels/train/a.txt", line(0, BOWTIE))
+    files = {"file": ("bad.zip", bad.getvalue(), "application/zip")}
+    refused = gw.post(
+        "/api/v1/datasets/cracks/imports", files=files, data={"format": "yolo"}, headers=engineer
+    )
+    assert refused.status_code == 422 and refused.json()["error_count"] == 1
+    assert "a.txt: line 1: the polygon crosses itself" in refused.json()["errors"][0]
+    put = gw.put(
+        f"/api/v1/datasets/cracks/items/{added.json()['id']}/labels",
+        json={"labels": [{"class_id": 0, "polygon": [list(p) for p in BOWTIE]}]},
+        headers=engineer,
+    )
+    assert put.status_code == 422 and "crosses itself" in put.json()["detail"]
+    assert gw.get("/api/v1/datasets/cracks", headers=engineer).json()["item_count"] == 5
