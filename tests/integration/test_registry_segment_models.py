@@ -2,6 +2,8 @@
 mask prototypes) is stored with its metadata; a detect model offered as a segment model, or the reverse,
 is refused with a 422 that says why, and nothing is stored."""
 
+import io
+import zipfile
 from pathlib import Path
 
 import onnx
@@ -107,3 +109,18 @@ def test_segment_output_rows_must_match_the_classes(client, tmp_path):
     # the file has 4 + 1 + 32 rows, but its metadata names two classes
     lying = yolo_onnx(tmp_path / "seg2.onnx", task="segment", names="{0: 'crack', 1: 'spot'}")
     refused(upload(client, lying, "cracks"), "with 2 classes and 32 mask prototypes it should have 38")
+
+
+def test_a_segment_checkpoint_is_refused_before_it_is_read(client):
+    shaped = io.BytesIO()  # shaped like a torch.save file: a zip with a data.pkl
+    with zipfile.ZipFile(shaped, "w") as zf:
+        zf.writestr("m/data.pkl", b"never opened")
+    assert (
+        client.post("/v1/models", json={"name": "cracks", "task": "segment"}, headers=AUTH).status_code == 201
+    )
+    resp = client.post(
+        "/v1/models/cracks/versions/from-pt", files={"file": ("m.pt", shaped.getvalue())}, headers=AUTH
+    )
+    assert resp.status_code == 422, resp.text
+    assert "converts only detect and classify" in resp.json()["detail"]
+    assert client.get("/v1/training-runs", headers=AUTH).json()["total"] == 0
