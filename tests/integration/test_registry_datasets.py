@@ -104,7 +104,7 @@ def test_datasets_are_created_listed_and_updated(registry):
     )
     for bad in (
         {"name": "Bad Name", "task": "detect", "class_names": ["a"]},
-        {"name": "x", "task": "segment", "class_names": ["a"]},
+        {"name": "x", "task": "pose", "class_names": ["a"]},
         {"name": "x", "task": "detect", "class_names": []},
         {"name": "x", "task": "detect", "class_names": ["a", "a"]},
         {"name": "x", "task": "detect", "class_names": ["a/b"]},

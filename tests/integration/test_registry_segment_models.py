@@ -2,6 +2,8 @@
 mask prototypes) is stored with its metadata; a detect model offered as a segment model, or the reverse,
 is refused with a 422 that says why, and nothing is stored."""
 
+import io
+import zipfile
 from pathlib import Path
 
 import onnx
@@ -109,9 +111,16 @@ def test_segment_output_rows_must_match_the_classes(client, tmp_path):
     refused(upload(client, lying, "cracks"), "with 2 classes and 32 mask prototypes it should have 38")
 
 
-def test_segment_datasets_are_refused_until_they_hold_polygons(client):
+def test_a_segment_checkpoint_is_refused_before_it_is_read(client):
+    shaped = io.BytesIO()  # shaped like a torch.save file: a zip with a data.pkl
+    with zipfile.ZipFile(shaped, "w") as zf:
+        zf.writestr("m/data.pkl", b"never opened")
+    assert (
+        client.post("/v1/models", json={"name": "cracks", "task": "segment"}, headers=AUTH).status_code == 201
+    )
     resp = client.post(
-        "/v1/datasets", json={"name": "cracks", "task": "segment", "class_names": ["crack"]}, headers=AUTH
+        "/v1/models/cracks/versions/from-pt", files={"file": ("m.pt", shaped.getvalue())}, headers=AUTH
     )
     assert resp.status_code == 422, resp.text
-    assert "detect" in resp.text and "classify" in resp.text
+    assert "converts only detect and classify" in resp.json()["detail"]
+    assert client.get("/v1/training-runs", headers=AUTH).json()["total"] == 0

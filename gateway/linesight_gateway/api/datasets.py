@@ -96,7 +96,8 @@ async def add_item(
         str,
         Form(
             max_length=200_000,
-            description="detect: YOLO lines `class cx cy w h` (normalised); classify: the class name",
+            description="detect: YOLO lines `class cx cy w h`; segment: YOLO lines `class x1 y1 x2 y2 ...` "
+            "(normalised); classify: the class name",
             examples=["0 0.300000 0.450000 0.120000 0.380000\n1 0.620000 0.500000 0.080000 0.410000"],
         ),
     ] = "",

@@ -54,7 +54,9 @@ def add_item(
     labels: Annotated[
         str,
         Form(
-            max_length=1_000_000, description="detect: YOLO lines `class cx cy w h`; classify: a class name"
+            max_length=1_000_000,
+            description="detect: YOLO lines `class cx cy w h`; segment: YOLO lines `class x1 y1 x2 y2 ...`; "
+            "classify: a class name",
         ),
     ] = "",
     source: Annotated[ItemSource, Form()] = "upload",
@@ -64,7 +66,7 @@ def add_item(
     data = _read_limited(file, settings.image_max_bytes, "image")
     decoded = decode_image(data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
     decoded.image.close()
-    parsed = labels_from_text(dataset.task, dataset.class_names, labels)
+    parsed = labels_from_text(dataset.task, dataset.class_names, labels, (decoded.width, decoded.height))
     sha = hashlib.sha256(data).hexdigest()
     key = datasets.store_image(store, settings.bucket("datasets"), sha, decoded.format, data)
     item, created = datasets.upsert_item(
@@ -114,7 +116,8 @@ def get_item(name: str, item_id: uuid.UUID, session: SessionDep) -> DatasetItemO
 def put_labels(name: str, item_id: uuid.UUID, body: LabelsUpdate, session: SessionDep) -> DatasetItemOut:
     dataset = datasets.get_dataset(session, name)
     item = datasets.get_item(session, dataset, item_id)
-    datasets.set_labels(session, item, check_labels(dataset.task, dataset.class_names, body.labels))
+    checked = check_labels(dataset.task, dataset.class_names, body.labels, (item.width, item.height))
+    datasets.set_labels(session, item, checked)
     return datasets.item_out(item, dataset.name)
 
 

@@ -13,9 +13,11 @@ from typing import Any
 import yaml
 
 from linesight_core.images import ImageRejected, decode_image
-from linesight_registry.domain.labels import parse_detect_text
+from linesight_registry.domain.labels import parse_label_text
 from linesight_registry.domain.safe_zip import MAX_ERRORS, ArchiveLimits, MemberError, Problems, SafeZip
 
+# Tasks whose items are images with a label file of lines: boxes or polygons.
+LINE_TASKS = ("detect", "segment")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 MAX_TEXT_BYTES = 4 * 1024 * 1024  # one label file or data.yaml
 SPLIT_FOLDERS = frozenset({"train", "val", "valid", "validation", "test"})
@@ -140,9 +142,9 @@ def _label_member(image: str) -> str | None:
 
 
 def read_yolo(path: str, task: str, class_names: list[str], limits: ArchiveLimits) -> ParsedArchive:
-    """A YOLO dataset zip. Detect: data.yaml with `names`, images in `images/<split>/` with labels in
-    `labels/<split>/` (or `<split>/images` + `<split>/labels`); an image without a label file is a
-    background image. Classify: `<split>/<class>/<image>` or `<class>/<image>`. The archive's splits are
+    """A YOLO dataset zip. Detect and segment: data.yaml with `names`, images in `images/<split>/` with
+    labels in `labels/<split>/` (or `<split>/images` + `<split>/labels`), a box or a polygon a line; an
+    image without a label file is a background image. Classify: `<split>/<class>/<image>` or `<class>/<image>`. The archive's splits are
     not kept: every item's split comes from its hash."""
     problems = Problems()
     z = SafeZip(path, limits, problems)
@@ -164,9 +166,9 @@ def _read_yolo(z: SafeZip, task: str, class_names: list[str], problems: Problems
         if len(tops) == 1 and all("/" in n for n in z.files) and top not in SPLIT_FOLDERS | set(class_names):
             root = top + "/"  # everything inside one wrapping folder
     id_map: dict[int, int] = {}
-    if task == "detect":
+    if task in LINE_TASKS:
         if yaml_name is None:
-            problems.add("No data.yaml: a YOLO detect archive needs a data.yaml with the class `names`.")
+            problems.add(f"No data.yaml: a YOLO {task} archive needs a data.yaml with the class `names`.")
             return out
         text = _read_text(z, yaml_name, problems)
         if text is None:
@@ -183,7 +185,7 @@ def _read_yolo(z: SafeZip, task: str, class_names: list[str], problems: Problems
     if not images:
         problems.add("The archive holds no images (.jpg, .jpeg, .png, .webp, .bmp, .tif).")
     seen: dict[str, ArchivedItem] = {}
-    if task == "detect":
+    if task in LINE_TASKS:
         wanted = {}
         for image in images:
             label = _label_member(image)
@@ -204,16 +206,17 @@ def _read_yolo(z: SafeZip, task: str, class_names: list[str], problems: Problems
             )
         for label, image in sorted(wanted.items(), key=lambda kv: kv[1]):
             item = read_image(z, image, problems)
-            boxes: list[dict[str, Any]] = []
+            labels: list[dict[str, Any]] = []
             if label in label_files:
                 text = _read_text(z, label, problems)
                 if text is None:
                     continue
-                boxes, errs = parse_detect_text(text, len(class_names), id_map)
+                size = (item.width, item.height) if item is not None else None
+                labels, errs = parse_label_text(task, text, len(class_names), id_map, size)
                 for e in errs:
                     problems.add(f"{label}: {e}")
             if item is not None:
-                add_item(out, seen, with_labels(item, boxes), problems)
+                add_item(out, seen, with_labels(item, labels), problems)
         other = [
             n for n in members if suffix(n) not in IMAGE_SUFFIXES and n not in label_files and n != yaml_name
         ]

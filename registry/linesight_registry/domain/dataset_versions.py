@@ -64,7 +64,7 @@ def _counts(task: str, class_names: list[str], items: list[dict[str, Any]]) -> t
         labels = item["labels"]
         if not labels:
             unlabelled += 1
-        elif task == "detect":
+        elif task in ("detect", "segment"):
             for b in labels:
                 classes[class_names[b["class_id"]]] += 1
         else:

@@ -308,7 +308,7 @@ def stats(session: Session, dataset: Dataset) -> DatasetStats:
             select(DatasetItem.source, func.count()).where(where).group_by(DatasetItem.source)
         ).all()
     )
-    if dataset.task == "detect":
+    if dataset.task in ("detect", "segment"):
         sql = (
             f"SELECT (e.value->>'class_id')::int, count(*) FROM {SCHEMA}.dataset_items i "
             "CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(i.labels) = 'array' "
@@ -320,6 +320,7 @@ def stats(session: Session, dataset: Dataset) -> DatasetStats:
             "WHERE dataset_id = :id AND labels IS NOT NULL GROUP BY 1"
         )
     by_id = {int(k): int(n) for k, n in session.execute(text(sql), {"id": dataset.id}).all()}
+    areas = _mask_areas(session, dataset) if dataset.task == "segment" else None
     return DatasetStats(
         dataset=dataset.name,
         task=dataset.task,  # type: ignore[arg-type]
@@ -331,4 +332,42 @@ def stats(session: Session, dataset: Dataset) -> DatasetStats:
         )
         or 0,
         images_per_source=per_source,
+        **(areas or {}),
     )
+
+
+# Each polygon's area by the shoelace formula, in the database: points in order, the last joined to the
+# first, scaled to its image's pixels.
+_POLYGON_AREAS = f"""
+WITH points AS (
+    SELECT i.id AS item, e.n AS instance, (e.value->>'class_id')::int AS class_id,
+           i.width * i.height AS pixels, (p.value->>0)::float8 AS x, (p.value->>1)::float8 AS y, p.n AS k
+    FROM {SCHEMA}.dataset_items i
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN jsonb_typeof(i.labels) = 'array' THEN i.labels ELSE '[]'::jsonb END
+    ) WITH ORDINALITY e(value, n)
+    CROSS JOIN LATERAL jsonb_array_elements(e.value->'polygon') WITH ORDINALITY p(value, n)
+    WHERE i.dataset_id = :id
+), terms AS (
+    SELECT item, instance, class_id, pixels,
+           x * coalesce(lead(y) OVER w, first_value(y) OVER w)
+           - y * coalesce(lead(x) OVER w, first_value(x) OVER w) AS term
+    FROM points
+    WINDOW w AS (PARTITION BY item, instance ORDER BY k)
+), shapes AS (
+    SELECT class_id, pixels, abs(sum(term)) / 2 AS share FROM terms GROUP BY item, instance, class_id, pixels
+)
+SELECT class_id, sum(share * pixels), avg(share) FROM shapes GROUP BY class_id
+"""
+
+
+def _mask_areas(session: Session, dataset: Dataset) -> dict[str, dict[str, Any]]:
+    rows = {
+        int(c): (float(px), float(share))
+        for c, px, share in session.execute(text(_POLYGON_AREAS), {"id": dataset.id})
+    }
+    names = dataset.class_names
+    return {
+        "mask_area_px_per_class": {n: round(rows.get(i, (0.0, 0.0))[0], 1) for i, n in enumerate(names)},
+        "mask_share_per_class": {n: round(rows[i][1], 6) if i in rows else None for i, n in enumerate(names)},
+    }

@@ -1,5 +1,5 @@
-"""A dataset version as a YOLO zip that Ultralytics' own dataset checks accept: detect →
-data.yaml + images/<split>/ + labels/<split>/, classify → <split>/<class name>/. Written from the
+"""A dataset version as a YOLO zip that Ultralytics' own dataset checks accept: detect and segment →
+data.yaml + images/<split>/ + labels/<split>/ (boxes or polygons), classify → <split>/<class name>/. Written from the
 version's manifest, with every image checked against its sha256 on the way."""
 
 from __future__ import annotations
@@ -60,7 +60,14 @@ def _image(zf: zipfile.ZipFile, store: ObjectStore, bucket: str, name: str, item
 
 
 def label_lines(labels: list[dict[str, Any]]) -> str:
-    return "".join(f"{b['class_id']} {b['cx']:.6f} {b['cy']:.6f} {b['w']:.6f} {b['h']:.6f}\n" for b in labels)
+    """YOLO label lines: `class cx cy w h` for a box, `class x1 y1 x2 y2 ...` for a polygon."""
+    lines = []
+    for b in labels:
+        if "polygon" in b:
+            lines.append(f"{b['class_id']} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in b["polygon"]))
+        else:
+            lines.append(f"{b['class_id']} {b['cx']:.6f} {b['cy']:.6f} {b['w']:.6f} {b['h']:.6f}")
+    return "".join(line + "\n" for line in lines)
 
 
 def data_yaml(manifest: dict[str, Any], splits: list[str], val_from_test: bool) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from linesight_core.contracts.datasets import ClassifyLabel, DetectLabel, Split
+from linesight_core import polygons
+from linesight_core.contracts.datasets import ClassifyLabel, DetectLabel, SegmentLabel, Split
 from linesight_core.errors import Problem
 
 # Stored labels are rounded like YOLO text files, so the same box read twice compares equal.
@@ -60,41 +61,93 @@ def canonical_boxes(boxes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(boxes, key=lambda b: (b["class_id"], b["cx"], b["cy"], b["w"], b["h"]))
 
 
-def parse_detect_text(
-    text: str, class_count: int, id_map: dict[int, int] | None = None
+def polygon(
+    class_id: int, points: list[tuple[float, float]], class_count: int, size: tuple[int, int] | None
+) -> dict[str, Any]:
+    """One polygon in stored form; raises ValueError saying what is wrong with it. `size` (width,
+    height) sets the smallest area in pixels; without it only a zero area is refused."""
+    if not 0 <= class_id < class_count:
+        raise ValueError(f"class id {class_id} is not a class of the dataset (ids 0..{class_count - 1})")
+    points = polygons.normalised(points)
+    problem = polygons.polygon_problem(points, *(size or (None, None)))
+    if problem:
+        raise ValueError(problem)
+    return {"class_id": class_id, "polygon": [list(p) for p in points]}
+
+
+def canonical_polygons(labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(labels, key=lambda p: (p["class_id"], p["polygon"]))
+
+
+def _detect_line(fields: list[str], class_count: int, size: tuple[int, int] | None) -> dict[str, Any]:
+    cx, cy, w, h = (float(f) for f in fields[1:])
+    return box(int(fields[0]), cx, cy, w, h, class_count)
+
+
+def _segment_line(fields: list[str], class_count: int, size: tuple[int, int] | None) -> dict[str, Any]:
+    values = [float(f) for f in fields[1:]]
+    return polygon(int(fields[0]), list(zip(values[::2], values[1::2], strict=True)), class_count, size)
+
+
+def _line_shape(task: str, fields: list[str]) -> str | None:
+    """What is wrong with the number of values on a line, before any is read."""
+    if task == "detect":
+        if len(fields) != 5:
+            return f"expected 'class cx cy w h' (5 values), got {len(fields)}"
+        return None
+    if len(fields) == 5:
+        return (
+            "expected 'class x1 y1 x2 y2 x3 y3 ...', a class and at least 3 points; 5 values are a box "
+            "(the detect format) or a polygon of 2 points"
+        )
+    if len(fields) < 1 + 2 * polygons.MIN_POINTS or len(fields) % 2 == 0:
+        return (
+            "expected 'class x1 y1 x2 y2 x3 y3 ...', a class and at least 3 points as x y pairs "
+            f"(an odd number of values, at least 7); got {len(fields)} values"
+        )
+    return None
+
+
+def parse_label_text(
+    task: str,
+    text: str,
+    class_count: int,
+    id_map: dict[int, int] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """YOLO label lines (`class cx cy w h`, normalised) → (boxes, problems). `id_map` renumbers the
-    classes of an imported archive onto the dataset's; an id missing from it is a problem."""
-    boxes: list[dict[str, Any]] = []
+    """YOLO label lines → (labels, problems): `class cx cy w h` (detect) or `class x1 y1 x2 y2 ...`
+    (segment), normalised. `id_map` renumbers the classes of an imported archive onto the dataset's; an
+    id missing from it is a problem. `size` is the image's (width, height) when known."""
+    labels: list[dict[str, Any]] = []
     problems: list[str] = []
+    parse = _detect_line if task == "detect" else _segment_line
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
         fields = line.split()
-        if len(fields) != 5:
-            problems.append(
-                f"line {number}: expected 'class cx cy w h' (5 values), got {len(fields)}: {line[:60]!r}"
-            )
+        shape = _line_shape(task, fields)
+        if shape:
+            problems.append(f"line {number}: {shape}: {line[:60]!r}")
             continue
         try:
             class_id = int(fields[0])
-            cx, cy, w, h = (float(f) for f in fields[1:])
+            [float(f) for f in fields[1:]]
         except ValueError:
-            problems.append(
-                f"line {number}: the class must be an integer and the box 4 numbers: {line[:60]!r}"
-            )
+            what = "the box 4 numbers" if task == "detect" else "the points numbers"
+            problems.append(f"line {number}: the class must be an integer and {what}: {line[:60]!r}")
             continue
         if id_map is not None:
             if class_id not in id_map:
                 problems.append(f"line {number}: class id {class_id} is not in the archive's names")
                 continue
-            class_id = id_map[class_id]
+            fields[0] = str(id_map[class_id])
         try:
-            boxes.append(box(class_id, cx, cy, w, h, class_count))
+            labels.append(parse(fields, class_count, size))
         except ValueError as exc:
             problems.append(f"line {number}: {exc}")
-    return canonical_boxes(boxes), problems
+    canonical = canonical_boxes if task == "detect" else canonical_polygons
+    return canonical(labels), problems
 
 
 def class_index(class_names: list[str], name: str) -> int:
@@ -106,9 +159,11 @@ def class_index(class_names: list[str], name: str) -> int:
         ) from None
 
 
-def labels_from_text(task: str, class_names: list[str], text: str) -> Any:
-    """The `labels` form field of an upload: YOLO lines (detect) or a class name (classify); empty means
-    a background image (detect) or not labelled yet (classify)."""
+def labels_from_text(
+    task: str, class_names: list[str], text: str, size: tuple[int, int] | None = None
+) -> Any:
+    """The `labels` form field of an upload: YOLO lines (detect, segment) or a class name (classify);
+    empty means a background image (detect, segment) or not labelled yet (classify)."""
     if task == "classify":
         name = text.strip()
         if not name:
@@ -119,34 +174,45 @@ def labels_from_text(task: str, class_names: list[str], text: str) -> Any:
         if "\n" in name or (len(first) == 5 and first[0].isdigit()):
             raise Problem(422, "A classify dataset takes one class name as labels, not YOLO box lines.")
         raise Problem(422, f"{name[:100]!r} is not a class of the dataset; classes: {', '.join(class_names)}")
-    boxes, problems = parse_detect_text(text, len(class_names))
+    labels, problems = parse_label_text(task, text, len(class_names), size=size)
     if problems:
         shown = "; ".join(problems[:5])
         raise Problem(
             422,
-            f"The labels are not valid YOLO detect lines: {shown}",
+            f"The labels are not valid YOLO {task} lines: {shown}",
             errors=problems[:50],
         )
-    return boxes
+    return labels
 
 
-def check_labels(task: str, class_names: list[str], labels: list[DetectLabel] | ClassifyLabel | None) -> Any:
-    """Labels from a JSON body, checked against the dataset's task and classes."""
-    if task == "detect":
-        if not isinstance(labels, list):
+def check_labels(
+    task: str,
+    class_names: list[str],
+    labels: list[DetectLabel] | list[SegmentLabel] | ClassifyLabel | None,
+    size: tuple[int, int] | None = None,
+) -> Any:
+    """Labels from a JSON body, checked against the dataset's task and classes (and, for polygons, the
+    item's image size)."""
+    if task in ("detect", "segment"):
+        other = SegmentLabel if task == "detect" else DetectLabel
+        what = "boxes" if task == "detect" else "polygons"
+        if not isinstance(labels, list) or any(isinstance(b, other) for b in labels):
             raise Problem(
-                422, "A detect dataset takes a list of boxes as labels ([] for a background image)."
+                422, f"A {task} dataset takes a list of {what} as labels ([] for a background image)."
             )
         problems = []
-        boxes = []
+        out = []
         for i, b in enumerate(labels):
             try:
-                boxes.append(box(b.class_id, b.cx, b.cy, b.w, b.h, len(class_names)))
+                if isinstance(b, DetectLabel):
+                    out.append(box(b.class_id, b.cx, b.cy, b.w, b.h, len(class_names)))
+                else:
+                    out.append(polygon(b.class_id, list(b.polygon), len(class_names), size))
             except ValueError as exc:
-                problems.append(f"box {i}: {exc}")
+                problems.append(f"{what[:-1]} {i}: {exc}")
         if problems:
             raise Problem(422, f"The labels are not valid: {'; '.join(problems[:5])}", errors=problems[:50])
-        return canonical_boxes(boxes)
+        return canonical_boxes(out) if task == "detect" else canonical_polygons(out)
     if isinstance(labels, list):
         raise Problem(422, 'A classify dataset takes {"class_id": n} (or null) as labels, not boxes.')
     if labels is None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from linesight_core.contracts.registry import NAME_PATTERN, DatasetTask
+from linesight_core.polygons import MAX_POINTS
 
 Split = Literal["train", "val", "test"]
 ItemSource = Literal["upload", "feedback", "import"]
@@ -165,11 +166,30 @@ class DetectLabel(BaseModel):
         return self
 
 
+class SegmentLabel(BaseModel):
+    """One instance: class id and its outline normalised to the image (0..1), as in a YOLO segmentation
+    label line (`class x1 y1 x2 y2 ...`). The registry also refuses outlines that cross or touch
+    themselves and degenerate ones (less than half a pixel of area)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"class_id": 0, "polygon": [[0.21, 0.30], [0.64, 0.28], [0.66, 0.33], [0.22, 0.36]]}]
+        }
+    )
+
+    class_id: int = Field(ge=0, lt=MAX_CLASSES)
+    polygon: list[tuple[float, float]] = Field(
+        min_length=3,
+        max_length=MAX_POINTS,
+        description="[x, y] vertices in order, normalised to the image width and height (0..1)",
+    )
+
+
 class ClassifyLabel(BaseModel):
     class_id: int = Field(ge=0, lt=MAX_CLASSES)
 
 
-Labels = list[DetectLabel] | ClassifyLabel | None
+Labels = list[DetectLabel] | list[SegmentLabel] | ClassifyLabel | None
 
 
 class LabelsUpdate(BaseModel):
@@ -178,13 +198,15 @@ class LabelsUpdate(BaseModel):
             "examples": [
                 {"labels": [{"class_id": 1, "cx": 0.5, "cy": 0.5, "w": 0.1, "h": 0.4}]},
                 {"labels": {"class_id": 0}},
+                {"labels": [{"class_id": 0, "polygon": [[0.2, 0.3], [0.6, 0.28], [0.4, 0.5]]}]},
                 {"labels": []},
             ]
         }
     )
 
     labels: Labels = Field(
-        description="detect: a list of boxes ([] is a background image); classify: {class_id} or null"
+        description="detect: a list of boxes, segment: a list of polygons ([] is a background image); "
+        "classify: {class_id} or null"
     )
 
 
@@ -220,7 +242,9 @@ class DatasetItemOut(BaseModel):
     height: int
     size_bytes: int
     labels: Labels
-    labelled: bool = Field(description="detect: at least one box; classify: a class is set")
+    labelled: bool = Field(
+        description="detect, segment: at least one box or polygon; classify: a class is set"
+    )
     split: Split
     source: ItemSource
     origin: str
@@ -268,7 +292,18 @@ class DatasetStats(BaseModel):
                     "instances_per_class": {"wrench": 398, "screwdriver": 741, "tape": 205},
                     "images_without_labels": 9,
                     "images_per_source": {"upload": 120, "feedback": 180, "import": 112},
-                }
+                },
+                {
+                    "dataset": "casting-cracks",
+                    "task": "segment",
+                    "items": 240,
+                    "images_per_split": {"train": 170, "val": 35, "test": 35},
+                    "instances_per_class": {"crack": 310, "pore": 95},
+                    "images_without_labels": 40,
+                    "images_per_source": {"upload": 0, "feedback": 0, "import": 240},
+                    "mask_area_px_per_class": {"crack": 1_250_400.0, "pore": 61_750.0},
+                    "mask_share_per_class": {"crack": 0.0131, "pore": 0.0021},
+                },
             ]
         }
     )
@@ -278,10 +313,20 @@ class DatasetStats(BaseModel):
     items: int
     images_per_split: dict[str, int] = Field(description="train/val/test → images")
     instances_per_class: dict[str, int] = Field(
-        description="class name → boxes (detect) or images (classify)"
+        description="class name → boxes (detect), polygons (segment) or images (classify)"
     )
-    images_without_labels: int = Field(description="detect: background images; classify: no class set")
+    images_without_labels: int = Field(
+        description="detect, segment: background images; classify: no class set"
+    )
     images_per_source: dict[str, int]
+    mask_area_px_per_class: dict[str, float] | None = Field(
+        None, description="segment only: class name → area of all its polygons, in pixels of their images"
+    )
+    mask_share_per_class: dict[str, float | None] | None = Field(
+        None,
+        description="segment only: class name → mean share of its image one polygon covers (0..1; "
+        "null for a class without polygons)",
+    )
 
 
 class DatasetVersionCreate(BaseModel):
@@ -364,7 +409,9 @@ class DatasetVersionOut(BaseModel):
     manifest_sha256: str
     item_count: int
     split_counts: dict[str, int]
-    class_counts: dict[str, int] = Field(description="class name → boxes (detect) or images (classify)")
+    class_counts: dict[str, int] = Field(
+        description="class name → boxes (detect), polygons (segment) or images (classify)"
+    )
     unlabelled: int
     diff: DiffSummary = Field(description="Against the previous version; the lists are at .../diff")
     notes: str

@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# What a model does. A dataset (and so a training run) holds boxes or classes only, until datasets
-# carry polygons: a segment model is uploaded as ONNX, not trained here yet.
+# What a model does, and what a dataset holds: boxes (detect), a class per image (classify) or polygons
+# (segment). The registry does not train segment models yet: a run on a segment dataset is refused.
 Task = Literal["detect", "classify", "segment"]
-DatasetTask = Literal["detect", "classify"]
+DatasetTask = Task
 VersionStatus = Literal["ready", "archived"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 MAX_VERSION = 2**31 - 1  # a Postgres integer
