@@ -30,6 +30,7 @@ from linesight_gateway.api import (
     inspections,
     labels,
     models,
+    promotion_gates,
     replays,
     stations,
     stats,
@@ -43,6 +44,7 @@ from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
 from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
 from linesight_gateway.domain.face_detector import face_detector
+from linesight_gateway.domain.gated_promotion import promote_if_passing
 from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.login_throttle import LoginThrottle
 from linesight_gateway.domain.queue_gauges import run_queue_gauges
@@ -70,6 +72,7 @@ ROUTER_MODULES = (
     datasets,
     training_runs,
     replays,
+    promotion_gates,
 )
 
 
@@ -177,6 +180,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                         timeout=settings.replay_timeout_seconds,
                         concurrency=settings.replay_concurrency,
                         stale_seconds=settings.replay_stale_seconds,
+                    ),
+                    after_completed=partial(
+                        promote_if_passing, app.state.session_factory, app.state.registry
                     ),
                 ),
                 interval=settings.replay_poll_seconds,

@@ -84,3 +84,6 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     replay_concurrency: int = Field(2, ge=1, le=32)
     replay_stale_seconds: float = Field(30.0, gt=0)
     replay_max_inspections: int = Field(5000, ge=1)
+    # Verified inspections a version's replay must have replayed at each gated station before the
+    # promotion gate lets production move to it, when the gate itself names no number.
+    promotion_gate_min_verified: int = Field(30, ge=1)

@@ -308,3 +308,31 @@ class ReplayJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PromotionGate(Base):
+    """Production of `model_name` moves only to a version whose latest replay at the station (or, with no
+    station, at every station serving the model's production) is at least as good as production, on at
+    least `min_verified` verified inspections (domain/promotion_gate.py)."""
+
+    __tablename__ = "promotion_gates"
+    __table_args__ = (
+        Index(
+            "uq_promotion_gates_station",
+            "model_name",
+            "station_id",
+            unique=True,
+            postgresql_where="station_id IS NOT NULL",
+        ),
+        Index("uq_promotion_gates_model", "model_name", unique=True, postgresql_where="station_id IS NULL"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    model_name: Mapped[str] = mapped_column(String(100))
+    station_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(f"{SCHEMA}.stations.id", ondelete="CASCADE"), nullable=True
+    )
+    min_verified: Mapped[int] = mapped_column()
+    created_by_name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
