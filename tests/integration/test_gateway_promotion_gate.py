@@ -10,7 +10,6 @@ import time
 import uuid
 
 import httpx
-import onnx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,7 +25,7 @@ from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
 from tests.integration.conftest import ADMIN_KEY, SERVICE_TOKEN
 from tests.integration.test_gateway_inspections import env  # noqa: F401 - a fixture
-from tests.support.onnx_models import yolo_onnx
+from tests.support.onnx_models import with_metadata, yolo_onnx
 from tests.support.servers import private_broker, serve
 from tests.support.synthetic import CLASSES, draw_scene, jpeg
 from tests.support.yolo_models import detect_model
@@ -53,13 +52,8 @@ def stack(env, fresh_service_env, redis_url):  # noqa: F811 - env is the inspect
 
 
 def variant(src, tmp_path, tag: str):
-    """The same weights with one metadata field changed: new bytes, so a new version with the same
-    answers."""
-    model = onnx.load(str(src))
-    model.metadata_props.add(key="linesight_test_variant", value=tag)
-    out = tmp_path / f"variant-{tag}.onnx"
-    onnx.save(model, str(out))
-    return out
+    """The same weights, other bytes: a new version with the same answers."""
+    return with_metadata(src, tmp_path / f"variant-{tag}.onnx", linesight_test_variant=tag)
 
 
 def upload(gw, name: str, path) -> int:

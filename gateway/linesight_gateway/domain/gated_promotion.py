@@ -22,7 +22,7 @@ from linesight_gateway.domain.promotion_gate import GUARDED_ALIAS, GateVerdict, 
 
 log = logging.getLogger(__name__)
 
-GATE_PROBLEM = problem_type("promotion-gate")
+PROBLEM_TYPE = problem_type("promotion-gate")
 GATE_ACTOR = "promotion-gate"
 
 
@@ -52,7 +52,7 @@ def refusal(verdict: GateVerdict) -> Problem:
         409,
         verdict.words(),
         title="Refused by the promotion gate",
-        type_=GATE_PROBLEM,
+        type_=PROBLEM_TYPE,
         failed_rules=verdict.all_failed_rules(),
         gate=verdict.as_json(),
     )

@@ -105,7 +105,7 @@ class GateVerdict:
             if check.failed_rules:
                 parts.append(f"at station {check.station}: " + "; ".join(check.reasons))
         return (
-            f"{head}: {' '.join(p[0].upper() + p[1:] + '.' for p in parts)} Replay the version at the gated "
+            f"{head}. {' '.join(p[0].upper() + p[1:] + '.' for p in parts)} Replay the version at the gated "
             "stations (POST /api/v1/stations/{id}/replays) or, as an admin, override with override_reason."
         )
 
