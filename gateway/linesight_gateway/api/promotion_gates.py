@@ -134,7 +134,9 @@ async def put_model_gate(
         targets = list(dict.fromkeys(body.stations))
         for station_id in targets:
             assert station_id is not None
-            check_station(await run_in_threadpool(get_station, session, station_id), model)
+            station = await run_in_threadpool(get_station, session, station_id)
+            require_station(principal, station.id)
+            check_station(station, model)
     await run_in_threadpool(session.execute, delete(PromotionGate).where(PromotionGate.model_name == name))
     await run_in_threadpool(_write_gates, session, name, targets, minimum, principal)
     await _flag(request, name, True, principal)
@@ -178,6 +180,7 @@ async def put_station_gate(
     request: Request, station_id: uuid.UUID, body: StationGateIn, principal: Admin, session: SessionDep
 ) -> ModelGateOut:
     station = await run_in_threadpool(get_station, session, station_id)
+    require_station(principal, station.id)
     model = await _registry(request).get_model(station.model_name)
     check_station(station, model)
     minimum = body.min_verified or request.app.state.settings.promotion_gate_min_verified
@@ -205,6 +208,7 @@ async def delete_station_gate(
     request: Request, station_id: uuid.UUID, principal: Admin, session: SessionDep
 ) -> Response:
     station = await run_in_threadpool(get_station, session, station_id)
+    require_station(principal, station.id)
     removed = await run_in_threadpool(
         session.scalars,
         delete(PromotionGate)
