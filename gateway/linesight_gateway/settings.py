@@ -84,3 +84,13 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     replay_concurrency: int = Field(2, ge=1, le=32)
     replay_stale_seconds: float = Field(30.0, gt=0)
     replay_max_inspections: int = Field(5000, ge=1)
+
+    # Shadow mode (domain/shadow.py): a station's shadow version answers each live inspection after the
+    # live answer was returned, `shadow_concurrency` at a time at replay priority on the inference service.
+    # The photos waiting for it are held in memory, at most `shadow_queue_size` of them and
+    # `shadow_queue_max_bytes` in all; past either a photo is dropped (and counted), never queued. One
+    # shadow answer may wait `shadow_timeout_seconds` (it yields to live work there).
+    shadow_concurrency: int = Field(2, ge=1, le=32)
+    shadow_queue_size: int = Field(64, ge=1)
+    shadow_queue_max_bytes: int = Field(64 * 1024 * 1024, ge=1)
+    shadow_timeout_seconds: float = Field(30.0, gt=0)
