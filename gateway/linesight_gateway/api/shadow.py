@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from linesight_gateway.api.deps import Engineer, SessionDep
 from linesight_gateway.domain import shadow_report
@@ -18,7 +18,66 @@ from linesight_gateway.domain.stations import get_station
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
 
+_FIGURES = {
+    "verified": 212,
+    "verdict_accuracy": 0.9575,
+    "truly_nok": 24,
+    "truly_ok": 188,
+    "nok_recall": 0.875,
+    "false_nok_rate": 0.016,
+    "counting_accuracy": {"screwdriver": 0.9623, "wrench": 0.9811},
+    "all_counts_accuracy": 0.9481,
+}
+
+
 class ShadowReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "station_id": "8c1d2b55-9a0e-4f51-8a21-0e3f4a5b6c7d",
+                    "station": "line-3-bench",
+                    "model_name": "bench-tools",
+                    "live_alias": "production",
+                    "shadow_alias": "staging",
+                    "inspections": 1000,
+                    "answered": 996,
+                    "agree": 961,
+                    "disagree": 35,
+                    "agreement": 0.9649,
+                    "failed": 4,
+                    "last_error": "504: inference did not answer in time.",
+                    "versions": [
+                        {
+                            "shadow_version": 4,
+                            "live_versions": [3],
+                            "answered": 996,
+                            "agree": 961,
+                            "disagree": 35,
+                            "agreement": 0.9649,
+                            "verified": 212,
+                            "live": _FIGURES,
+                            "shadow": _FIGURES | {"verdict_accuracy": 0.9717, "nok_recall": 0.9167},
+                            "disagreements": [
+                                {
+                                    "inspection_id": "1f0c2a9e-4a51-4b8e-9d6a-3b5c0c1e2f10",
+                                    "created_at": "2026-11-22T10:00:00+00:00",
+                                    "live": {"verdict": "OK", "counts": {"wrench": 1, "screwdriver": 2}},
+                                    "shadow": {
+                                        "verdict": "NOK",
+                                        "confidence": 0.81,
+                                        "counts": {"wrench": 1, "screwdriver": 1},
+                                        "class": None,
+                                    },
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     station_id: uuid.UUID
     station: str
     model_name: str

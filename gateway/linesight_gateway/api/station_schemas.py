@@ -167,6 +167,7 @@ class StationOut(BaseModel):
                     "mode": "detect",
                     "model_name": "bench-tools",
                     "model_alias": "production",
+                    "shadow_alias": "staging",
                     "expected_items": [
                         {"label": "wrench", "min_count": 1},
                         {"label": "screwdriver", "min_count": 2},
