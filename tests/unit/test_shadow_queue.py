@@ -1,5 +1,5 @@
 """The shadow queue never grows past its bounds: past its count or its bytes a shadow job is dropped and
-counted, never queued; an answer frees its room again. And agreement of a live and a shadow answer."""
+counted, never queued. And agreement of a live and a shadow answer."""
 
 import asyncio
 import uuid
