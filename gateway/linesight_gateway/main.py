@@ -32,6 +32,7 @@ from linesight_gateway.api import (
     models,
     promotion_gates,
     replays,
+    shadow,
     stations,
     stats,
     system,
@@ -52,6 +53,7 @@ from linesight_gateway.domain.reference_views import ReferenceViews
 from linesight_gateway.domain.replay_runner import ReplayConfig, ReplayRunner, run_replays
 from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.domain.run_limits import RunLimits
+from linesight_gateway.domain.shadow import ShadowConfig, ShadowQueue
 from linesight_gateway.domain.training_baselines import TrainingBaselines
 from linesight_gateway.settings import GatewaySettings
 
@@ -73,6 +75,7 @@ ROUTER_MODULES = (
     training_runs,
     replays,
     promotion_gates,
+    shadow,
 )
 
 
@@ -189,6 +192,24 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
             name="replay-runner",
         )
+        # Shadow answers too: they wait at replay priority, and must not take the live client's connections.
+        app.state.shadow_inference = InferenceClient.create(
+            settings.inference_url,
+            service_token=settings.service_token.get_secret_value(),
+            timeout=settings.shadow_timeout_seconds,
+            retries=0,
+        )
+        app.state.shadow = ShadowQueue(
+            app.state.session_factory,
+            app.state.shadow_inference,
+            ShadowConfig(
+                concurrency=settings.shadow_concurrency,
+                max_items=settings.shadow_queue_size,
+                max_bytes=settings.shadow_queue_max_bytes,
+                timeout=settings.shadow_timeout_seconds,
+            ),
+        )
+        app.state.shadow.start()
         try:
             yield
         finally:
@@ -196,8 +217,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.shadow.aclose()
             await app.state.inference.aclose()
             await app.state.replay_inference.aclose()
+            await app.state.shadow_inference.aclose()
             await app.state.ocr.aclose()
             await app.state.registry.aclose()
             await app.state.status_client.aclose()

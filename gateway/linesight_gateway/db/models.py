@@ -98,6 +98,9 @@ class Station(Base):
     mode: Mapped[str] = mapped_column(String(16))
     model_name: Mapped[str] = mapped_column(String(100))
     model_alias: Mapped[str] = mapped_column(String(64), default="production")
+    # Another alias of the same model that answers every live inspection in the background (shadow mode,
+    # domain/shadow.py); its answers never change a verdict. None: off.
+    shadow_alias: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
     expected_items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     ok_classes: Mapped[list[str]] = mapped_column(JSONB, default=list)
     success_threshold: Mapped[float] = mapped_column(default=0.70)
@@ -150,6 +153,9 @@ class Inspection(Base):
     # Photo statistics and model signals (domain/unusual.signals), the station's rolling baseline
     photo_stats: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     unusual: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # The station's shadow version's answer, written after the live answer was returned (domain/shadow.py):
+    # version, verdict, counts or class, agreement with the live answer, latency, or the error.
+    shadow: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -67,14 +67,16 @@ def answer_of(prediction: Prediction, rules: StationRules) -> dict[str, Any]:
     return answer
 
 
-def _counted_classes(items: list[dict[str, Any]], rules: StationRules) -> list[str]:
+def counted_classes(items: list[dict[str, Any]], rules: StationRules) -> list[str]:
     labels = set(rules.expected)
     for item in items:
         labels |= {k for k, v in item["truth"].get("counts", {}).items() if v}
     return sorted(labels)
 
 
-def _same(a: dict[str, Any], b: dict[str, Any], classes: list[str]) -> bool:
+def same_answer(a: dict[str, Any], b: dict[str, Any], classes: list[str]) -> bool:
+    """Two answers (`answer_of`'s shape) agree: the same verdict, and the same counts of `classes` or the
+    same class."""
     if a["verdict"] != b["verdict"]:
         return False
     if "counts" in a:
@@ -133,7 +135,7 @@ def report(items: list[dict[str, Any]], rules: StationRules) -> dict[str, Any]:
     """The whole report of a replay from its items (replayed or skipped)."""
     replayed = [i for i in items if "skipped" not in i]
     skipped = [{"inspection_id": i["inspection_id"], "reason": i["skipped"]} for i in items if "skipped" in i]
-    classes = _counted_classes(replayed, rules)
+    classes = counted_classes(replayed, rules)
     disagreements = [
         {
             "inspection_id": i["inspection_id"],
@@ -143,7 +145,7 @@ def report(items: list[dict[str, Any]], rules: StationRules) -> dict[str, Any]:
             "production": i["production"],
         }
         for i in replayed
-        if not _same(i["candidate"], i["production"], classes)
+        if not same_answer(i["candidate"], i["production"], classes)
     ]
     return {
         "replayed": len(replayed),
