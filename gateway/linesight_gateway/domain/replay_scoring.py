@@ -12,6 +12,7 @@ from linesight_gateway.db.models import Feedback, Inspection
 from linesight_gateway.domain.verdict import StationRules, judge
 
 MAX_DISAGREEMENTS = 500  # listed in the report; the count covers every one
+MAX_BOXES = 50  # boxes kept with each detect answer (to draw it); the counts cover every one
 
 
 def rules_to_json(rules: StationRules) -> dict[str, Any]:
@@ -64,6 +65,12 @@ def answer_of(prediction: Prediction, rules: StationRules) -> dict[str, Any]:
         answer["class"] = (prediction.classes or [None])[0].label if prediction.classes else None
     else:
         answer["counts"] = verdict.counts
+        # The detections that were counted, so that a disagreement can be drawn on its photo.
+        answer["boxes"] = [
+            {"label": d.label, "confidence": round(d.confidence, 4), **d.box.model_dump()}
+            for d in prediction.detections or []
+            if d.confidence >= rules.low_confidence
+        ][:MAX_BOXES]
     return answer
 
 
