@@ -129,3 +129,72 @@ def test_a_queued_replay_is_cancelled_from_the_page(monkeypatch, start_stack, tm
     assert job["status"] == "cancelled"
     assert any("cancelled" in m.value and "0 verified inspections replayed" in m.value for m in at.markdown)
     assert not at.get("progress")
+
+
+def shadow_answered(stack, sid: str, count: int) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        report = stack.api.get(f"/api/v1/stations/{sid}/shadow").json()
+        if report["answered"] + report["failed"] >= count:
+            return report
+        assert time.monotonic() < deadline, report
+        time.sleep(0.3)
+
+
+def test_stations_sets_the_shadow_alias_and_the_gate_and_shows_the_shadow_figures(
+    monkeypatch,
+    start_stack,  # noqa: F811 - the fixture imported above
+    tmp_path,
+):
+    stack = start_stack()
+    history = verified_station(stack.api, tmp_path, "shadow-ui", "shadow-ui-1")
+    sid = history.station_id
+    assert blind_version(stack.api, tmp_path, "shadow-ui") == 2
+    assert stack.api.put("/api/v1/models/shadow-ui/aliases/staging", json={"version": 2}).is_success
+    stack.keys["admin"] = ADMIN_KEY
+
+    at = open_page(monkeypatch, stack, "admin", "7_Stations.py")
+    at.session_state[f"stations-tab-{sid}"] = "Settings"
+    at.run()
+    [shadow] = [s for s in at.selectbox if s.label == "Shadow alias"]
+    assert shadow.value == "off" and shadow.options == ["off", "staging → v2"]
+    shadow.set_value("staging").run()
+    [save] = [b for b in at.button if b.label == "Save changes"]
+    save.click().run()
+    assert not at.error, texts(at, "error")
+    assert any("shadow alias" in s for s in texts(at, "success")), texts(at, "success")
+    assert stack.api.get(f"/api/v1/stations/{sid}").json()["shadow_alias"] == "staging"
+    assert table_with(at, "shadow").iloc[0]["shadow"] == "staging"
+
+    # live inspections now answered in the shadow too: the blind version disagrees on the benches with tools
+    photos = [i["id"] for i in history.inspections[:3]]
+    for iid in photos:
+        photo = stack.api.get(f"/api/v1/inspections/{iid}/image").content
+        stack.inspect(sid, photo)
+    report = shadow_answered(stack, sid, 3)
+    assert report["answered"] == 3 and report["disagree"] == 3, report
+
+    at.session_state[f"stations-tab-{sid}"] = "Promotion evidence"
+    at.run()
+    assert not at.error, texts(at, "error")
+    assert "shadow-ui is not gated: production moves without a replay." in texts(at, "caption")
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Agreement"], metrics["Answered in the shadow"]) == ("0.0%", "3")
+    figures = table_with(at, "shadow v2")
+    assert list(figures.columns) == ["shadow v2", "live v1"]
+    captions = [c for img in at.image for c in img.captions]
+    assert "shadow v2: NOK · nothing found" in captions, captions
+
+    at.number_input(key=f"gate-min-{sid}").set_value(5)
+    button(at, "Gate promotions here").click().run()
+    assert not at.error, texts(at, "error")
+    gate = stack.api.get(f"/api/v1/stations/{sid}/promotion-gate").json()
+    assert gate["gated"] and [(g["station_id"], g["min_verified"]) for g in gate["gates"]] == [(sid, 5)]
+    assert any("shadow-ui's promotions are gated at shadow-ui-1" in s for s in texts(at, "success"))
+    assert any(
+        "shadow-ui-1 has its own gate" in i.value and "at least 5 verified" in i.value for i in at.info
+    )
+    button(at, "Remove the gate").click().run()
+    assert not at.error, texts(at, "error")
+    assert stack.api.get(f"/api/v1/stations/{sid}/promotion-gate").json()["gated"] is False
+    assert "shadow-ui is not gated: production moves without a replay." in texts(at, "caption")

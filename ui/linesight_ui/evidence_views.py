@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from linesight_ui import evidence_tables as et
-from linesight_ui import resources
+from linesight_ui import resources, signin
 from linesight_ui.gateway import GatewayError
 from linesight_ui.label_drawing import Color, draw_tagged
 from linesight_ui.problems import ask
@@ -20,6 +20,7 @@ GALLERY_SIZE = 4  # disagreements drawn at once; the rest are counted
 PROGRESS_POLL_SECONDS = 1.0
 DEFAULT_LAST_N = 200
 MAX_LAST_N = 5000  # the gateway's largest replay
+GATE_FLASH = "evidence_gate_flash"  # what the last gate change did, shown once on the next run
 
 
 def watched_key(name: str, version: int) -> str:
@@ -264,3 +265,66 @@ def _with_inspection_boxes(gateway: Any, inspection_id: str, shadow: Side, live:
         (shadow[0], {**(shadow[1] or {}), "predictions": shadow_record.get("predictions") or []}, shadow[2]),
         (live[0], {**(live[1] or {}), "predictions": found.get("predictions") or []}, live[2]),
     )
+
+
+# --- a station's promotion gate (admins) -----------------------------------------------------------
+
+
+def station_gate_panel(station: Mapping[str, Any]) -> None:
+    """Whether the station judges promotions of its model, and (admins) setting or removing its gate."""
+    gateway = resources.gateway()
+    sid, name, model = str(station["id"]), station["name"], station["model_name"]
+    st.markdown("**Promotion gate**")
+    gate = ask(lambda: gateway.station_gate(sid), action="read the promotion gate", stop=False)
+    if gate is None:
+        return
+    own = next((g for g in gate["gates"] if g["station_id"] == sid), None)
+    st.caption(et.gate_text(gate))
+    if own is not None:
+        st.info(
+            f"{name} has its own gate: {model}'s production moves only after a replay here of at least "
+            f"{own['min_verified']} verified inspections (set by {own['created_by']}).",
+            icon=":material/shield:",
+        )
+    if station["model_alias"] != "production":
+        st.caption(
+            f"{name} serves {model}@{station['model_alias']}: a gate judges only stations serving production."
+        )
+    if not signin.allows("admin"):
+        return
+    left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
+    minimum = left.number_input(
+        "Verified inspections a replay here must cover",
+        min_value=1,
+        max_value=MAX_LAST_N,
+        value=int(own["min_verified"]) if own else 50,
+        key=f"gate-min-{sid}",
+    )
+    if middle.button(
+        "Gate promotions here" if own is None else "Change the gate",
+        icon=":material/shield:",
+        key=f"gate-set-{sid}",
+    ):
+        if ask(
+            lambda: gateway.set_station_gate(sid, int(minimum)),
+            action="set the promotion gate",
+            needs="admin",
+            stop=False,
+        ):
+            st.session_state[GATE_FLASH] = (
+                f"{model}'s promotions are gated at {name} (at least {int(minimum)} verified)."
+            )
+            st.rerun()
+    if own is not None and right.button(
+        "Remove the gate", icon=":material/remove_moderator:", key=f"gate-remove-{sid}"
+    ):
+
+        def remove() -> bool:
+            gateway.remove_station_gate(sid)
+            return True
+
+        if ask(remove, action="remove the promotion gate", needs="admin", stop=False):
+            st.session_state[GATE_FLASH] = f"{name} no longer gates {model}'s promotions."
+            st.rerun()
+    if GATE_FLASH in st.session_state:
+        st.success(st.session_state.pop(GATE_FLASH), icon=":material/task_alt:")
