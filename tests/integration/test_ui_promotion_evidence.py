@@ -31,6 +31,11 @@ def rerun_until(at, done, what: str, timeout: float = 60.0):
     return at
 
 
+def static_table(at, column: str):
+    """The first st.table on the page with `column`."""
+    return next(t.value for t in at.table if column in t.value.columns)
+
+
 def texts(at, kind: str) -> list[str]:
     return [e.value for e in getattr(at, kind)]
 
@@ -62,7 +67,7 @@ def test_a_worse_replay_is_shown_its_promotion_refused_and_an_admin_overrides_it
         at, lambda a: any("verified inspections replayed" in m.value for m in a.markdown), "the report"
     )
     assert any("7 verified inspections replayed, 0 skipped" in m.value for m in at.markdown)
-    figures = table_with(at, "v2 (replayed)")
+    figures = static_table(at, "v2 (replayed)")
     assert figures.loc["verdict accuracy"].to_dict() == {
         "v2 (replayed)": f"{BLIND_ACCURACY:.1%}",
         "v1 (production)": f"{PRODUCTION_ACCURACY:.1%}",
@@ -86,9 +91,8 @@ def test_a_worse_replay_is_shown_its_promotion_refused_and_an_admin_overrides_it
     assert "verdict accuracy below production's" in refusal
     assert "verdict accuracy 0.5714 is below production v1's 0.7143" in refusal
     assert "Traceback" not in refusal
-    gate_figures = table_with(at, "verdict accuracy v2")
-    assert gate_figures.iloc[0][["station", "passed", "verified"]].to_dict() == {
-        "station": "gate-ui-1",
+    gate_figures = static_table(at, "verdict accuracy v2")
+    assert gate_figures.loc["gate-ui-1", ["passed", "verified"]].to_dict() == {
         "passed": "no",
         "verified": "7 of at least 7",
     }
@@ -180,7 +184,7 @@ def test_stations_sets_the_shadow_alias_and_the_gate_and_shows_the_shadow_figure
     assert "shadow-ui is not gated: production moves without a replay." in texts(at, "caption")
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Agreement"], metrics["Answered in the shadow"]) == ("0.0%", "3")
-    figures = table_with(at, "shadow v2")
+    figures = static_table(at, "shadow v2")
     assert list(figures.columns) == ["shadow v2", "live v1"]
     captions = [c for img in at.image for c in img.captions]
     assert "shadow v2: NOK · nothing found" in captions, captions

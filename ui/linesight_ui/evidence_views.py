@@ -17,6 +17,7 @@ from linesight_ui.problems import ask
 
 LIVE = ("queued", "running")
 GALLERY_SIZE = 4  # disagreements drawn at once; the rest are counted
+PHOTO_WIDTH = 400  # pixels on screen of each drawn photo: two answers side by side, a few disagreements in view
 PROGRESS_POLL_SECONDS = 1.0
 DEFAULT_LAST_N = 200
 MAX_LAST_N = 5000  # the gateway's largest replay
@@ -126,7 +127,7 @@ def replay_report(job: Mapping[str, Any], station: str) -> None:
     st.markdown(f"**{et.replay_text(job, station)}**")
     if job["status"] == "cancelled":
         st.caption("Cancelled: the figures cover what was replayed before the cancel.")
-    st.dataframe(et.side_by_side(et.replay_columns(job)))
+    st.table(et.side_by_side(et.replay_columns(job)))
     skipped = et.skipped_rows(job)
     if skipped:
         with st.expander(f"Skipped ({len(skipped)})"):
@@ -178,7 +179,7 @@ def shadow_panel(station: Mapping[str, Any], version: int | None = None) -> None
         f"{live} at {name}, over its last {report['inspections']} shadowed inspections."
         + (f" Last failure: {report['last_error']}" if report.get("last_error") else "")
     )
-    st.dataframe(
+    st.table(
         et.side_by_side(
             [(f"shadow v{shown['shadow_version']}", shown["shadow"]), (f"live {live}", shown["live"])]
         )
@@ -240,7 +241,7 @@ def gallery(
             words = f"{title}: {et.answer_text(answer)}"
             if photo:
                 groups = et.box_groups(answer, colour, floor=inspection_floor or 0.0)
-                cell.image(draw_tagged(photo, groups), caption=words, width="stretch")
+                cell.image(draw_tagged(photo, groups), caption=words, width=PHOTO_WIDTH)
             else:
                 cell.markdown(words)
         if photo == b"":

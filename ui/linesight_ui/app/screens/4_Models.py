@@ -151,7 +151,7 @@ def refusal_section(version: int, reason: str, refused: dict[str, Any]) -> Alias
     )
     table = evidence_tables.refusal_table(refused)
     if not table.empty:
-        st.dataframe(table, hide_index=True)
+        st.table(table.set_index("station"))
     if not signin.allows("admin"):
         st.caption("Replay the version at the gated stations until it is at least as good, or ask an admin.")
         return None
