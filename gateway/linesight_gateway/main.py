@@ -46,6 +46,7 @@ from linesight_gateway.domain.access import ensure_bootstrap_admin
 from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
 from linesight_gateway.domain.face_detector import face_detector
 from linesight_gateway.domain.gated_promotion import promote_if_passing
+from linesight_gateway.domain.held_replays import HeldReplayConfig, run_held_replays
 from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.login_throttle import LoginThrottle
 from linesight_gateway.domain.queue_gauges import run_queue_gauges
@@ -192,6 +193,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
             name="replay-runner",
         )
+        held_replays = asyncio.create_task(
+            run_held_replays(
+                app.state.session_factory,
+                app.state.registry,
+                HeldReplayConfig(
+                    last_n=settings.promotion_gate_replay_last_n,
+                    max_inspections=settings.replay_max_inspections,
+                ),
+                interval=settings.promotion_gate_replay_interval_seconds,
+            ),
+            name="held-replays",
+        )
         # Shadow answers too: they wait at replay priority, and must not take the live client's connections.
         app.state.shadow_inference = InferenceClient.create(
             settings.inference_url,
@@ -213,7 +226,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for task in (reprocessor, dataset_sync, queue_gauges, replay_runner):
+            for task in (reprocessor, dataset_sync, queue_gauges, replay_runner, held_replays):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

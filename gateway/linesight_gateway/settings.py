@@ -87,6 +87,11 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     # Verified inspections a version's replay must have replayed at each gated station before the
     # promotion gate lets production move to it, when the gate itself names no number.
     promotion_gate_min_verified: int = Field(30, ge=1)
+    # A training run's version staged because of the gate is replayed by the gateway itself
+    # (domain/held_replays.py): how often it looks for one, and the latest verified inspections it replays
+    # at each judging station (at least the gate's minimum there).
+    promotion_gate_replay_interval_seconds: float = Field(30.0, gt=0)
+    promotion_gate_replay_last_n: int = Field(500, ge=1, le=5000)
 
     # Shadow mode (domain/shadow.py): a station's shadow version answers each live inspection after the
     # live answer was returned, `shadow_concurrency` at a time at replay priority on the inference service.

@@ -58,14 +58,17 @@ def refusal(verdict: GateVerdict) -> Problem:
     )
 
 
-async def _held_run(registry: RegistryClient, name: str, version: int) -> TrainingRunOut | None:
-    """The training run that asked to auto-promote `version` and was left staged by the gate."""
+async def held_run(registry: RegistryClient, name: str, version: int | None = None) -> TrainingRunOut | None:
+    """The newest training run of `name` (of `version`, when given) that asked for auto-promotion and was
+    left staged by the gate."""
     resp = await registry.request(
         "GET", "/v1/training-runs", params={"model": name, "status": "succeeded", "limit": 100}
     )
     for item in resp.json()["items"]:
         run = TrainingRunOut.model_validate(item)
-        if run.model_version == version and run.auto_promote and run.staged and not run.promoted:
+        if run.model_version is None or (version is not None and run.model_version != version):
+            continue
+        if run.auto_promote and run.staged and not run.promoted:
             return run
     return None
 
@@ -80,7 +83,7 @@ async def promote_if_passing(
         if job is None or job.status != "completed" or not gates_of(session, job.model_name):
             return None
         name, version = job.model_name, job.model_version
-    run = await _held_run(registry, name, version)
+    run = await held_run(registry, name, version)
     if run is None:
         return None
     model = await registry.get_model(name)
