@@ -11,9 +11,11 @@ import pytest
 from tests.integration.conftest import ADMIN_KEY
 from tests.integration.test_ui_pages import button, open_page, start_stack, table_with  # noqa: F401
 from tests.support.verified_history import (
+    BENCHES,
     BLIND_ACCURACY,
     PRODUCTION_ACCURACY,
     blind_version,
+    give_feedback,
     verified_station,
 )
 
@@ -98,6 +100,11 @@ def test_a_worse_replay_is_shown_its_promotion_refused_and_an_admin_overrides_it
     }
     assert not [t for t in at.text_input if t.label.startswith("Override reason")]  # engineers cannot
     assert stack.api.get("/api/v1/models/gate-ui/aliases").json()[0]["version"] == 1
+    # a new replay makes that refusal out of date: it is gone, the new report is shown
+    button(at, "Start replay").click().run()
+    rerun_until(at, lambda a: not a.get("progress"), "the second replay's end")
+    assert not at.error, texts(at, "error")
+    assert len(stack.api.get(f"/api/v1/stations/{history.station_id}/replays").json()["items"]) == 2
 
     stack.keys["admin"] = ADMIN_KEY
     admin = open_page(monkeypatch, stack, "admin", "4_Models.py")
@@ -171,10 +178,10 @@ def test_stations_sets_the_shadow_alias_and_the_gate_and_shows_the_shadow_figure
     assert table_with(at, "shadow").iloc[0]["shadow"] == "staging"
 
     # live inspections now answered in the shadow too: the blind version disagrees on the benches with tools
-    photos = [i["id"] for i in history.inspections[:3]]
-    for iid in photos:
-        photo = stack.api.get(f"/api/v1/inspections/{iid}/image").content
-        stack.inspect(sid, photo)
+    # and verified by operators: the first three benches, truly OK, OK and NOK (no tape)
+    for earlier, present in zip(history.inspections[:3], BENCHES, strict=False):
+        photo = stack.api.get(f"/api/v1/inspections/{earlier['id']}/image").content
+        give_feedback(stack.api, stack.inspect(sid, photo), present)
     report = shadow_answered(stack, sid, 3)
     assert report["answered"] == 3 and report["disagree"] == 3, report
 
@@ -184,8 +191,12 @@ def test_stations_sets_the_shadow_alias_and_the_gate_and_shows_the_shadow_figure
     assert "shadow-ui is not gated: production moves without a replay." in texts(at, "caption")
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Agreement"], metrics["Answered in the shadow"]) == ("0.0%", "3")
+    assert (metrics["Verified by operators"], metrics["Shadow failures (all versions)"]) == ("3", "0")
     figures = static_table(at, "shadow v2")
     assert list(figures.columns) == ["shadow v2", "live v1"]
+    assert figures.loc["verdict accuracy", "shadow v2"] == "33.3%"  # NOK everywhere: right on the NOK one
+    assert figures.loc["NOK recall", "shadow v2"] == "100.0%"
+    assert figures.loc["verified inspections", "live v1"] == "3"
     captions = [c for img in at.image for c in img.captions]
     assert "shadow v2: NOK · nothing found" in captions, captions
 

@@ -66,24 +66,30 @@ def verified_station(
     rng = random.Random(31)
     inspections = []
     for present in BENCHES:
-        truth_counts = {c: int(i in present) for i, c in enumerate(CLASSES)}
-        truth = "OK" if all(truth_counts[k] >= v for k, v in EXPECTED.items()) else "NOK"
         img, _ = draw_scene(rng, present=present)
         resp = api.post(
             "/api/v1/inspections", data={"station_id": sid}, files={"image": ("p.jpg", jpeg(img))}
         )
         assert resp.status_code == 201 and resp.json()["status"] == "completed", resp.text
         answer = resp.json()
-        counts = {c: answer["counts"].get(c, 0) for c in CLASSES}
-        body = (
-            {"correct": True}
-            if (answer["verdict"], counts) == (truth, truth_counts)
-            else {"correct": False, "corrected_verdict": truth, "corrected_counts": truth_counts}
-        )
-        fed = api.post(f"/api/v1/inspections/{answer['id']}/feedback", json=body)
-        assert fed.status_code == 201, fed.text
+        give_feedback(api, answer, present)
         inspections.append(answer)
     return History(model, sid, station, inspections)
+
+
+def give_feedback(api: httpx.Client, answer: dict, present: list[int]) -> None:
+    """The operator's feedback on an answer for a bench with `present` tools: confirmed when right,
+    corrected to the truth otherwise."""
+    truth_counts = {c: int(i in present) for i, c in enumerate(CLASSES)}
+    truth = "OK" if all(truth_counts[k] >= v for k, v in EXPECTED.items()) else "NOK"
+    counts = {c: answer["counts"].get(c, 0) for c in CLASSES}
+    body = (
+        {"correct": True}
+        if (answer["verdict"], counts) == (truth, truth_counts)
+        else {"correct": False, "corrected_verdict": truth, "corrected_counts": truth_counts}
+    )
+    fed = api.post(f"/api/v1/inspections/{answer['id']}/feedback", json=body)
+    assert fed.status_code == 201, fed.text
 
 
 def blind_version(api: httpx.Client, tmp_path: Path, model: str) -> int:

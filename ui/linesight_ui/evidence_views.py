@@ -17,7 +17,7 @@ from linesight_ui.problems import ask
 
 LIVE = ("queued", "running")
 GALLERY_SIZE = 4  # disagreements drawn at once; the rest are counted
-PHOTO_WIDTH = 400  # pixels on screen of each drawn photo: two answers side by side, a few disagreements in view
+PHOTO_WIDTH = 400  # on-screen pixels of a drawn photo: both answers side by side, a few in view
 PROGRESS_POLL_SECONDS = 1.0
 DEFAULT_LAST_N = 200
 MAX_LAST_N = 5000  # the gateway's largest replay
@@ -179,11 +179,11 @@ def shadow_panel(station: Mapping[str, Any], version: int | None = None) -> None
         f"{live} at {name}, over its last {report['inspections']} shadowed inspections."
         + (f" Last failure: {report['last_error']}" if report.get("last_error") else "")
     )
-    st.table(
-        et.side_by_side(
-            [(f"shadow v{shown['shadow_version']}", shown["shadow"]), (f"live {live}", shown["live"])]
-        )
-    )
+    if shown["verified"]:
+        columns = [(f"shadow v{shown['shadow_version']}", shown["shadow"]), (f"live {live}", shown["live"])]
+        st.table(et.side_by_side(columns))
+    else:
+        st.caption("No shadowed inspection has operator feedback yet: accuracy is measured on verified ones.")
     items = []
     for d in shown["disagreements"]:
         items.append(

@@ -217,6 +217,7 @@ def promote_section(model: ModelOut) -> None:
     if version == current:
         st.caption(f"v{version} is already in production.")
     refused_key = f"promote-refused-{name}"
+    watched = evidence_views.watched_key(name, version)
     moved: AliasOut | None = None
     if st.button(
         f"Promote v{version} to production", type="primary", icon=":material/rocket_launch:", disabled=blocked
@@ -227,9 +228,10 @@ def promote_section(model: ModelOut) -> None:
         if isinstance(answer, AliasOut):
             moved = answer
         elif answer is not None:
-            st.session_state[refused_key] = (version, answer)
+            # kept with the replay watched then: a replay started since makes the refusal out of date
+            st.session_state[refused_key] = (version, answer, st.session_state.get(watched))
     refused = st.session_state.get(refused_key)
-    if moved is None and refused is not None and refused[0] == version:
+    if moved is None and refused is not None and refused[::2] == (version, st.session_state.get(watched)):
         moved = refusal_section(version, reason, refused[1])
     if moved is not None:
         was = f" (was v{current})" if current else ""
