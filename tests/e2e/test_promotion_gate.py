@@ -12,14 +12,10 @@ import pytest
 
 from tests.support.onnx_models import with_metadata, yolo_onnx
 from tests.support.synthetic import CLASSES, draw_scene, jpeg
+from tests.support.verified_history import BENCHES, EXPECTED, MIXED_UP, NAMES, give_feedback
 from tests.support.yolo_models import detect_model
 
 MODEL = "gate-bench"
-EXPECTED = {"wrench": 1, "tape": 1}  # the screwdriver is not judged at this station
-NAMES = "{" + ", ".join(f"{i}: '{c}'" for i, c in enumerate(CLASSES)) + "}"
-MIXED_UP = "{0: 'wrench', 1: 'tape', 2: 'screwdriver'}"
-# (tools on the bench) → truth: OK only with a wrench and the tape
-BENCHES = [[0, 1, 2], [0, 1, 2], [0, 1], [0, 2], [2], [], [0]]
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +81,7 @@ def test_a_worse_version_is_refused_and_a_better_one_promoted(gateway, tmp_path)
     # Verified history: operators confirm the right answers and correct the wrong ones.
     rng = random.Random(31)
     for present in BENCHES:
-        truth_counts = {c: int(i in present) for i, c in enumerate(CLASSES)}
-        truth = "OK" if all(truth_counts[k] >= v for k, v in EXPECTED.items()) else "NOK"
-        answer = inspect(gateway, sid, present, rng)
-        counts = {c: answer["counts"].get(c, 0) for c in CLASSES}
-        body = (
-            {"correct": True}
-            if (answer["verdict"], counts) == (truth, truth_counts)
-            else {"correct": False, "corrected_verdict": truth, "corrected_counts": truth_counts}
-        )
-        fed = gateway.post(f"/api/v1/inspections/{answer['id']}/feedback", json=body)
-        assert fed.status_code == 201, fed.text
+        give_feedback(gateway, inspect(gateway, sid, present, rng), present)
 
     resp = gateway.put(f"/api/v1/stations/{sid}/promotion-gate", json={"min_verified": len(BENCHES)})
     assert resp.status_code == 200 and resp.json()["gated"] is True, resp.text
