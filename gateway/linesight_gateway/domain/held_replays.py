@@ -146,4 +146,4 @@ async def run_held_replays(
     async def one_round() -> None:
         await start_held_replays(session_factory, registry, config)
 
-    await run_every("held-replays", interval, one_round, failed="held-replays round failed", logger=log)
+    await run_every("held_replays", interval, one_round, failed="held replays round failed", logger=log)
