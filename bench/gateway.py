@@ -66,6 +66,32 @@ def predict_request(photo: bytes, token: str) -> bytes:
     return request_bytes("/v1/predict?model=bench&conf=0.25", headers, photo)
 
 
+def create_station(gw: httpx.Client) -> str:
+    """The bench's detect station on model `bench`, expecting one of each test class; its id."""
+    station = gw.post(
+        "/api/v1/stations",
+        json={
+            "name": "bench-station",
+            "mode": "detect",
+            "model_name": "bench",
+            "expected_items": [{"label": c, "min_count": 1} for c in CLASSES],
+        },
+    )
+    station.raise_for_status()
+    return station.json()["id"]
+
+
+def load_version(inference_url: str, token: str, photo: bytes, alias: str) -> None:
+    """Ask inference for `bench` under `alias` once, with a long timeout: the version is loaded then."""
+    httpx.post(
+        f"{inference_url}/v1/predict",
+        params={"model": "bench", "alias": alias},
+        content=photo,
+        headers={"Content-Type": "image/jpeg", "Authorization": f"Bearer {token}"},
+        timeout=120,
+    ).raise_for_status()
+
+
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=5.0, help="measured seconds per path and round")
@@ -100,27 +126,10 @@ def main() -> None:
         with open(model, "rb") as fh:
             gw.post("/api/v1/models/bench/versions", files={"file": ("m.onnx", fh)}).raise_for_status()
         gw.put("/api/v1/models/bench/aliases/production", json={"version": 1}).raise_for_status()
-        station = gw.post(
-            "/api/v1/stations",
-            json={
-                "name": "bench-station",
-                "mode": "detect",
-                "model_name": "bench",
-                "expected_items": [{"label": c, "min_count": 1} for c in CLASSES],
-            },
-        )
-        station.raise_for_status()
-        sid = station.json()["id"]
+        sid = create_station(gw)
         # The model is loaded on its first request: ask inference directly first (with a long timeout),
         # so that a loaded machine does not leave the gateway's first inspection pending (5 s limit).
-        warm = httpx.post(
-            f"{stack.urls['inference']}/v1/predict",
-            params={"model": "bench"},
-            content=photos[0],
-            headers={"Content-Type": "image/jpeg", "Authorization": f"Bearer {token}"},
-            timeout=120,
-        )
-        warm.raise_for_status()
+        load_version(stack.urls["inference"], token, photos[0], "production")
         first = gw.post(
             "/api/v1/inspections", data={"station_id": sid}, files={"image": ("p.jpg", photos[0])}
         )

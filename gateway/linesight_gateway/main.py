@@ -30,7 +30,9 @@ from linesight_gateway.api import (
     inspections,
     labels,
     models,
+    promotion_gates,
     replays,
+    shadow,
     stations,
     stats,
     system,
@@ -43,6 +45,8 @@ from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
 from linesight_gateway.domain.dataset_sync import DatasetSync, run_dataset_sync
 from linesight_gateway.domain.face_detector import face_detector
+from linesight_gateway.domain.gated_promotion import promote_if_passing
+from linesight_gateway.domain.held_replays import HeldReplayConfig, run_held_replays
 from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.login_throttle import LoginThrottle
 from linesight_gateway.domain.queue_gauges import run_queue_gauges
@@ -50,6 +54,7 @@ from linesight_gateway.domain.reference_views import ReferenceViews
 from linesight_gateway.domain.replay_runner import ReplayConfig, ReplayRunner, run_replays
 from linesight_gateway.domain.reprocessor import run_reprocessor
 from linesight_gateway.domain.run_limits import RunLimits
+from linesight_gateway.domain.shadow import ShadowConfig, ShadowQueue
 from linesight_gateway.domain.training_baselines import TrainingBaselines
 from linesight_gateway.settings import GatewaySettings
 
@@ -70,6 +75,8 @@ ROUTER_MODULES = (
     datasets,
     training_runs,
     replays,
+    promotion_gates,
+    shadow,
 )
 
 
@@ -178,20 +185,55 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                         concurrency=settings.replay_concurrency,
                         stale_seconds=settings.replay_stale_seconds,
                     ),
+                    after_completed=partial(
+                        promote_if_passing, app.state.session_factory, app.state.registry
+                    ),
                 ),
                 interval=settings.replay_poll_seconds,
             ),
             name="replay-runner",
         )
+        held_replays = asyncio.create_task(
+            run_held_replays(
+                app.state.session_factory,
+                app.state.registry,
+                HeldReplayConfig(
+                    last_n=settings.promotion_gate_replay_last_n,
+                    max_inspections=settings.replay_max_inspections,
+                ),
+                interval=settings.promotion_gate_replay_interval_seconds,
+            ),
+            name="held-replays",
+        )
+        # Shadow answers too: they wait at replay priority, and must not take the live client's connections.
+        app.state.shadow_inference = InferenceClient.create(
+            settings.inference_url,
+            service_token=settings.service_token.get_secret_value(),
+            timeout=settings.shadow_timeout_seconds,
+            retries=0,
+        )
+        app.state.shadow = ShadowQueue(
+            app.state.session_factory,
+            app.state.shadow_inference,
+            ShadowConfig(
+                concurrency=settings.shadow_concurrency,
+                max_items=settings.shadow_queue_size,
+                max_bytes=settings.shadow_queue_max_bytes,
+                timeout=settings.shadow_timeout_seconds,
+            ),
+        )
+        app.state.shadow.start()
         try:
             yield
         finally:
-            for task in (reprocessor, dataset_sync, queue_gauges, replay_runner):
+            for task in (reprocessor, dataset_sync, queue_gauges, replay_runner, held_replays):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.shadow.aclose()
             await app.state.inference.aclose()
             await app.state.replay_inference.aclose()
+            await app.state.shadow_inference.aclose()
             await app.state.ocr.aclose()
             await app.state.registry.aclose()
             await app.state.status_client.aclose()

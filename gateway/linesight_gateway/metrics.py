@@ -57,6 +57,23 @@ for _outcome in ("completed", "failed", "cancelled"):  # the series exist at 0 f
     REPLAY_JOBS.labels(_outcome)
 for _outcome in ("replayed", "skipped"):
     REPLAY_INSPECTIONS.labels(_outcome)
+SHADOW_ANSWERS = Counter(
+    "linesight_gateway_shadow_answers_total",
+    "Live inspections at a station with a shadow alias, by what its shadow version did (domain/shadow.py): "
+    "agree or disagree (same verdict and counts, or class, as the live answer), failed (no answer: the "
+    "version cannot be loaded, timed out, refused), dropped (the shadow queue was full).",
+    ["station", "outcome"],
+)
+SHADOW_FEEDBACK = Counter(
+    "linesight_gateway_shadow_feedback_total",
+    "First feedback on an inspection the shadow version answered, by station, side (live, shadow) and "
+    "whether that side's verdict matched the operator's (right, wrong): the accuracy of each.",
+    ["station", "side", "agreement"],
+)
+SHADOW_QUEUE_DEPTH = Gauge(
+    "linesight_gateway_shadow_queue_depth",
+    "Inspections waiting for their shadow answer in this gateway process.",
+)
 LABEL_READS = Counter(
     "linesight_gateway_label_reads_total",
     "Label reads stored, by the status they started in (approved at once, or needs_review) and vendor "
@@ -131,6 +148,14 @@ def record_replay(outcome: str, items: list[dict[str, Any]]) -> None:
     skipped = sum(1 for i in items if "skipped" in i)
     REPLAY_INSPECTIONS.labels("skipped").inc(skipped)
     REPLAY_INSPECTIONS.labels("replayed").inc(len(items) - skipped)
+
+
+def record_shadow(station: str, outcome: str) -> None:
+    SHADOW_ANSWERS.labels(station, outcome).inc()
+
+
+def record_shadow_feedback(station: str, side: str, right: bool) -> None:
+    SHADOW_FEEDBACK.labels(station, side, "right" if right else "wrong").inc()
 
 
 def record_label_read(status: str, vendor: str | None) -> None:

@@ -84,3 +84,21 @@ class GatewaySettings(CoreSettings, DatabaseSettings, S3Settings):
     replay_concurrency: int = Field(2, ge=1, le=32)
     replay_stale_seconds: float = Field(30.0, gt=0)
     replay_max_inspections: int = Field(5000, ge=1)
+    # Verified inspections a version's replay must have replayed at each gated station before the
+    # promotion gate lets production move to it, when the gate itself names no number.
+    promotion_gate_min_verified: int = Field(30, ge=1)
+    # A training run's version staged because of the gate is replayed by the gateway itself
+    # (domain/held_replays.py): how often it looks for one, and the latest verified inspections it replays
+    # at each judging station (at least the gate's minimum there).
+    promotion_gate_replay_interval_seconds: float = Field(30.0, gt=0)
+    promotion_gate_replay_last_n: int = Field(500, ge=1, le=5000)
+
+    # Shadow mode (domain/shadow.py): a station's shadow version answers each live inspection after the
+    # live answer was returned, `shadow_concurrency` at a time at replay priority on the inference service.
+    # The photos waiting for it are held in memory, at most `shadow_queue_size` of them and
+    # `shadow_queue_max_bytes` in all; past either a photo is dropped (and counted), never queued. One
+    # shadow answer may wait `shadow_timeout_seconds` (it yields to live work there).
+    shadow_concurrency: int = Field(2, ge=1, le=32)
+    shadow_queue_size: int = Field(64, ge=1)
+    shadow_queue_max_bytes: int = Field(64 * 1024 * 1024, ge=1)
+    shadow_timeout_seconds: float = Field(30.0, gt=0)

@@ -200,7 +200,11 @@ def test_replay_reports_both_versions_against_the_operators_truth(stack, tmp_pat
         "verdict": "NOK",
         "confidence": 1.0,
         "counts": {},
+        "boxes": [],
     }
+    # each answer keeps the boxes it counted, to be drawn on the photo: production found the three tools
+    assert sorted(b["label"] for b in a["production"]["boxes"]) == sorted(ALL)
+    assert all(b["x2"] > b["x1"] and b["y2"] > b["y1"] for b in a["production"]["boxes"])
     assert a["truth"] == {"verdict": "OK", "counts": ALL}
 
     # Found through the version.

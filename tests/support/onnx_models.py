@@ -80,3 +80,16 @@ def _save(
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def with_metadata(src: Path, out: Path, **props: str) -> Path:
+    """A copy of an ONNX file with metadata fields set (added or replaced): new bytes, so a new registry
+    version. The same weights under other `names` make a model whose labels are mixed up."""
+    model = onnx.load(str(src))
+    for prop in model.metadata_props:
+        if prop.key in props:
+            prop.value = props.pop(prop.key)
+    for key, value in props.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(out))
+    return out

@@ -37,7 +37,14 @@ def serve(app, port: int | None = None) -> Iterator[str]:  # type: ignore[no-unt
 
 
 # Redis databases the tests use as private Celery brokers: a worker of one test never takes another's runs.
-BROKER_DBS = {"registry-runs": 9, "worker-runs": 11, "feedback-loop": 12, "ui": 13, "gateway-hardening": 14}
+BROKER_DBS = {
+    "registry-runs": 9,
+    "promotion-gate": 10,
+    "worker-runs": 11,
+    "feedback-loop": 12,
+    "ui": 13,
+    "gateway-hardening": 14,
+}
 
 
 def private_broker(redis_url: str, purpose: str) -> str:

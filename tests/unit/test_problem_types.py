@@ -21,6 +21,7 @@ from linesight_core.errors import (
 )
 from linesight_core.images import PROBLEM_TYPE as IMAGE_TYPE
 from linesight_core.settings import CoreSettings
+from linesight_gateway.domain.gated_promotion import PROBLEM_TYPE as GATE_TYPE
 from linesight_ocr.domain.fetch import PROBLEM_TYPE as URL_TYPE
 from linesight_registry.domain.onnx_artifact import PROBLEM_TYPE as MODEL_TYPE
 from linesight_registry.domain.safe_zip import PROBLEM_TYPE as ARCHIVE_TYPE
@@ -149,5 +150,5 @@ def test_architecture_lists_every_type_uri():
     errors = ARCHITECTURE.read_text().split("## Errors", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"https://linesight\.dev/problems/[a-z-]+", errors))
     code = {problem_type(slug) for slug in STATUS_TYPES.values()}
-    code |= {IMAGE_TYPE, ARCHIVE_TYPE, MODEL_TYPE, URL_TYPE}
+    code |= {IMAGE_TYPE, ARCHIVE_TYPE, MODEL_TYPE, URL_TYPE, GATE_TYPE}
     assert code <= listed, f"not documented: {sorted(code - listed)}"

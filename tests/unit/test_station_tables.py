@@ -9,6 +9,7 @@ STATION = {
     "description": "",
     "model_name": "bench-tools",
     "model_alias": "production",
+    "shadow_alias": None,
     "expected_items": [{"label": "wrench", "min_count": 1}, {"label": "screwdriver", "min_count": 2}],
     "ok_classes": [],
     "thresholds": {"success": 0.7, "low_confidence": 0.5},
@@ -33,6 +34,9 @@ def test_a_patch_carries_only_what_changed():
         "expected_items": items,
         "thresholds": thresholds,
     }
+    # shadow mode turned on, then off again
+    assert station_tables.changes(STATION, form(shadow_alias="staging")) == {"shadow_alias": "staging"}
+    assert station_tables.changes({**STATION, "shadow_alias": "staging"}, form()) == {"shadow_alias": None}
     # a station stored before a policy field existed compares with that field's default
     older = {**STATION, "training": {"epochs": 40}}
     assert station_tables.changes(older, form()) == {}

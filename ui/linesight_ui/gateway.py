@@ -23,6 +23,7 @@ from linesight_core.contracts.training import EpochRecord, TrainingRunCreate, Tr
 from linesight_core.http import make_client
 from linesight_ui.client_admin import AdminCalls
 from linesight_ui.client_datasets import DatasetCalls
+from linesight_ui.client_evidence import EvidenceCalls
 from linesight_ui.client_labels import LabelCalls
 from linesight_ui.client_stations import StationCalls
 
@@ -54,13 +55,17 @@ class GatewayKeyRejected(Exception):
 
 class GatewayError(Exception):
     """The gateway answered, but not with what the UI asked for. `problems`: every problem the answer
-    lists (the `errors` of a refused archive or set of labels), each in words; often empty."""
+    lists (the `errors` of a refused archive or set of labels), each in words; often empty. `body`: the
+    problem+json answer itself, for the problems a page reads more of (a promotion gate's figures)."""
 
-    def __init__(self, status: int, detail: str, problems: Sequence[str] = ()) -> None:
+    def __init__(
+        self, status: int, detail: str, problems: Sequence[str] = (), body: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.problems = list(problems)
+        self.body: dict[str, Any] = dict(body or {})
 
 
 def _problem_detail(resp: httpx.Response) -> str:
@@ -71,6 +76,14 @@ def _problem_detail(resp: httpx.Response) -> str:
     if isinstance(body, dict) and isinstance(body.get("detail"), str):
         return body["detail"]
     return resp.reason_phrase
+
+
+def _problem_body(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        body: Any = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _problem_list(resp: httpx.Response) -> list[str]:
@@ -98,7 +111,7 @@ def _params(**values: Any) -> dict[str, Any]:
     return out
 
 
-class GatewayClient(LabelCalls, DatasetCalls, StationCalls, AdminCalls):
+class GatewayClient(LabelCalls, DatasetCalls, StationCalls, AdminCalls, EvidenceCalls):
     """Calls as one credential: a person's session token or personal API key (both go in X-API-Key)."""
 
     def __init__(self, base_url: str, credential: str, *, timeout: float = 10.0, retries: int = 2) -> None:
@@ -117,7 +130,9 @@ class GatewayClient(LabelCalls, DatasetCalls, StationCalls, AdminCalls):
         if resp.status_code in (401, 403):
             raise GatewayKeyRejected(resp.status_code, _problem_detail(resp))
         if resp.status_code not in ok:
-            raise GatewayError(resp.status_code, _problem_detail(resp), _problem_list(resp))
+            raise GatewayError(
+                resp.status_code, _problem_detail(resp), _problem_list(resp), _problem_body(resp)
+            )
         return resp
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
@@ -254,9 +269,15 @@ class GatewayClient(LabelCalls, DatasetCalls, StationCalls, AdminCalls):
         resp = self._get(f"/api/v1/models/{name}/alias-history", {"limit": limit, "offset": offset})
         return self._parse(Page[AliasEventOut], resp)
 
-    def move_alias(self, name: str, alias: str, version: int, reason: str) -> AliasOut:
-        """Point `alias` at `version` (promotion or roll-back); the gateway records who did it."""
-        body = {"version": version, "reason": reason}
+    def move_alias(
+        self, name: str, alias: str, version: int, reason: str, *, override_reason: str | None = None
+    ) -> AliasOut:
+        """Point `alias` at `version` (promotion or roll-back); the gateway records who did it. A move the
+        promotion gate refuses is GatewayError(409) with the gate's figures in its `body`;
+        `override_reason` (admins) moves it anyway, audited."""
+        body: dict[str, Any] = {"version": version, "reason": reason}
+        if override_reason:
+            body["override_reason"] = override_reason
         return self._parse(AliasOut, self._send("PUT", f"/api/v1/models/{name}/aliases/{alias}", json=body))
 
     # --- training runs -------------------------------------------------------------------------------

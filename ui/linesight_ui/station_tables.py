@@ -14,6 +14,7 @@ EDITABLE = (
     "description",
     "model_name",
     "model_alias",
+    "shadow_alias",
     "expected_items",
     "ok_classes",
     "thresholds",
@@ -61,6 +62,7 @@ def stations_table(stations: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             "active": "yes" if s["active"] else "no",
             "mode": s["mode"],
             "model": f"{s['model_name']}@{s['model_alias']}",
+            "shadow": s.get("shadow_alias") or "",
             "expects": items_text(s),
             "thresholds": f"{s['thresholds']['success']:.2f} / {s['thresholds']['low_confidence']:.2f}",
             "privacy": privacy_text(s),
@@ -69,7 +71,17 @@ def stations_table(stations: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         }
         for s in stations
     ]
-    columns = ["name", "active", "mode", "model", "expects", "thresholds", "privacy", "reference photo"]
+    columns = [
+        "name",
+        "active",
+        "mode",
+        "model",
+        "shadow",
+        "expects",
+        "thresholds",
+        "privacy",
+        "reference photo",
+    ]
     return pd.DataFrame(rows, columns=[*columns, "updated"])
 
 

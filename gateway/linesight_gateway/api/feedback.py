@@ -15,7 +15,7 @@ from linesight_gateway import metrics
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
 from linesight_gateway.api.feedback_schemas import DatasetLink, FeedbackIn, FeedbackOut, FeedbackRevisionOut
 from linesight_gateway.db.models import Feedback, Inspection, Station
-from linesight_gateway.domain import audit
+from linesight_gateway.domain import audit, shadow
 from linesight_gateway.domain import feedback as domain
 from linesight_gateway.domain.station_scope import require_station
 
@@ -88,6 +88,7 @@ async def give_feedback(
     feedback, created = await run_in_threadpool(domain.save, session, inspection, payload, principal)
     if created:
         metrics.record_feedback(station.name, inspection, body.correct)
+        shadow.count_feedback(station, inspection, feedback)
     audit.record(
         session,
         principal,

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from linesight_gateway.db.models import Inspection
+from linesight_gateway.domain.access import Principal, Role
 from linesight_gateway.domain.unusual import UnusualReason
 
 
@@ -88,6 +90,14 @@ class InspectionOut(BaseModel):
     attempts: int
     created_at: datetime
     completed_at: datetime | None
+    shadow: dict[str, Any] | None = Field(
+        None,
+        description="Engineers only (null for other roles): the answer of the station's shadow version, "
+        "given after the live answer was returned and never changing the verdict: model, alias, version, "
+        "outcome (agree, disagree with the live answer, or failed), verdict, confidence, counts or class, "
+        "predictions, latency_ms, error (when failed), answered_at. Null while none was given (shadow off, "
+        "not yet answered, or dropped because the shadow queue was full).",
+    )
 
 
 class InspectionPage(BaseModel):
@@ -95,3 +105,36 @@ class InspectionPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+def inspection_out(i: Inspection, principal: Principal) -> InspectionOut:
+    """The shadow version's answer is for engineers: operators and viewers see only the live one."""
+    return InspectionOut(
+        id=i.id,
+        station_id=i.station_id,
+        status=i.status,
+        verdict=i.verdict,  # type: ignore[arg-type]
+        confidence=i.confidence,
+        confidence_status=i.confidence_status,  # type: ignore[arg-type]
+        counts=i.counts,
+        missing=i.missing,
+        unexpected=i.unexpected,
+        predictions=i.predictions,
+        unusual=i.unusual or [],
+        model=ModelRef(
+            name=i.model_name, alias=i.model_alias, version=i.model_version, sha256=i.model_sha256
+        ),
+        image={
+            "width": i.image_width,
+            "height": i.image_height,
+            "sha256": i.image_sha256,
+            "faces_blurred": i.faces_blurred,
+            "people_blurred": i.people_blurred,
+        },
+        timings_ms=i.timings_ms,
+        error=i.error,
+        attempts=i.attempts,
+        created_at=i.created_at,
+        completed_at=i.completed_at,
+        shadow=i.shadow if principal.role.allows(Role.engineer) else None,
+    )

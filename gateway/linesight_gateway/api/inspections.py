@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from PIL import Image, ImageOps
 from sqlalchemy import select, text
@@ -26,13 +26,14 @@ from linesight_core.pagination import paginate
 from linesight_core.photo_stats import photo_stats, stats_fit
 from linesight_core.storage import ObjectNotFound, ObjectStore, StoredObject
 from linesight_gateway.api.deps import Operator, SessionDep, Viewer
-from linesight_gateway.api.inspection_schemas import InspectionOut, InspectionPage, ModelRef
+from linesight_gateway.api.inspection_schemas import InspectionOut, InspectionPage, inspection_out
 from linesight_gateway.db.models import Feedback, Inspection, Station
 from linesight_gateway.domain import inspections as domain
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.annotate import annotate
 from linesight_gateway.domain.people import people_in
 from linesight_gateway.domain.privacy import blur_photo, encode_jpeg
+from linesight_gateway.domain.shadow import ShadowJob, job_for
 from linesight_gateway.domain.station_scope import require_station, station_filter
 from linesight_gateway.settings import GatewaySettings
 
@@ -40,37 +41,6 @@ LOSSLESS_STRIP = frozenset({"image/jpeg", "image/png", "image/bmp"})
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 MAX_BATCH = 16
 STATION_EXAMPLE = "8c1d2b55-9a0e-4f51-8a21-0e3f4a5b6c7d"
-
-
-def inspection_out(i: Inspection) -> InspectionOut:
-    return InspectionOut(
-        id=i.id,
-        station_id=i.station_id,
-        status=i.status,
-        verdict=i.verdict,  # type: ignore[arg-type]
-        confidence=i.confidence,
-        confidence_status=i.confidence_status,  # type: ignore[arg-type]
-        counts=i.counts,
-        missing=i.missing,
-        unexpected=i.unexpected,
-        predictions=i.predictions,
-        unusual=i.unusual or [],
-        model=ModelRef(
-            name=i.model_name, alias=i.model_alias, version=i.model_version, sha256=i.model_sha256
-        ),
-        image={
-            "width": i.image_width,
-            "height": i.image_height,
-            "sha256": i.image_sha256,
-            "faces_blurred": i.faces_blurred,
-            "people_blurred": i.people_blurred,
-        },
-        timings_ms=i.timings_ms,
-        error=i.error,
-        attempts=i.attempts,
-        created_at=i.created_at,
-        completed_at=i.completed_at,
-    )
 
 
 def _station(session, station_id: uuid.UUID, principal: Principal) -> Station:  # type: ignore[no-untyped-def]
@@ -104,8 +74,10 @@ async def _inspect_one(
     data: bytes,
     principal: Principal,
     checked: DecodedImage | None = None,
-) -> Inspection:
-    """`checked`: the photo as check_photo decoded it already (the batch checks every photo first)."""
+) -> tuple[Inspection, ShadowJob | None]:
+    """`checked`: the photo as check_photo decoded it already (the batch checks every photo first).
+    With the inspection, its shadow job (when the station has a shadow alias): the caller offers it to
+    the shadow queue once the answer is sent."""
     settings = request.app.state.settings
     store: ObjectStore = request.app.state.store
     t0 = time.perf_counter()
@@ -212,8 +184,15 @@ async def _inspect_one(
         training = request.app.state.training_baselines.get(prediction.model_name, prediction.version)
         domain.complete(inspection, station, prediction, timings, history, training)
     session.add(inspection)
+    shadow = job_for(inspection, station, data)
     await run_in_threadpool(session.commit)
-    return inspection
+    return inspection, shadow
+
+
+def _shadow_later(request: Request, job: ShadowJob | None, tasks: BackgroundTasks) -> None:
+    """Starlette runs background tasks after the response is sent: the live answer never waits."""
+    if job is not None:
+        tasks.add_task(request.app.state.shadow.offer, job)
 
 
 @router.post(
@@ -241,9 +220,11 @@ async def create_inspection(
 ) -> Response:
     station = await run_in_threadpool(_station, session, station_id, principal)
     data = await image.read(request.app.state.settings.image_max_bytes + 1)
-    inspection = await _inspect_one(request, session, station, data, principal)
-    body = inspection_out(inspection).model_dump(mode="json")
-    return JSONResponse(body, status_code=201 if inspection.status == "completed" else 202)
+    inspection, shadow = await _inspect_one(request, session, station, data, principal)
+    body = inspection_out(inspection, principal).model_dump(mode="json")
+    later = BackgroundTasks()
+    _shadow_later(request, shadow, later)
+    return JSONResponse(body, status_code=201 if inspection.status == "completed" else 202, background=later)
 
 
 @router.post(
@@ -257,6 +238,7 @@ async def create_inspections(
     request: Request,
     principal: Operator,
     session: SessionDep,
+    later: BackgroundTasks,
     images: Annotated[list[UploadFile], File(description=f"Up to {MAX_BATCH} photos")],
     station_id: Annotated[
         uuid.UUID, Form(description="Where the photos were taken", examples=[STATION_EXAMPLE])
@@ -276,10 +258,12 @@ async def create_inspections(
                 exc.status, f"Photo {n + 1} ({upload.filename}): {exc.detail}", title=exc.title
             ) from None
         payloads.append((data, checked))
-    return [
-        inspection_out(await _inspect_one(request, session, station, d, principal, checked))
-        for d, checked in payloads
-    ]
+    answers = []
+    for data, checked in payloads:
+        inspection, shadow = await _inspect_one(request, session, station, data, principal, checked)
+        _shadow_later(request, shadow, later)
+        answers.append(inspection_out(inspection, principal))
+    return answers
 
 
 @router.get("", response_model=InspectionPage, summary="Inspection history")
@@ -329,7 +313,9 @@ def list_inspections(
         stmt = stmt.where(Inspection.created_at < until)
     order = Inspection.created_at.desc() if sort == "newest" else Inspection.created_at.asc()
     rows, total = paginate(session, stmt, order, Inspection.id, limit=limit, offset=offset)
-    return InspectionPage(items=[inspection_out(i) for i in rows], total=total, limit=limit, offset=offset)
+    return InspectionPage(
+        items=[inspection_out(i, principal) for i in rows], total=total, limit=limit, offset=offset
+    )
 
 
 def _get(session, inspection_id: uuid.UUID, principal: Principal) -> Inspection:  # type: ignore[no-untyped-def]
@@ -342,7 +328,7 @@ def _get(session, inspection_id: uuid.UUID, principal: Principal) -> Inspection:
 
 @router.get("/{inspection_id}", response_model=InspectionOut, summary="One inspection")
 def get_inspection(inspection_id: uuid.UUID, principal: Viewer, session: SessionDep) -> InspectionOut:
-    return inspection_out(_get(session, inspection_id, principal))
+    return inspection_out(_get(session, inspection_id, principal), principal)
 
 
 def _image_bytes(request: Request, inspection: Inspection) -> tuple[bytes, str]:

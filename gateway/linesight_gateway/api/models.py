@@ -3,7 +3,7 @@ moves, with role checks and the audit log. Reads need `viewer`; changes need `en
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
@@ -15,7 +15,6 @@ from linesight_core.contracts.registry import (
     MAX_VERSION,
     NAME_PATTERN,
     AliasEventOut,
-    AliasMove,
     AliasOut,
     ModelCreate,
     ModelOut,
@@ -26,10 +25,13 @@ from linesight_core.contracts.registry import (
     VersionComparison,
     VersionStatus,
 )
+from linesight_core.errors import Problem
 from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
+from linesight_gateway.api.promotion_gate_schemas import GatedAliasMove
 from linesight_gateway.api.proxy import stream
 from linesight_gateway.domain import audit
-from linesight_gateway.domain.access import Principal
+from linesight_gateway.domain.access import Principal, Role
+from linesight_gateway.domain.gated_promotion import refusal, verdict_for_move
 
 VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number")]
 
@@ -242,29 +244,50 @@ async def list_aliases(request: Request, name: ModelName, principal: Viewer) -> 
     "/{name}/aliases/{alias}",
     response_model=AliasOut,
     summary="Promote or roll back: point an alias at a version",
+    description="When a promotion gate guards the model (PUT .../promotion-gate), `production` moves only "
+    "to a version whose latest replay at each gated station is at least as good as production; otherwise "
+    "409 with the figures (`gate`) and the rules that failed (`failed_rules`). An admin may move it anyway "
+    "with `override_reason`, which the audit log keeps with the figures.",
+    responses={
+        403: {"description": "override_reason from anyone but an admin"},
+        404: {"description": "Unknown model or version"},
+        409: {"description": "Refused by the promotion gate (type .../promotion-gate), with the figures"},
+    },
 )
 async def move_alias(
     request: Request,
     name: ModelName,
     alias: AliasName,
-    body: AliasMove,
+    body: GatedAliasMove,
     principal: Engineer,
     session: SessionDep,
 ) -> AliasOut:
-    payload = body.model_dump()
+    override = body.override_reason
+    if override is not None and not principal.role.allows(Role.admin):
+        raise Problem(
+            403,
+            "Only an admin may override the promotion gate (override_reason); ask an admin, or replay "
+            "the version at the gated stations until it passes.",
+        )
+    verdict = await verdict_for_move(registry(request), session, name, alias, body.version)
+    overridden = verdict is not None and not verdict.passed
+    if overridden and override is None:
+        raise refusal(verdict)  # type: ignore[arg-type]
+    payload = body.model_dump(exclude={"override_reason"})
     payload["moved_by"] = _actor(principal)
+    if overridden:
+        payload["reason"] = f"{body.reason} [promotion gate overridden: {override}]".strip()[:2000]
     resp = await registry(request).request(
         "PUT", f"/v1/models/{name}/aliases/{alias}", json=payload, actor=_actor(principal)
     )
     moved = AliasOut.model_validate_json(resp.content)
-    audit.record(
-        session,
-        principal,
-        "model.alias_move",
-        "model",
-        name,
-        {"alias": alias, "version": moved.version, "reason": body.reason},
-    )
+    details: dict[str, Any] = {"alias": alias, "version": moved.version, "reason": body.reason}
+    if verdict is not None:
+        details["gate"] = verdict.as_json()
+    if overridden:
+        details["override_reason"] = override
+    action = "model.promotion_gate_override" if overridden else "model.alias_move"
+    audit.record(session, principal, action, "model", name, details)
     return moved
 
 

@@ -102,8 +102,23 @@ _JOB_EXAMPLE = {
                 "inspection_id": _INSPECTION_ID,
                 "created_at": "2026-11-30T08:12:03+00:00",
                 "truth": {"verdict": "NOK", "counts": {"wrench": 0, "tape": 1}},
-                "candidate": {"verdict": "NOK", "confidence": 0.93, "counts": {"tape": 1}},
-                "production": {"verdict": "OK", "confidence": 0.61, "counts": {"tape": 1, "wrench": 1}},
+                "candidate": {
+                    "verdict": "NOK",
+                    "confidence": 0.93,
+                    "counts": {"tape": 1},
+                    "boxes": [
+                        {"label": "tape", "confidence": 0.93, "x1": 40, "y1": 52, "x2": 118, "y2": 130}
+                    ],
+                },
+                "production": {
+                    "verdict": "OK",
+                    "confidence": 0.61,
+                    "counts": {"tape": 1, "wrench": 1},
+                    "boxes": [
+                        {"label": "tape", "confidence": 0.9, "x1": 41, "y1": 50, "x2": 117, "y2": 131},
+                        {"label": "wrench", "confidence": 0.61, "x1": 160, "y1": 20, "x2": 260, "y2": 64},
+                    ],
+                },
             }
         ],
     },

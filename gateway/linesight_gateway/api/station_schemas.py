@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from linesight_core.contracts.registry import ALIAS_PATTERN, NAME_PATTERN
 
 Mode = Literal["detect", "classify"]
+SHADOW_ALIAS = (
+    "Shadow mode: another alias of the station's model (e.g. staging) whose version also answers every "
+    "live inspection, after the live answer is returned; its answers are kept for engineers and never "
+    "change a verdict"
+)
 
 
 class ExpectedItem(BaseModel):
@@ -72,6 +77,7 @@ class StationFields(BaseModel):
 
     description: str = Field("", max_length=2000)
     model_alias: str = Field("production", pattern=ALIAS_PATTERN)
+    shadow_alias: str | None = Field(None, pattern=ALIAS_PATTERN, description=SHADOW_ALIAS)
     expected_items: list[ExpectedItem] = Field(default_factory=list, max_length=200)
     ok_classes: list[str] = Field(
         default_factory=list, max_length=200, description="Classify mode: the classes that mean OK"
@@ -128,6 +134,7 @@ class StationUpdate(BaseModel):
     description: str | None = Field(None, max_length=2000)
     model_name: str | None = Field(None, pattern=NAME_PATTERN)
     model_alias: str | None = Field(None, pattern=ALIAS_PATTERN)
+    shadow_alias: str | None = Field(None, pattern=ALIAS_PATTERN, description=SHADOW_ALIAS + "; null: off")
     expected_items: list[ExpectedItem] | None = Field(None, max_length=200)
     ok_classes: list[str] | None = Field(None, max_length=200)
     thresholds: Thresholds | None = None
@@ -160,6 +167,7 @@ class StationOut(BaseModel):
                     "mode": "detect",
                     "model_name": "bench-tools",
                     "model_alias": "production",
+                    "shadow_alias": "staging",
                     "expected_items": [
                         {"label": "wrench", "min_count": 1},
                         {"label": "screwdriver", "min_count": 2},
@@ -202,6 +210,7 @@ class StationOut(BaseModel):
     mode: Mode
     model_name: str
     model_alias: str
+    shadow_alias: str | None = Field(None, description=SHADOW_ALIAS)
     expected_items: list[ExpectedItem]
     ok_classes: list[str]
     thresholds: Thresholds

@@ -41,6 +41,7 @@ def station_out(s: Station) -> StationOut:
         mode=s.mode,  # type: ignore[arg-type]
         model_name=s.model_name,
         model_alias=s.model_alias,
+        shadow_alias=s.shadow_alias,
         expected_items=[ExpectedItem(**e) for e in s.expected_items],
         ok_classes=s.ok_classes,
         thresholds=Thresholds(success=s.success_threshold, low_confidence=s.low_confidence_threshold),
@@ -100,6 +101,7 @@ async def create_station(
         mode=body.mode,
         model_name=body.model_name,
         model_alias=body.model_alias,
+        shadow_alias=body.shadow_alias,
         expected_items=[e.model_dump() for e in body.expected_items],
         ok_classes=body.ok_classes,
         success_threshold=body.thresholds.success,
@@ -110,6 +112,8 @@ async def create_station(
         active=body.active,
         training=body.training.model_dump(),
     )
+    if body.shadow_alias is not None:
+        await domain.check_shadow(request.app.state.registry, station, body.shadow_alias)
     session.add(station)
     session.flush()
     audit.record(session, principal, "station.create", "station", str(station.id), {"name": station.name})
@@ -176,6 +180,13 @@ async def update_station(
     station.model_name, station.model_alias = model_name, alias
     station.expected_items = [e.model_dump() for e in expected]
     station.ok_classes = list(ok_classes)
+    if "shadow_alias" in changes:
+        station.shadow_alias = body.shadow_alias
+    if (
+        station.shadow_alias is not None
+        and {"shadow_alias", "model_name", "model_alias", "expected_items", "ok_classes"} & changes.keys()
+    ):
+        await domain.check_shadow(request.app.state.registry, station, station.shadow_alias)
     if body.description is not None:
         station.description = body.description
     if body.thresholds is not None:

@@ -98,6 +98,9 @@ class Station(Base):
     mode: Mapped[str] = mapped_column(String(16))
     model_name: Mapped[str] = mapped_column(String(100))
     model_alias: Mapped[str] = mapped_column(String(64), default="production")
+    # Another alias of the same model that answers every live inspection in the background (shadow mode,
+    # domain/shadow.py); its answers never change a verdict. None: off.
+    shadow_alias: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
     expected_items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     ok_classes: Mapped[list[str]] = mapped_column(JSONB, default=list)
     success_threshold: Mapped[float] = mapped_column(default=0.70)
@@ -150,6 +153,9 @@ class Inspection(Base):
     # Photo statistics and model signals (domain/unusual.signals), the station's rolling baseline
     photo_stats: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     unusual: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # The station's shadow version's answer, written after the live answer was returned (domain/shadow.py):
+    # version, verdict, counts or class, agreement with the live answer, latency, or the error.
+    shadow: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -308,3 +314,31 @@ class ReplayJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PromotionGate(Base):
+    """Production of `model_name` moves only to a version whose latest replay at the station (or, with no
+    station, at every station serving the model's production) is at least as good as production, on at
+    least `min_verified` verified inspections (domain/promotion_gate.py)."""
+
+    __tablename__ = "promotion_gates"
+    __table_args__ = (
+        Index(
+            "uq_promotion_gates_station",
+            "model_name",
+            "station_id",
+            unique=True,
+            postgresql_where="station_id IS NOT NULL",
+        ),
+        Index("uq_promotion_gates_model", "model_name", unique=True, postgresql_where="station_id IS NULL"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    model_name: Mapped[str] = mapped_column(String(100))
+    station_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(f"{SCHEMA}.stations.id", ondelete="CASCADE"), nullable=True
+    )
+    min_verified: Mapped[int] = mapped_column()
+    created_by_name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

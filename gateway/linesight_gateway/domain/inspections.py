@@ -34,10 +34,14 @@ def rules_of(station: Station) -> StationRules:
     )
 
 
-def params_of(station: Station) -> PredictParams:
+def confidence_floor(low_confidence: float) -> float:
     # Ask for detections down to a low floor: the station's own thresholds decide what counts, and
     # near-misses explain a NOK.
-    floor = min(0.25, station.low_confidence_threshold / 2)
+    return min(0.25, low_confidence / 2)
+
+
+def params_of(station: Station) -> PredictParams:
+    floor = confidence_floor(station.low_confidence_threshold)
     return PredictParams(model=station.model_name, alias=station.model_alias, conf=floor, top_k=5)
 
 

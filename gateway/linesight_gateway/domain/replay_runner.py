@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,12 +62,15 @@ class ReplayRunner:
         bucket: str,
         inference: InferenceClient,
         config: ReplayConfig,
+        after_completed: Callable[[uuid.UUID], Awaitable[object]] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.store = store
         self.bucket = bucket
         self.inference = inference
         self.config = config
+        # Called with the id of each job this runner completed (the promotion gate's auto-promotion).
+        self.after_completed = after_completed
 
     async def run_once(self) -> bool:
         """Claim and run one job; False when there was none."""
@@ -167,6 +171,11 @@ class ReplayRunner:
         values = {"items": items, "done": len(items), "result": report(items, rules)}
         await run_in_threadpool(self._finish, job_id, token, outcome, values)
         metrics.record_replay(outcome, items[len(job.items or []) :])
+        if outcome == "completed" and self.after_completed is not None:
+            try:
+                await self.after_completed(job_id)
+            except Exception:  # the replay stands; the next completed replay of the version tries again
+                log.warning("after-replay step failed", exc_info=True, extra={"job": str(job_id)})
 
     def _read_inspection(self, iid: str) -> tuple[Inspection, Feedback] | None:
         with self.session_factory() as session:

@@ -12,6 +12,7 @@ from linesight_gateway.db.models import Feedback, Inspection
 from linesight_gateway.domain.verdict import StationRules, judge
 
 MAX_DISAGREEMENTS = 500  # listed in the report; the count covers every one
+MAX_BOXES = 50  # boxes kept with each detect answer (to draw it); the counts cover every one
 
 
 def rules_to_json(rules: StationRules) -> dict[str, Any]:
@@ -64,17 +65,25 @@ def answer_of(prediction: Prediction, rules: StationRules) -> dict[str, Any]:
         answer["class"] = (prediction.classes or [None])[0].label if prediction.classes else None
     else:
         answer["counts"] = verdict.counts
+        # The detections that were counted, so that a disagreement can be drawn on its photo.
+        answer["boxes"] = [
+            {"label": d.label, "confidence": round(d.confidence, 4), **d.box.model_dump()}
+            for d in prediction.detections or []
+            if d.confidence >= rules.low_confidence
+        ][:MAX_BOXES]
     return answer
 
 
-def _counted_classes(items: list[dict[str, Any]], rules: StationRules) -> list[str]:
+def counted_classes(items: list[dict[str, Any]], rules: StationRules) -> list[str]:
     labels = set(rules.expected)
     for item in items:
         labels |= {k for k, v in item["truth"].get("counts", {}).items() if v}
     return sorted(labels)
 
 
-def _same(a: dict[str, Any], b: dict[str, Any], classes: list[str]) -> bool:
+def same_answer(a: dict[str, Any], b: dict[str, Any], classes: list[str]) -> bool:
+    """Two answers (`answer_of`'s shape) agree: the same verdict, and the same counts of `classes` or the
+    same class."""
     if a["verdict"] != b["verdict"]:
         return False
     if "counts" in a:
@@ -133,7 +142,7 @@ def report(items: list[dict[str, Any]], rules: StationRules) -> dict[str, Any]:
     """The whole report of a replay from its items (replayed or skipped)."""
     replayed = [i for i in items if "skipped" not in i]
     skipped = [{"inspection_id": i["inspection_id"], "reason": i["skipped"]} for i in items if "skipped" in i]
-    classes = _counted_classes(replayed, rules)
+    classes = counted_classes(replayed, rules)
     disagreements = [
         {
             "inspection_id": i["inspection_id"],
@@ -143,7 +152,7 @@ def report(items: list[dict[str, Any]], rules: StationRules) -> dict[str, Any]:
             "production": i["production"],
         }
         for i in replayed
-        if not _same(i["candidate"], i["production"], classes)
+        if not same_answer(i["candidate"], i["production"], classes)
     ]
     return {
         "replayed": len(replayed),

@@ -81,8 +81,9 @@ def new_job(
     baseline: ModelVersionOut,
     inspection_ids: list[uuid.UUID],
     selection: dict[str, Any],
-    by: Principal,
+    by: Principal | str,
 ) -> ReplayJob:
+    """A queued replay job; `by` is who asked (a person's or key's principal, or a system actor's name)."""
     job = ReplayJob(
         station_id=station.id,
         model_name=version.model_name,
@@ -101,8 +102,8 @@ def new_job(
         items=[],
         cancel_requested=False,
         attempts=0,
-        created_by=by.key_id,
-        created_by_name=by.name,
+        created_by=None if isinstance(by, str) else by.key_id,
+        created_by_name=by if isinstance(by, str) else by.name,
     )
     session.add(job)
     session.flush()

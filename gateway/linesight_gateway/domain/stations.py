@@ -13,6 +13,7 @@ from linesight_core.clients.registry import RegistryClient
 from linesight_core.errors import NotFound, Problem
 from linesight_core.pagination import paginate
 from linesight_gateway.db.models import Inspection, LabelRead, Station
+from linesight_gateway.domain.replays import check_version
 
 
 def get_station(session: Session, station_id: uuid.UUID) -> Station:
@@ -100,6 +101,29 @@ async def check_against_model(
             f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a class of {model_name!r} "
             f"version {version.version} ({alias}); its classes are {', '.join(sorted(known))}.",
         )
+
+
+async def check_shadow(registry: RegistryClient, station: Station, alias: str) -> None:
+    """A shadow alias must be another alias of the station's model that points at a version doing the
+    station's task with its classes."""
+    if alias == station.model_alias:
+        raise Problem(
+            422,
+            f"The shadow alias {alias!r} is the alias station {station.name!r} is served by; name another "
+            "alias (for example staging) or null to turn shadow mode off.",
+        )
+    try:
+        version = await registry.resolve(station.model_name, alias=alias)
+    except UpstreamError as exc:
+        if exc.status == 404:
+            raise Problem(
+                422,
+                f"Model {station.model_name!r} has no version under alias {alias!r}, so it cannot answer "
+                f"in the shadow; point the alias at a version first (PUT /api/v1/models/"
+                f"{station.model_name}/aliases/{alias}).",
+            ) from None
+        raise
+    check_version(station, version)
 
 
 def touch(station: Station) -> None:

@@ -20,6 +20,7 @@ from linesight_core.contracts.registry import (
     ModelUpdate,
     ModelVersionOut,
     ModelVersionUpdate,
+    PromotionGateFlag,
     Task,
     VersionComparison,
     VersionStatus,
@@ -64,6 +65,20 @@ def get_model(name: str, session: SessionDep) -> ModelOut:
 def update_model(name: str, body: ModelUpdate, session: SessionDep) -> ModelOut:
     model = catalog.get_model(session, name)
     model.description = body.description
+    session.flush()
+    return catalog.model_out(session, [model])[0]
+
+
+@router.put(
+    "/{name}/promotion-gate",
+    response_model=ModelOut,
+    summary="Mark the model's production as guarded by the gateway's promotion gate (or not)",
+    description="While gated, a training run's auto-promotion stages the new version but leaves "
+    "production alone; the gateway moves production once the version's replay passes its gate.",
+)
+def set_promotion_gate(name: str, body: PromotionGateFlag, session: SessionDep) -> ModelOut:
+    model = catalog.get_model(session, name)
+    model.promotion_gated = body.gated
     session.flush()
     return catalog.model_out(session, [model])[0]
 

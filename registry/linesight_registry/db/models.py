@@ -34,6 +34,9 @@ class Model(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     task: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Set by the gateway while a promotion gate guards the model's production alias: a training run's
+    # auto-promotion then stages only, and the gateway promotes once the version's replay passes.
+    promotion_gated: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     versions: Mapped[list[ModelVersion]] = relationship(
         back_populates="model", order_by="ModelVersion.version"

@@ -81,6 +81,7 @@ def model_out(session: Session, models: Sequence[Model]) -> list[ModelOut]:
             created_at=m.created_at,  # type: ignore[arg-type]
             latest_version=latest.get(m.id),
             aliases=aliases.get(m.id, {}),
+            promotion_gated=m.promotion_gated,
         )
         for m in models
     ]

@@ -60,7 +60,7 @@ def transition(run: TrainingRun, status: str) -> None:
 class Decision:
     stage: bool
     promote: bool
-    outcome: str  # promoted | staged | kept | not_compared: the metric label
+    outcome: str  # promoted | staged | gated | kept | not_compared: the metric label
     reason: str
 
 
@@ -374,6 +374,17 @@ def apply_decision(
     decision = decide(
         run.evaluation, run.selection_metric, production_version=production, auto_promote=run.auto_promote
     )
+    if decision.promote and model.promotion_gated and production is not None:
+        # The gateway's promotion gate guards production: the version is staged and waits for a replay
+        # of verified history that passes; the gateway then promotes it (auto_promote stays recorded).
+        decision = Decision(
+            True,
+            False,
+            "gated",
+            decision.reason.replace("; production moved too (auto-promotion)", "")
+            + "; production not moved: the model's promotion gate needs a passing replay of verified "
+            "history first (the gateway promotes the staged version when its replay passes)",
+        )
     run.decision = decision.reason
     moves = (["staging"] if decision.stage else []) + (["production"] if decision.promote else [])
     # The flags are set before the moves: the first move's commit also commits the run's end, so a reader

@@ -22,7 +22,8 @@ SWEPT = Counter(
 )
 DECISIONS = Counter(
     "linesight_registry_training_challenger_decisions_total",
-    "Champion/challenger outcomes of finished runs: promoted, staged, kept (not better), not_compared.",
+    "Champion/challenger outcomes of finished runs: promoted, staged, gated (staged, production left to "
+    "the promotion gate), kept (not better), not_compared.",
     ["outcome"],
 )
 RUN_DURATION = Histogram(

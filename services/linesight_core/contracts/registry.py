@@ -81,6 +81,14 @@ class ModelUpdate(BaseModel):
     description: str = Field(max_length=2000)
 
 
+class PromotionGateFlag(BaseModel):
+    """The gateway tells the registry whether a promotion gate guards the model's production alias."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gated: bool
+
+
 class ModelOut(BaseModel):
     model_config = ConfigDict(
         from_attributes=True,
@@ -106,6 +114,11 @@ class ModelOut(BaseModel):
     created_at: datetime
     latest_version: int | None = None
     aliases: dict[str, int] = Field(default_factory=dict, description="alias → version number")
+    promotion_gated: bool = Field(
+        False,
+        description="A promotion gate guards production: it moves only to a version whose replay of "
+        "verified history passes (training stages, never promotes)",
+    )
 
 
 class ModelVersionOut(BaseModel):

@@ -1,6 +1,7 @@
 """Stations (admins): every station; for the one picked its figures over time (inspections and NOK rate
-per day, accuracy from operators' feedback per model version), its settings, its reference photo, and
-deactivating or deleting it; and a new station."""
+per day, accuracy from operators' feedback per model version), its settings (the shadow alias among
+them), its reference photo, its promotion gate and shadow figures, and deactivating or deleting it; and a
+new station."""
 
 # ruff: noqa: N999 - Streamlit labels the page in its navigation after this file's name
 
@@ -12,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from linesight_core.contracts.registry import ModelOut
-from linesight_ui import resources, station_tables
+from linesight_ui import evidence_views, resources, station_tables
 from linesight_ui.gateway import GatewayError, GatewayKeyRejected, GatewayUnreachable
 from linesight_ui.metrics import record_page_view
 from linesight_ui.problems import ask, message, role_gap, show_key
@@ -25,6 +26,7 @@ GOTO = "stations_goto"  # the view and station to open on the next run (set befo
 FLASH = "stations_flash"  # what the last change did, shown once on the next run
 WARN = "stations_warn"  # what went wrong with it (a new station whose photo was refused), shown once
 NEW_FORM = "stations_new_form"  # bumped after a station is created: the next form starts empty
+OFF = "off"  # no shadow alias
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 TASKS = ("detect", "classify")  # the model tasks a station can use (its mode)
 # The champion/challenger metric; "" is the gateway's default for the station's mode.
@@ -91,6 +93,30 @@ def model_fields(prefix: str, station: dict[str, Any] | None, models: list[Model
     )
     mode = station["mode"] if station else (model.task if model else "detect")
     return name, alias or alias_now, mode
+
+
+def shadow_field(
+    prefix: str, station: dict[str, Any] | None, model: ModelOut | None, alias: str
+) -> str | None:
+    """The alias whose version answers every live inspection again in the shadow (None: off)."""
+    now = station.get("shadow_alias") if station else None
+    choices = [OFF, *sorted({*(model.aliases if model else {}), *([now] if now else [])} - {alias})]
+    picked = st.selectbox(
+        "Shadow alias",
+        choices,
+        index=choices.index(now) if now in choices else 0,
+        key=f"{prefix}-shadow-{model.name if model else ''}-{alias}",
+        format_func=lambda a: (
+            a
+            if a == OFF
+            else f"{a} → v{model.aliases[a]}"
+            if model and a in model.aliases
+            else f"{a} (no version)"
+        ),
+        help="Another alias of the model (staging, say): its version answers each live inspection after the "
+        "live answer is sent, never changing the verdict; Promotion evidence shows how the two agree.",
+    )
+    return None if picked == OFF else picked
 
 
 def items_fields(
@@ -277,6 +303,9 @@ def station_fields(prefix: str, station: dict[str, Any] | None, models: list[Mod
     name, alias, mode = model_fields(prefix, station, models)
     classes = model_classes(next((m for m in models if m.name == name), None), alias)
     body: dict[str, Any] = {"model_name": name, "model_alias": alias}
+    body["shadow_alias"] = shadow_field(
+        prefix, station, next((m for m in models if m.name == name), None), alias
+    )
     body.update(items_fields(f"{prefix}-{name}-{alias}", station, mode, classes))
     body["thresholds"] = threshold_fields(prefix, station)
     body.update(privacy_fields(prefix, station))
@@ -480,7 +509,7 @@ def station_view(stations: list[dict[str, Any]], models: list[ModelOut]) -> None
     # The settings are drawn in every run, so what was typed there stays while another tab is open; the
     # figures and the photo are asked of the gateway only while their tab is open.
     tabs = st.tabs(
-        ["Figures", "Settings", "Reference photo", "Deactivate or delete"],
+        ["Figures", "Settings", "Reference photo", "Promotion evidence", "Deactivate or delete"],
         key=f"stations-tab-{picked}",
         on_change="rerun",
     )
@@ -493,6 +522,11 @@ def station_view(stations: list[dict[str, Any]], models: list[ModelOut]) -> None
         if tabs[2].open:
             photo_section(station)
     with tabs[3]:
+        if tabs[3].open:
+            evidence_views.station_gate_panel(station)
+            st.markdown("**Shadow mode**")
+            evidence_views.shadow_panel(station)
+    with tabs[4]:
         retire_section(station)
 
 
