@@ -1,16 +1,16 @@
 """A model whose production alias is guarded by the gateway's promotion gate: training may stage its new
 versions but never moves its production itself (docs/architecture.md, "Promotion gate").
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
