@@ -10,6 +10,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -41,6 +42,14 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             print(f"\ne2e: the stack's logs are kept in {data_dir / 'logs'}", file=sys.stderr)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def gateway(stack: Stack) -> Iterator[httpx.Client]:
+    """The gateway's API as the stack's admin (its API key)."""
+    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
+    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,10 @@ completed by the gateway once inference runs again. No photo is lost."""
 import random
 import time
 
-import httpx
 import pytest
 
 from tests.support.synthetic import CLASSES, draw_scene, jpeg
 from tests.support.yolo_models import detect_model
-
-
-@pytest.fixture(scope="module")
-def gateway(stack):
-    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

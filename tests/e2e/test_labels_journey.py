@@ -7,15 +7,13 @@ page and through the API."""
 
 import io
 import random
-import secrets
 
-import httpx
 import pytest
 from PIL import Image
 
 from linesight_core.label_codes import gtin_check_digit
 from linesight_ocr.synthetic import LabelSpec, random_spec, render
-from tests.support.browser import StreamlitPage
+from tests.support.browser import StreamlitPage, new_user, sign_in
 
 NARROW = "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf"
 
@@ -27,27 +25,9 @@ def png(image: Image.Image) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def gateway(stack):
-    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def operator(gateway) -> tuple[str, str]:
     """An operator made through the gateway's API: (username, password)."""
-    username, password = f"labels-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    resp = gateway.post(
-        "/api/v1/users",
-        json={
-            "username": username,
-            "display_name": "Label Reviewer",
-            "role": "operator",
-            "password": password,
-        },
-    )
-    assert resp.status_code == 201, resp.text
-    return username, password
+    return new_user(gateway, "operator", "labels", "Label Reviewer")
 
 
 def read_in_browser(app: StreamlitPage, photo: bytes, vendor: str) -> None:
@@ -88,10 +68,7 @@ def test_labels_read_then_corrected_and_approved_from_the_queue_by_keyboard(
     plain = random_spec(random.Random(30), "hp")
     plain.barcode, plain.font, plain.font_px = False, NARROW, 20
 
-    app = StreamlitPage(ui_page, stack.urls["ui"]).open()
-    username, password = operator
-    app.fill("Username", username).fill("Password", password).click("Sign in")
-    app.expect_text("Services ready")
+    app = sign_in(StreamlitPage(ui_page, stack.urls["ui"]).open(), *operator)
     app.go_to("Labels")
     app.assert_no_exception()
     read_in_browser(app, png(render(bad_ean)), "dell")

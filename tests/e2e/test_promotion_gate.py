@@ -7,7 +7,6 @@ better, passes the gate, is promoted and answers the next inspection."""
 import random
 import time
 
-import httpx
 import pytest
 
 from tests.support.onnx_models import with_metadata, yolo_onnx
@@ -16,13 +15,6 @@ from tests.support.verified_history import BENCHES, EXPECTED, MIXED_UP, NAMES, g
 from tests.support.yolo_models import detect_model
 
 MODEL = "gate-bench"
-
-
-@pytest.fixture(scope="module")
-def gateway(stack):
-    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
-        yield client
 
 
 def upload(gateway, path) -> int:

@@ -18,13 +18,6 @@ CONFIG = DemoConfig(
 
 
 @pytest.fixture(scope="module")
-def gateway(stack):
-    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def loop(stack):
     lines: list[str] = []
     demo = Demo(stack.urls["gateway"], stack.env["LINESIGHT_ADMIN_API_KEY"], CONFIG, echo=lines.append)

@@ -17,32 +17,15 @@ import pytest
 from playwright.sync_api import Browser
 
 from linesight_devstack import Stack
-from tests.support.browser import StreamlitPage, fresh_page
+from tests.support.browser import StreamlitPage, signed_in
 
 SCREENSHOT = Path(os.environ.get("LINESIGHT_ADMIN_SCREENSHOT", "/tmp/admin.png"))
 
 
 @pytest.fixture(scope="module")
-def gateway(stack: Stack) -> Iterator[httpx.Client]:
-    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def admin_app(stack: Stack, gateway: httpx.Client, browser: Browser) -> Iterator[StreamlitPage]:
     """An admin made through the gateway's API, signed in once for the module, on the Admin page."""
-    username, password = f"admin-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    resp = gateway.post(
-        "/api/v1/users",
-        json={"username": username, "display_name": "Ada Admin", "role": "admin", "password": password},
-    )
-    assert resp.status_code == 201, resp.text
-    with fresh_page(browser) as page:
-        app = StreamlitPage(page, stack.urls["ui"]).open()
-        app.fill("Username", username).fill("Password", password).click("Sign in")
-        app.expect_text("Services ready")
-        app.go_to("Admin")
+    with signed_in(browser, stack, gateway, "admin", display_name="Ada Admin", go_to="Admin") as app:
         app.assert_no_exception()
         yield app
 

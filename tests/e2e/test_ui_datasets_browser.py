@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from linesight_devstack import Stack
-from tests.support.browser import StreamlitPage, fresh_page
+from tests.support.browser import StreamlitPage, signed_in
 from tests.support.synthetic import CLASSES, draw_scene, jpeg, write_detect_zip
 
 IMAGES = 6
@@ -29,31 +29,11 @@ ADD_SCREENSHOT = Path("/tmp/datasets-add.png")
 
 
 @pytest.fixture(scope="module")
-def gateway(stack: Stack) -> Iterator[httpx.Client]:
-    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def app(stack: Stack, gateway: httpx.Client, browser: Browser) -> Iterator[StreamlitPage]:
     """One engineer, signed in once for the whole module, on the Datasets page."""
-    username, password = f"datasets-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    made = gateway.post(
-        "/api/v1/users",
-        json={
-            "username": username,
-            "display_name": "Data Engineer",
-            "role": "engineer",
-            "password": password,
-        },
-    )
-    assert made.status_code == 201, made.text
-    with fresh_page(browser) as page:
-        app = StreamlitPage(page, stack.urls["ui"]).open()
-        app.fill("Username", username).fill("Password", password).click("Sign in")
-        app.expect_text("Services ready")
-        app.go_to("Datasets")
+    with signed_in(
+        browser, stack, gateway, "engineer", prefix="datasets", display_name="Data Engineer", go_to="Datasets"
+    ) as app:
         app.expect_text("New dataset")
         yield app
 

@@ -17,18 +17,11 @@ import pytest
 from playwright.sync_api import Browser
 
 from linesight_devstack import Stack
-from tests.support.browser import StreamlitPage, fresh_page
+from tests.support.browser import StreamlitPage, signed_in
 from tests.support.verified_history import History, blind_version, verified_station
 
 SCREENSHOT = Path(os.environ.get("LINESIGHT_PROMOTION_SCREENSHOT", "/tmp/promotion.png"))
 MODEL = f"evidence-{secrets.token_hex(3)}"
-
-
-@pytest.fixture(scope="module")
-def gateway(stack: Stack) -> Iterator[httpx.Client]:
-    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +36,9 @@ def history(gateway: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @contextmanager
-def signed_in(browser: Browser, stack: Stack, gateway: httpx.Client, role: str) -> Iterator[StreamlitPage]:
-    username, password = f"{role}-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    made = gateway.post(
-        "/api/v1/users",
-        json={"username": username, "display_name": role.title(), "role": role, "password": password},
-    )
-    assert made.status_code == 201, made.text
-    with fresh_page(browser, viewport=(1400, 1400)) as page:
-        app = StreamlitPage(page, stack.urls["ui"]).open()
-        app.fill("Username", username).fill("Password", password).click("Sign in")
-        app.expect_text("Services ready")
-        app.go_to("Models")
+def on_models(browser: Browser, stack: Stack, gateway: httpx.Client, role: str) -> Iterator[StreamlitPage]:
+    """A new user of `role` signed in, on the Models page with the model picked."""
+    with signed_in(browser, stack, gateway, role, go_to="Models", viewport=(1400, 1400)) as app:
         choose(app, "Model", MODEL)
         app.assert_no_exception()
         yield app
@@ -79,9 +63,9 @@ def ask_to_promote(app: StreamlitPage, reason: str) -> None:
 
 
 def test_an_engineer_sees_a_worse_replay_refused_and_an_admin_overrides(browser, stack, gateway, history):
-    with signed_in(browser, stack, gateway, "engineer") as app:
+    with on_models(browser, stack, gateway, "engineer") as app:
         engineer_sees_the_replay_and_the_refusal(app, gateway, history)
-    with signed_in(browser, stack, gateway, "admin") as admin:
+    with on_models(browser, stack, gateway, "admin") as admin:
         admin_overrides(admin)
     assert gateway.get(f"/api/v1/models/{MODEL}/aliases").json()[0]["version"] == 2
     events = gateway.get("/api/v1/audit", params={"action": "model.promotion_gate_override"}).json()["items"]

@@ -14,11 +14,10 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 
-from tests.support.browser import StreamlitPage, fresh_page
+from tests.support.browser import StreamlitPage, signed_in
 from tests.support.onnx_models import yolo_onnx
 
 MODEL = f"ui-check-{secrets.token_hex(3)}"  # the tiny classifier's classes: ok, scratch, dent
@@ -31,13 +30,6 @@ def photo(colour: tuple[int, int, int]) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (96, 96), colour).save(out, format="PNG")
     return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def gateway(stack) -> Iterator[httpx.Client]:
-    headers = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +49,15 @@ def classifier(gateway, tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def app(browser, stack, gateway) -> Iterator[StreamlitPage]:
     """One signed-in admin's page for the module (a tall window: the screenshot shows the charts)."""
-    username, password = f"stations-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    made = gateway.post(
-        "/api/v1/users",
-        json={"username": username, "display_name": "Station Admin", "role": "admin", "password": password},
-    )
-    assert made.status_code == 201, made.text
-    with fresh_page(browser, viewport=(1400, 1500)) as page:
-        app = StreamlitPage(page, stack.urls["ui"]).open()
-        app.fill("Username", username).fill("Password", password).click("Sign in")
-        app.expect_text("Services ready")
+    with signed_in(
+        browser,
+        stack,
+        gateway,
+        "admin",
+        prefix="stations",
+        display_name="Station Admin",
+        viewport=(1400, 1500),
+    ) as app:
         yield app
 
 

@@ -14,13 +14,17 @@ In a test module (tests/e2e/conftest.py provides the fixtures):
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from linesight_devstack import Stack
 
 CHROMIUM = Path(os.environ.get("LINESIGHT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -161,3 +165,43 @@ class StreamlitPage:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path), full_page=True)
         return path
+
+
+def new_user(gateway: httpx.Client, role: str, prefix: str, display_name: str) -> tuple[str, str]:
+    """A user of `role` made through the gateway's API (`gateway` calls as an admin): (username, password)."""
+    username, password = f"{prefix}-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    made = gateway.post(
+        "/api/v1/users",
+        json={"username": username, "display_name": display_name, "role": role, "password": password},
+    )
+    assert made.status_code == 201, made.text
+    return username, password
+
+
+def sign_in(app: StreamlitPage, username: str, password: str) -> StreamlitPage:
+    """Sign in with a password on the sign-in page; done once the home page shows."""
+    app.fill("Username", username).fill("Password", password).click("Sign in")
+    app.expect_text("Services ready")
+    return app
+
+
+@contextmanager
+def signed_in(
+    browser: Browser,
+    stack: Stack,
+    gateway: httpx.Client,
+    role: str,
+    *,
+    prefix: str | None = None,
+    display_name: str | None = None,
+    go_to: str | None = None,
+    viewport: tuple[int, int] = (1400, 900),
+) -> Iterator[StreamlitPage]:
+    """A new user of `role` (made through the API) signed in on a fresh page, on the page `go_to` when
+    given (else the home page). The username starts with `prefix` (default: the role)."""
+    username, password = new_user(gateway, role, prefix or role, display_name or role.title())
+    with fresh_page(browser, viewport=viewport) as page:
+        app = sign_in(StreamlitPage(page, stack.urls["ui"]).open(), username, password)
+        if go_to is not None:
+            app.go_to(go_to)
+        yield app
