@@ -114,15 +114,22 @@ def test_each_role_sees_its_pages_and_signs_out(ui_page, stack, people, role):
     assert username in [e["actor_name"] for e in ended]  # the session ended at the gateway too
 
 
-def test_a_session_ended_by_an_admin_returns_to_the_sign_in_page(ui_page, stack, people):
-    admin = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    username, password = f"temp-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+def operator_to_end(stack: Stack, prefix: str) -> tuple[dict, str, str]:
+    """An operator (made through the API) whose session a test ends: (the user, username, password)."""
+    username, password = f"{prefix}-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
     user = httpx.post(
         f"{stack.urls['gateway']}/api/v1/users",
-        headers=admin,
+        headers={"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]},
         json={"username": username, "role": "operator", "password": password},
         timeout=30,
-    ).json()
+    )
+    assert user.status_code == 201, user.text
+    return user.json(), username, password
+
+
+def test_a_session_ended_by_an_admin_returns_to_the_sign_in_page(ui_page, stack, people):
+    admin = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
+    user, username, password = operator_to_end(stack, "temp")
     app = StreamlitPage(ui_page, stack.urls["ui"]).open()
     sign_in(app, username, password)
     app.expect_text("Services ready")
@@ -144,13 +151,7 @@ def test_what_was_entered_when_the_session_ended_is_back_after_signing_in_again(
     Labels page: the next step shows the sign-in page with the reason, and signing in again (the same
     person) brings back the page with what they had entered and chosen on it."""
     admin = {"X-API-Key": stack.env["LINESIGHT_ADMIN_API_KEY"]}
-    username, password = f"keep-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    user = httpx.post(
-        f"{stack.urls['gateway']}/api/v1/users",
-        headers=admin,
-        json={"username": username, "role": "operator", "password": password},
-        timeout=30,
-    ).json()
+    user, username, password = operator_to_end(stack, "keep")
     app = StreamlitPage(ui_page, stack.urls["ui"]).open()
     sign_in(app, username, password)
     app.go_to("Labels")
