@@ -37,6 +37,7 @@ def test_mac_addresses_are_normalised_and_repaired_only_to_hex():
     assert normalise_mac("3c-52-82-1a-2b-4f") == "3C:52:82:1A:2B:4F"
     assert normalise_mac("3C52821A2B4F") == "3C:52:82:1A:2B:4F"
     assert normalise_mac("3C:52:82:IA:2B:4O") == "3C:52:82:1A:2B:40"
+    assert read_mac("3C:52:82:1A:€0:4F") == ("3C:52:82:1A:E0:4F", 1)  # a hex E read as a euro sign
     assert normalise_mac("3C:52:82:1A:2B") is None
     assert normalise_mac("ZZ:52:82:1A:2B:4F") is None
 
