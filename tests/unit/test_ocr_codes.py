@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from linesight_core import label_codes
+from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.codes import gtin_valid, normalise_mac, read_mac, repair_to_pattern
 from linesight_ocr.domain.extraction import extract_codes
 from linesight_ocr.domain.fetch import AllowList, UrlRefused, checked_address, forbidden_reason
@@ -292,3 +293,15 @@ def test_bars_are_blanked_but_a_run_of_joined_glyphs_is_kept():
     pixels = np.asarray(image)
     assert pixels[66, 50] == 0  # the joined glyphs stay for Tesseract
     assert pixels[100, 201] == 255 and pixels[100, 225] == 255 and pixels[180, 150] == 255  # bars, rule gone
+
+
+def test_a_gtin_symbol_decoded_two_ways_takes_the_decode_the_printed_text_agrees_with():
+    printed = LabelCode(
+        type="ean13", value="6954913173860", raw="6954913173860", confidence=0.95, source="ocr", valid=True
+    )
+    two_ways = BarcodeHit("EAN13", "0973613173860", (0, 0, 90, 2), alternatives=("6954913173860",))
+    codes, results = merge_barcodes([printed], [two_ways], None)
+    assert results == ["agree"] and [(c.value, c.source) for c in codes] == [("6954913173860", "both")]
+    # decoded one way only, as the other number: that is a disagreement for a person
+    codes, results = merge_barcodes([printed], [BarcodeHit("EAN13", "0973613173860", (0, 0, 90, 2))], None)
+    assert results == ["disagree"] and any(c.barcode_disagrees for c in codes)
