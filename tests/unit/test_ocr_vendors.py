@@ -53,3 +53,32 @@ def test_a_dell_service_tag_may_hold_i_and_o_as_dell_documents_it(profiles):
     assert not tag.fullmatch("ABC123") and not tag.fullmatch("abc1234")
     # the part number's alphabet has no documented source and stays as it was
     assert not profiles["dell"].fields["part_number"].pattern.fullmatch("0IO2ZZ")
+
+
+def test_a_dell_tag_only_ocr_confirms_with_an_o_or_0_goes_to_review_with_its_look_alike(profiles):
+    from linesight_core.contracts.ocr import LabelCode
+    from linesight_ocr.domain.label import look_alikes, mark_look_alikes, review_reasons
+
+    def tag(value: str, evidence: list[str], source: str = "ocr") -> LabelCode:
+        return LabelCode(
+            type="serial",
+            value=value,
+            raw=value,
+            confidence=0.95,
+            source=source,
+            valid=True,
+            evidence=evidence,
+        )
+
+    dell, hp = profiles["dell"], profiles["hp"]
+    both = ["tesseract", "rapidocr"]
+    # both recognizers read `O` where `0` may be printed: Dell's tag allows either, so neither decides
+    read = mark_look_alikes([tag("COPGQME", both)], dell)
+    assert read[0].alternatives == ["C0PGQME"]
+    assert "ambiguous_characters" in review_reasons(read, 0.8, False, dell, earned_only=True)
+    # the Express Service Code or a barcode tells them apart; a tag without look-alikes needs neither
+    assert look_alikes(tag("COPGQME", [*both, "express_service_code"]), dell) == []
+    assert look_alikes(tag("COPGQME", [*both, "barcode"], source="both"), dell) == []
+    assert look_alikes(tag("XKPGQME", both), dell) == []
+    # HP's serial format has no O: a 0 there is what its format allows, nothing ambiguous
+    assert look_alikes(tag("0JF5A9RBEL", both), hp) == []

@@ -254,6 +254,41 @@ def second_read(
     return codes
 
 
+# Look-alikes both recognizers misread the same way (the 0 and O of most sans fonts). Where a format
+# excludes one of them, the format repairs it; where it allows both, only a barcode or a cross-check can
+# tell them apart.
+LOOK_ALIKES = {"O": "0", "0": "O", "I": "1", "1": "I"}
+CONFIRMED_BEYOND_OCR = frozenset({consensus.BARCODE, consensus.EXPRESS_SERVICE_CODE, consensus.CHECK_DIGIT})
+
+
+def look_alikes(code: LabelCode, vendor: VendorProfile | None) -> list[str]:
+    """The values `code` might as well be, one look-alike swapped, that its vendor's format also allows;
+    none when something beyond OCR confirms it (a barcode, the Express Service Code)."""
+    fmt = vendor.fields.get(code.type) if vendor else None
+    if fmt is None or fmt.pattern is None or code.source != "ocr":
+        return []
+    if CONFIRMED_BEYOND_OCR & set(code.evidence):
+        return []
+    out = []
+    for i, ch in enumerate(code.value):
+        other = LOOK_ALIKES.get(ch)
+        swapped = code.value[:i] + other + code.value[i + 1 :] if other else None
+        if swapped and fmt.pattern.fullmatch(swapped):
+            out.append(swapped)
+    return out
+
+
+def mark_look_alikes(codes: list[LabelCode], vendor: VendorProfile | None) -> list[LabelCode]:
+    """Codes with the look-alike readings their format allows among their alternatives."""
+    out = []
+    for code in codes:
+        others = [v for v in look_alikes(code, vendor) if v not in code.alternatives]
+        out.append(
+            code.model_copy(update={"alternatives": [*code.alternatives, *others]}) if others else code
+        )
+    return out
+
+
 def review_reasons(
     codes: list[LabelCode],
     review_below: float,
@@ -292,6 +327,8 @@ def review_reasons(
             reasons.append("unconfirmed")
         if codes and vendor is None:
             reasons.append("unknown_vendor")
+        if any(look_alikes(c, vendor) for c in codes):
+            reasons.append("ambiguous_characters")
     return reasons
 
 
@@ -409,6 +446,8 @@ def read_label(
             codes = rapid_codes
     codes = check_express_code(codes, [*words, *rapid_words])
     codes, agreement = merge_barcodes(codes, hits, profile)
+    if both:
+        codes = mark_look_alikes(codes, profile)
     text_read = bool(words) or any(len(w.text) >= MIN_TEXT for w in rapid_words)
     reasons = review_reasons(
         codes, options.review_below, orientation_doubt, profile, text_read, earned_only=both
