@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from linesight_core import label_codes
+from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.codes import gtin_valid, normalise_mac, read_mac, repair_to_pattern
 from linesight_ocr.domain.extraction import extract_codes
 from linesight_ocr.domain.fetch import AllowList, UrlRefused, checked_address, forbidden_reason
@@ -37,6 +38,7 @@ def test_mac_addresses_are_normalised_and_repaired_only_to_hex():
     assert normalise_mac("3c-52-82-1a-2b-4f") == "3C:52:82:1A:2B:4F"
     assert normalise_mac("3C52821A2B4F") == "3C:52:82:1A:2B:4F"
     assert normalise_mac("3C:52:82:IA:2B:4O") == "3C:52:82:1A:2B:40"
+    assert read_mac("3C:52:82:1A:€0:4F") == ("3C:52:82:1A:E0:4F", 1)  # a hex E read as a euro sign
     assert normalise_mac("3C:52:82:1A:2B") is None
     assert normalise_mac("ZZ:52:82:1A:2B:4F") is None
 
@@ -291,3 +293,15 @@ def test_bars_are_blanked_but_a_run_of_joined_glyphs_is_kept():
     pixels = np.asarray(image)
     assert pixels[66, 50] == 0  # the joined glyphs stay for Tesseract
     assert pixels[100, 201] == 255 and pixels[100, 225] == 255 and pixels[180, 150] == 255  # bars, rule gone
+
+
+def test_a_gtin_symbol_decoded_two_ways_takes_the_decode_the_printed_text_agrees_with():
+    printed = LabelCode(
+        type="ean13", value="6954913173860", raw="6954913173860", confidence=0.95, source="ocr", valid=True
+    )
+    two_ways = BarcodeHit("EAN13", "0973613173860", (0, 0, 90, 2), alternatives=("6954913173860",))
+    codes, results = merge_barcodes([printed], [two_ways], None)
+    assert results == ["agree"] and [(c.value, c.source) for c in codes] == [("6954913173860", "both")]
+    # decoded one way only, as the other number: that is a disagreement for a person
+    codes, results = merge_barcodes([printed], [BarcodeHit("EAN13", "0973613173860", (0, 0, 90, 2))], None)
+    assert results == ["disagree"] and any(c.barcode_disagrees for c in codes)

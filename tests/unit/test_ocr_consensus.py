@@ -4,6 +4,8 @@ evidence for auto-approval, and the Express Service Code's base-36 decoding."""
 from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.consensus import combine, describe, earned, similarity
 from linesight_ocr.domain.crosschecks import tag_of
+from linesight_ocr.domain.line_look import confusions_only
+from linesight_ocr.domain.reading import Word
 from linesight_ocr.synthetic_hard import express_service_code
 
 
@@ -61,3 +63,47 @@ def test_a_code_one_extraction_missed_counts_when_the_other_text_holds_it():
     assert seen[0].evidence == ["tesseract", "rapidocr"] and earned(seen[0])
     unseen = combine([], [code("part_number", "S2BJDS#CJX")], tesseract_words=line)
     assert unseen[0].evidence == ["rapidocr"] and not earned(unseen[0])
+
+
+def test_only_a_difference_in_characters_tesseract_confuses_is_read_again_glyph_by_glyph():
+    assert confusions_only("FE:5D:04:98:40:78", "FE:5D:04:9B:4D:78")  # 8/B, 0/D
+    assert confusions_only("0JFSA9RBEL", "0JF5A9RBEL")
+    assert not confusions_only("0JFXA9RBEL", "0JF5A9RBEL")  # X/5 is not a confusion
+    assert not confusions_only("0JF5A9RBEL", "0JF5A9RBE")  # cut short: lengths differ
+    assert not confusions_only("0JF5A9RBEL", "0JF5A9RBEL")  # nothing to settle
+    assert not confusions_only("S8O0D1J5", "58D0O1TS")  # more than three differences
+
+
+def test_a_difference_tesseract_takes_back_reading_glyphs_alone_is_agreement_and_others_are_not():
+    tesseract, rapid = code("mac", "FE:5D:04:98:40:78"), code("mac", "FE:5D:04:9B:4D:78")
+
+    def reread(value: str):
+        return lambda t, r: t.model_copy(update={"value": value})
+
+    settled = combine([tesseract], [rapid], settle=reread("FE:5D:04:9B:4D:78"))
+    assert [c.value for c in settled] == ["FE:5D:04:9B:4D:78"] and earned(settled[0])
+    assert "line_crops" in settled[0].evidence and settled[0].alternatives == ["FE:5D:04:98:40:78"]
+    # read alone the glyphs still say what Tesseract read, or something else: a disagreement for review
+    for again in ("FE:5D:04:98:40:78", "FE:5D:04:9B:40:78"):
+        kept = combine([tesseract], [rapid], settle=reread(again))
+        assert kept[0].disagreement and not earned(kept[0])
+
+
+def words_of(*lines: str) -> list[Word]:
+    return [
+        Word(text, 0.9, (0, 40 * n, 100, 40 * n + 20), (0, 40 * n, 100, 40 * n + 20), n, 1, 1)
+        for n, text in enumerate(lines, start=1)
+    ]
+
+
+def test_a_value_one_extraction_cut_short_is_agreed_when_that_recognizers_line_holds_all_of_it():
+    cut, whole = code("serial", "92F01F", valid=False), code("serial", "92F01F1C2D54")
+    agreed = combine([cut], [whole], words_of("S/N:", "92F01F 1C2D54"), words_of("S/N:92F01F1C2D54"))
+    assert [c.value for c in agreed] == ["92F01F1C2D54"] and earned(agreed[0])
+    assert agreed[0].alternatives == ["92F01F"]
+    # Tesseract's text ends where its value does: only RapidOCR read the rest, for review
+    alone = combine([cut], [whole], words_of("S/N:", "92F01F"), words_of("S/N:92F01F1C2D54"))
+    assert alone[0].value == "92F01F1C2D54" and not earned(alone[0]) and alone[0].disagreement
+    # the whole value split across two lines is not one line's read of it
+    split = combine([cut], [whole], words_of("92F01F", "1C2D54"), words_of("92F01F1C2D54"))
+    assert not earned(split[0])

@@ -32,7 +32,8 @@ def confusable(a: str, b: str) -> bool:
 TO_DIGIT = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5", "s": "5", "B": "8"})
 TO_LETTER = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
 MAX_REPAIRS = 3
-HEX_REPAIR = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5"})
+# `€` and `£` are how Tesseract reads a hex `E` on some label fonts: neither is anything else in a MAC.
+HEX_REPAIR = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5", "€": "E", "£": "E"})
 # What Tesseract reads between the hex pairs of a MAC address besides the printed `:` or `-`.
 MAC_SEPARATORS = re.compile(r"[\s:;.,\-/'‘’`]+")
 

@@ -9,7 +9,7 @@ characters that differed (`tesseract read 'PF3K9ZO2', rapidocr read 'PF3K9Z02': 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.keys import KeyTable, is_key_word, lines_of
@@ -21,6 +21,7 @@ RAPIDOCR = "rapidocr"
 BARCODE = "barcode"
 CHECK_DIGIT = "check_digit"
 EXPRESS_SERVICE_CODE = "express_service_code"  # crosschecks: Dell's tag in base 36 agrees
+LINE_CROPS = "line_crops"  # line_look: Tesseract, reading RapidOCR's line crops, read the same value
 GTIN_TYPES = frozenset({"ean13", "ean8", "upca", "gtin14"})
 # Two independent recognizers reading the same value: wrong only where both made the same misreading.
 AGREED_CONFIDENCE = 0.95
@@ -38,7 +39,7 @@ def normal(code: LabelCode) -> str:
     return "".join(ch for ch in code.value.upper() if ch.isalnum())
 
 
-def _group(code: LabelCode) -> str:
+def group(code: LabelCode) -> str:
     return "gtin" if code.type in GTIN_TYPES else code.type
 
 
@@ -70,7 +71,25 @@ def _single(code: LabelCode, name: str) -> LabelCode:
     return code.model_copy(update={"evidence": [name]})
 
 
-def _pair(t: LabelCode, r: LabelCode) -> LabelCode:
+# A second Tesseract read of what RapidOCR read as the second code (the first: Tesseract's page read of
+# it, or None); line_look.LineLook.
+Settle = Callable[[LabelCode | None, LabelCode], LabelCode | None]
+
+
+def _settled(t: LabelCode | None, r: LabelCode, settle: Settle | None) -> LabelCode | None:
+    """RapidOCR's code, when Tesseract's second read of it reads the same value."""
+    again = settle(t, r) if settle is not None else None
+    if again is None or normal(again) != normal(r):
+        return None
+    confidence = round(min(max(r.confidence, AGREED_CONFIDENCE), 0.99), 3)
+    evidence = [TESSERACT, RAPIDOCR, LINE_CROPS] + ([CHECK_DIGIT] if r.type in GTIN_TYPES and r.valid else [])
+    alternatives = [t.value] if t is not None and t.value != r.value else []
+    return r.model_copy(update={"evidence": evidence, "alternatives": alternatives, "confidence": confidence})
+
+
+def _pair(t: LabelCode, r: LabelCode, settle: Settle | None = None) -> LabelCode:
+    if normal(t) != normal(r) and (settled := _settled(t, r, settle)) is not None:
+        return settled
     if normal(t) == normal(r):
         # Two independent recognizers agreeing: the value is wrong only when both are.
         confidence = min(max(1 - (1 - t.confidence) * (1 - r.confidence), AGREED_CONFIDENCE), 0.999)
@@ -99,7 +118,7 @@ def _pair(t: LabelCode, r: LabelCode) -> LabelCode:
     )
 
 
-def _text_of(words: Sequence[Word]) -> str:
+def text_of(words: Sequence[Word]) -> str:
     """A recognizer's words as letters and digits, line by line (values split across words join up)."""
     return "\n".join(normal_text(" ".join(w.text for w in line)) for line in lines_of(list(words)))
 
@@ -119,31 +138,54 @@ def _seen_by(code: LabelCode, name: str, other: str, other_text: str) -> LabelCo
     return _single(code, name)
 
 
+def _cut_short(t: LabelCode, r: LabelCode, t_text: str, r_text: str) -> LabelCode | None:
+    """One recognizer's value is the other's cut short (`92F01F` of `92F01F1C2D54`: its extraction
+    stopped at a gap it read as a space): the whole value is both recognizers' when it fits its format
+    and the text of the one that cut it holds all its characters in one line."""
+    a, b = normal(t), normal(r)
+    if a == b or not (a in b or b in a):
+        return None
+    longer, shorter, text = (t, r, r_text) if len(a) > len(b) else (r, t, t_text)
+    value = normal(longer)
+    if not longer.valid or len(value) < MIN_SEEN or value not in text:  # lines are apart: one line holds it
+        return None
+    evidence = [TESSERACT, RAPIDOCR] + ([CHECK_DIGIT] if longer.type in GTIN_TYPES and longer.valid else [])
+    confidence = max(longer.confidence, AGREED_CONFIDENCE)
+    return longer.model_copy(
+        update={"evidence": evidence, "confidence": confidence, "alternatives": [shorter.value]}
+    )
+
+
 def combine(
     tesseract: Sequence[LabelCode],
     rapid: Sequence[LabelCode],
     tesseract_words: Sequence[Word] = (),
     rapid_words: Sequence[Word] = (),
+    settle: Settle | None = None,
 ) -> list[LabelCode]:
     """One code per value: reads of the same field paired by similarity of their values (each read used
     once); an unpaired read counts as both recognizers' when the other's text holds its characters, else
-    as what one recognizer alone saw."""
-    t_text, r_text = _text_of(tesseract_words), _text_of(rapid_words)
+    as what one recognizer alone saw. `settle`: a second look at a pair that differs."""
+    t_text, r_text = text_of(tesseract_words), text_of(rapid_words)
     out: list[LabelCode] = []
     taken: set[int] = set()
     for t in tesseract:
         options = [
             (similarity(normal(t), normal(r)), i)
             for i, r in enumerate(rapid)
-            if i not in taken and _group(r) == _group(t)
+            if i not in taken and group(r) == group(t)
         ]
         best = max(options, default=None)
         if best is None or best[0] < MIN_SIMILARITY:
             out.append(_seen_by(t, TESSERACT, RAPIDOCR, r_text))
             continue
         taken.add(best[1])
-        out.append(_pair(t, rapid[best[1]]))
-    out.extend(_seen_by(r, RAPIDOCR, TESSERACT, t_text) for i, r in enumerate(rapid) if i not in taken)
+        r = rapid[best[1]]
+        out.append(_cut_short(t, r, t_text, r_text) or _pair(t, r, settle))
+    for i, r in enumerate(rapid):
+        if i not in taken:
+            seen = _seen_by(r, RAPIDOCR, TESSERACT, t_text)
+            out.append(seen if earned(seen) else _settled(None, r, settle) or seen)
     return out
 
 

@@ -20,11 +20,12 @@ from linesight_core.contracts.ocr import (
     Token,
     Vendor,
 )
-from linesight_ocr.domain import consensus, rapid
+from linesight_ocr.domain import consensus, line_reads, rapid
 from linesight_ocr.domain.codes import confusable
 from linesight_ocr.domain.crosschecks import check_express_code
 from linesight_ocr.domain.extraction import TokenScores, extract_codes, make_code
 from linesight_ocr.domain.glyph_check import check_glyphs
+from linesight_ocr.domain.line_look import GlyphVote, LineLook
 from linesight_ocr.domain.preprocess import Prepared, prepare
 from linesight_ocr.domain.reading import (
     BarcodeHit,
@@ -66,6 +67,10 @@ class ReadOptions:
     deadline: float = math.inf
     # "tesseract", "rapidocr" or both: with both, a code is approved only when evidence agrees on it.
     recognizers: tuple[str, ...] = ("tesseract",)
+    # With both, Tesseract and RapidOCR's line crops: "look", its page pass first and the line crops
+    # read where the two differ or only RapidOCR read a code (line_look); "only", the line crops instead
+    # of the page pass; "off", the page pass alone.
+    tesseract_lines: str = "look"
 
     def timeout(self) -> float:
         """The limit for the next recognition: Tesseract's own, cut to what is left before the deadline;
@@ -126,12 +131,25 @@ def _settle(codes: list[LabelCode], gtin: bool, text: str) -> None:
             codes[i] = c.model_copy(update={"value": value, "alternatives": [c.value], "valid": True})
 
 
+def _decode_read(hit: BarcodeHit, codes: list[LabelCode]) -> BarcodeHit:
+    """A symbol decoded two ways (reading.read_barcodes): the decode the printed text agrees with."""
+    if not hit.alternatives:
+        return hit
+    gtin = hit.format in GTIN_FORMATS
+    values = {c.value.zfill(14) if gtin else c.value.upper() for c in codes if (c.type in GTIN_TYPES) == gtin}
+    for decode in (hit.text, *hit.alternatives):
+        if (decode.zfill(14) if gtin else decode.strip().upper()) in values:
+            return replace(hit, text=decode)
+    return hit
+
+
 def merge_barcodes(
     codes: list[LabelCode], hits: list[BarcodeHit], vendor: VendorProfile | None
 ) -> tuple[list[LabelCode], list[str]]:
     """Codes with barcode agreement applied, plus one agreement result per barcode."""
     results = []
     for hit in hits:
+        hit = _decode_read(hit, codes)
         if hit.format in GTIN_FORMATS:
             key = hit.text.zfill(14)
             _settle(codes, True, hit.text)
@@ -236,6 +254,41 @@ def second_read(
     return codes
 
 
+# Look-alikes both recognizers misread the same way (the 0 and O of most sans fonts). Where a format
+# excludes one of them, the format repairs it; where it allows both, only a barcode or a cross-check can
+# tell them apart.
+LOOK_ALIKES = {"O": "0", "0": "O", "I": "1", "1": "I"}
+CONFIRMED_BEYOND_OCR = frozenset({consensus.BARCODE, consensus.EXPRESS_SERVICE_CODE, consensus.CHECK_DIGIT})
+
+
+def look_alikes(code: LabelCode, vendor: VendorProfile | None) -> list[str]:
+    """The values `code` might as well be, one look-alike swapped, that its vendor's format also allows;
+    none when something beyond OCR confirms it (a barcode, the Express Service Code)."""
+    fmt = vendor.fields.get(code.type) if vendor else None
+    if fmt is None or fmt.pattern is None or code.source != "ocr":
+        return []
+    if CONFIRMED_BEYOND_OCR & set(code.evidence):
+        return []
+    out = []
+    for i, ch in enumerate(code.value):
+        other = LOOK_ALIKES.get(ch)
+        swapped = code.value[:i] + other + code.value[i + 1 :] if other else None
+        if swapped and fmt.pattern.fullmatch(swapped):
+            out.append(swapped)
+    return out
+
+
+def mark_look_alikes(codes: list[LabelCode], vendor: VendorProfile | None) -> list[LabelCode]:
+    """Codes with the look-alike readings their format allows among their alternatives."""
+    out = []
+    for code in codes:
+        others = [v for v in look_alikes(code, vendor) if v not in code.alternatives]
+        out.append(
+            code.model_copy(update={"alternatives": [*code.alternatives, *others]}) if others else code
+        )
+    return out
+
+
 def review_reasons(
     codes: list[LabelCode],
     review_below: float,
@@ -274,6 +327,8 @@ def review_reasons(
             reasons.append("unconfirmed")
         if codes and vendor is None:
             reasons.append("unknown_vendor")
+        if any(look_alikes(c, vendor) for c in codes):
+            reasons.append("ambiguous_characters")
     return reasons
 
 
@@ -286,8 +341,17 @@ def missing_codes(codes: list[LabelCode], vendor: VendorProfile | None) -> list[
     return [name for name, fmt in vendor.fields.items() if fmt.expected and name not in found]
 
 
-def _tesseract_pass(prepared: Prepared, options: ReadOptions) -> tuple[Prepared, list[Word], int, bool]:
-    """One page pass with orientation detection; again turned over when it reads as upside down."""
+def _tesseract_pass(
+    prepared: Prepared, options: ReadOptions, turn: int | None = None
+) -> tuple[Prepared, list[Word], int, bool]:
+    """One page pass with orientation detection; again turned over when it reads as upside down.
+    `turn`: the page is known to be upright once turned so far clockwise (RapidOCR's lines said so):
+    one pass without orientation detection."""
+    if turn is not None:
+        prepared = prepared.turned(turn)
+        words = read_words(prepared, options.languages, options.timeout(), upright=True)
+        rotation, agreeing = page_rotation(words)
+        return prepared, words, rotation, agreeing < MIN_ORIENTATION_AGREEMENT
     words = read_words(prepared, options.languages, options.timeout())
     rotation, agreeing = page_rotation(words)
     if len(words) >= 3 and read_quality(words) < MIN_READ_QUALITY:
@@ -300,19 +364,28 @@ def _tesseract_pass(prepared: Prepared, options: ReadOptions) -> tuple[Prepared,
     return prepared, words, rotation, agreeing < MIN_ORIENTATION_AGREEMENT
 
 
-def read_rapid(page: Prepared, options: ReadOptions) -> list[Word]:
-    """RapidOCR's words of the page (barcodes blanked) at the upload's scale: its detector sizes text
-    itself, and Tesseract's upscaling would only cost it time."""
+def read_rapid(page: Prepared, options: ReadOptions) -> tuple[Prepared, list[rapid.RapidLine]]:
+    """RapidOCR's lines of the page (barcodes blanked) at the upload's scale, and that page: its
+    detector sizes text itself, and Tesseract's upscaling would only cost it time."""
     if page.scale > 1:
         w, h = page.image.size
         small = page.image.resize((round(w / page.scale), round(h / page.scale)), Image.Resampling.BILINEAR)
         page = replace(page, image=small, scale=1.0, scaled_size=small.size)
     options.timeout()  # nothing left: stop before starting
     try:
-        words, _ = rapid.read_words(page, options.deadline)
+        return page, rapid.read_lines(page, options.deadline)
     except rapid.RapidDeadline as exc:
         raise ReadDeadlineExceeded("the read ran past its deadline") from exc
-    return words
+
+
+def tesseract_on_lines(
+    page: Prepared, lines: list[rapid.RapidLine], options: ReadOptions
+) -> tuple[list[Word], GlyphVote]:
+    """Tesseract's words of RapidOCR's line crops, laid out on `page` as RapidOCR's words are, and the
+    glyph-by-glyph look at the codes it reads differently from RapidOCR."""
+    reads = line_reads.read_lines(lines, options.languages, options.timeout)
+    words = rapid.line_words(lines, page, [r.spans for r in reads])
+    return words, GlyphVote(words, reads, options.languages, options.timeout)
 
 
 def read_label(
@@ -336,19 +409,31 @@ def read_label(
     t_prepared = time.perf_counter()
     words: list[Word] = []
     rotation, orientation_doubt = 0, False
-    if "tesseract" in options.recognizers:
-        prepared, words, rotation, orientation_doubt = _tesseract_pass(prepared, options)
     rapid_words: list[Word] = []
+    both = {"tesseract", "rapidocr"} <= set(options.recognizers)
+    on_lines = both and options.tesseract_lines == "only"
+    settle: consensus.Settle | None = None
+    lines: list[rapid.RapidLine] = []
     if "rapidocr" in options.recognizers:
-        rapid_words = read_rapid(page, options)
-        if not words:
-            rotation = rapid_words[0].rotation if rapid_words else 0
+        small, lines = read_rapid(page, options)
+        rapid_words = rapid.line_words(lines, small)
+        rotation = rapid_words[0].rotation if rapid_words else 0
+        if on_lines:
+            words, settle = tesseract_on_lines(small, lines, options)
+    if "tesseract" in options.recognizers and not on_lines:
+        # with RapidOCR's lines, which way is up is known: Tesseract's orientation detection is not needed
+        turn = rapid.page_turn(lines) if lines else None
+        prepared, words, rotation, orientation_doubt = _tesseract_pass(prepared, options, turn)
     t_ocr = time.perf_counter()
 
     hinted = profiles.get(vendor_hint.strip().lower()) if vendor_hint else None
     profile = hinted or recognise(profiles, [w.text for w in (*words, *rapid_words)])
+    if both and options.tesseract_lines == "look":
+        settle = LineLook(small, lines, profile, options.languages, options.timeout)
     codes: list[LabelCode] = []
-    if words:
+    if on_lines:
+        codes = extract_codes(consensus.unglue(words, profile), profile)
+    elif words:
         scores = token_scorer(words, profile) if token_scorer is not None else None
         codes = extract_codes(words, profile, scores)
         codes = second_read(codes, words, prepared, profile, options)
@@ -356,12 +441,13 @@ def read_label(
     if "rapidocr" in options.recognizers:
         rapid_codes = extract_codes(consensus.unglue(rapid_words, profile), profile)
         if "tesseract" in options.recognizers:
-            codes = consensus.combine(codes, rapid_codes, words, rapid_words)
+            codes = consensus.combine(codes, rapid_codes, words, rapid_words, settle)
         else:
             codes = rapid_codes
     codes = check_express_code(codes, [*words, *rapid_words])
     codes, agreement = merge_barcodes(codes, hits, profile)
-    both = len(set(options.recognizers)) > 1
+    if both:
+        codes = mark_look_alikes(codes, profile)
     text_read = bool(words) or any(len(w.text) >= MIN_TEXT for w in rapid_words)
     reasons = review_reasons(
         codes, options.review_below, orientation_doubt, profile, text_read, earned_only=both

@@ -16,9 +16,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -32,6 +33,8 @@ CPU = "CPUExecutionProvider"
 ALIASES = {"cpu": CPU, "cuda": CUDA, "tensorrt": "TensorrtExecutionProvider"}
 # A detected line this much taller than wide is sideways text (RapidOCR turns such crops by 90°).
 TALL = 1.5
+# Text (by characters) that must run one way before a line read the other way is taken as misturned.
+ONE_WAY_SHARE = 0.7
 
 
 class RapidUnavailable(RuntimeError):
@@ -165,6 +168,8 @@ class RapidLine:
     confidence: float
     quad: np.ndarray  # 4 x 2 corners on the image read
     turn: int  # degrees clockwise that turn this line upright on that image
+    # The line's own image as the recogniser saw it: rectified from the quad and turned upright (BGR).
+    crop: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def _lines(eng: RapidEngine, image: np.ndarray) -> list[RapidLine]:
@@ -188,15 +193,42 @@ def _lines(eng: RapidEngine, image: np.ndarray) -> list[RapidLine]:
     rec_res, _ = ocr.text_rec(crops, False)
     quads = ocr._get_origin_points(boxes, record, raw_h, raw_w)
     out = []
-    for quad, side, (label, _), rec in zip(quads, sideways, cls_res, rec_res, strict=True):
+    for quad, side, (label, cls_score), rec, crop in zip(
+        quads, sideways, cls_res, rec_res, crops, strict=True
+    ):
         text, score = rec[0], float(rec[1])
         if not text.strip() or score < ocr.text_score:
             continue
-        flipped = label == "180"
+        # the classifier turns a crop over only when it is sure enough
+        flipped = label == "180" and cls_score > ocr.text_cls.cls_thresh
         # np.rot90 turns a sideways crop counter-clockwise: its text ran top to bottom, i.e. the line
         # turns upright by 270° clockwise (90° more when the classifier then turned it over).
         turn = (270 if side else 0) + (180 if flipped else 0)
-        out.append(RapidLine(text.strip(), score, quad, turn % 360))
+        out.append(RapidLine(text.strip(), score, quad, turn % 360, crop))
+    return _one_way_up(ocr, out)
+
+
+def _one_way_up(ocr: Any, lines: list[RapidLine]) -> list[RapidLine]:
+    """A label's text runs one way: a line the angle classifier turned the other way from most of the
+    text (weighted by length) is turned back and read again. The classifier errs on short crops: a key
+    `S/N` upside down reads `N/S`, and its value is then lost."""
+    votes: Counter[int] = Counter()
+    for line in lines:
+        votes[line.turn] += len(line.text)
+    if not votes:
+        return lines
+    turn, weight = votes.most_common(1)[0]
+    if weight < ONE_WAY_SHARE * sum(votes.values()):
+        return lines
+    wrong = [i for i, line in enumerate(lines) if line.turn == (turn + 180) % 360 and line.crop is not None]
+    if not wrong:
+        return lines
+    crops = [cv2.rotate(lines[i].crop, cv2.ROTATE_180) for i in wrong]
+    again, _ = ocr.text_rec(crops, False)
+    out = list(lines)
+    for i, crop, (text, score) in zip(wrong, crops, [(r[0], float(r[1])) for r in again], strict=True):
+        if text.strip() and score >= ocr.text_score:
+            out[i] = RapidLine(text.strip(), score, lines[i].quad, turn, crop)
     return out
 
 
@@ -208,42 +240,66 @@ def page_turn(lines: list[RapidLine]) -> int:
     return votes.most_common(1)[0][0] if votes else 0
 
 
-def read_words(prepared: Prepared, at: float) -> tuple[list[Word], str]:
-    """Words of the prepared page (barcodes blanked) as RapidOCR reads them, with upright boxes for the
-    key/value layout, and the raw text (its lines joined); RapidDeadline past `at`."""
+def read_lines(prepared: Prepared, at: float) -> list[RapidLine]:
+    """The text lines of the prepared page (barcodes blanked) as RapidOCR finds and reads them, each with
+    its upright crop; RapidDeadline past `at`."""
     eng = engine()
-    page = prepared.image.convert("RGB")
-    arr = np.asarray(page)[:, :, ::-1].copy()  # BGR, as cv2 reads images
+    arr = np.asarray(prepared.image.convert("RGB"))[:, :, ::-1].copy()  # BGR, as cv2 reads images
     with eng.deadline(at):
-        lines = _lines(eng, arr)
-    turn = page_turn(lines)
-    size = page.size
+        return _lines(eng, arr)
+
+
+# A word of a line: its text, its confidence, and where it starts and ends along the line (0..1).
+Span = tuple[str, float, float, float]
+
+
+def spans_by_characters(text: str, confidence: float) -> list[Span]:
+    """A line's words, each given the share of the line its characters take (the recogniser gives no
+    word boxes)."""
+    total = max(len(text), 1)
+    out: list[Span] = []
+    pos = 0
+    for part in text.split():
+        start = text.index(part, pos)
+        pos = start + len(part)
+        out.append((part, confidence, start / total, pos / total))
+    return out
+
+
+def line_words(
+    lines: Sequence[RapidLine], prepared: Prepared, spans: Sequence[Sequence[Span]] | None = None
+) -> list[Word]:
+    """Words with upright boxes for the key/value layout: one block per line; `spans` (per line) say
+    what each line reads as, by default RapidOCR's own text."""
+    turn = page_turn(list(lines))
+    size = prepared.image.size
     words: list[Word] = []
     for block, line in enumerate(lines, start=1):
+        parts = spans[block - 1] if spans is not None else spans_by_characters(line.text, line.confidence)
         xs, ys = line.quad[:, 0], line.quad[:, 1]
         box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
-        words.extend(_split(line, box, turn, size, prepared, block))
-    return words, "\n".join(line.text for line in lines)
+        words.extend(_split(parts, box, turn, size, prepared, block))
+    return words
+
+
+def read_words(prepared: Prepared, at: float) -> tuple[list[Word], str]:
+    """Words of the prepared page as RapidOCR reads them, and the raw text (its lines joined)."""
+    lines = read_lines(prepared, at)
+    return line_words(lines, prepared), "\n".join(line.text for line in lines)
 
 
 def _split(
-    line: RapidLine,
+    parts: Sequence[Span],
     box: tuple[int, int, int, int],
     turn: int,
     size: tuple[int, int],
     prepared: Prepared,
     block: int,
 ) -> list[Word]:
-    """A line cut into its words, each given the share of the line's box its characters take."""
+    """A line's words, each with its stretch of the line's upright box."""
     up = upright_box(box, turn, size)
-    parts = line.text.split()
-    total = max(len(line.text), 1)
     words = []
-    pos = 0
-    for n, part in enumerate(parts, start=1):
-        start = line.text.index(part, pos)
-        pos = start + len(part)
-        a, b = start / total, pos / total
+    for n, (part, confidence, a, b) in enumerate(parts, start=1):
         x1 = round(up[0] + (up[2] - up[0]) * a)
         x2 = round(up[0] + (up[2] - up[0]) * b)
         word_up = (x1, up[1], max(x2, x1 + 1), up[3])
@@ -251,7 +307,7 @@ def _split(
         words.append(
             Word(
                 text=part,
-                confidence=round(line.confidence, 3),
+                confidence=round(confidence, 3),
                 box=prepared.to_source(*on_image),
                 prepared_box=word_up,
                 block=block,

@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
@@ -70,6 +70,7 @@ class BarcodeHit:
     format: str
     text: str
     box: Box
+    alternatives: tuple[str, ...] = ()  # other decodes of the same symbol (another binarization)
 
 
 def upright_box(box: Box, rotation: int, size: tuple[int, int]) -> Box:
@@ -224,14 +225,49 @@ def read_quality(words: list[Word]) -> float:
     return sum(long) / len(long) if long else 0.0
 
 
-def read_barcodes(image: Image.Image) -> list[BarcodeHit]:
-    pixels = np.asarray(image.convert("L"))
+def _decode(pixels: np.ndarray, binarizer: zxingcpp.Binarizer) -> list[BarcodeHit]:
     hits = []
-    for found in zxingcpp.read_barcodes(pixels, formats=zxingcpp.BarcodeFormats(LABEL_BARCODE_FORMATS)):
+    formats = zxingcpp.BarcodeFormats(LABEL_BARCODE_FORMATS)
+    for found in zxingcpp.read_barcodes(pixels, formats=formats, binarizer=binarizer):
         if not found.valid or not found.text:
             continue
         pos = found.position
         xs = [pos.top_left.x, pos.top_right.x, pos.bottom_left.x, pos.bottom_right.x]
         ys = [pos.top_left.y, pos.top_right.y, pos.bottom_left.y, pos.bottom_right.y]
         hits.append(BarcodeHit(found.format.name, found.text, (min(xs), min(ys), max(xs), max(ys))))
+    return hits
+
+
+# Symbologies with one weak check digit, which a misdecode passes one time in ten.
+GTIN_DECODES = frozenset({"EAN13", "EAN8", "UPCA", "UPCE"})
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    """Two decodes' places on one symbol: zxing-cpp places a 1D barcode on its scan line, a box of
+    little or no height, so both are widened by a share of their width first."""
+    pad = max(8, round(0.15 * max(a[2] - a[0], b[2] - b[0], a[3] - a[1], b[3] - b[1])))
+    return a[0] - pad < b[2] and b[0] - pad < a[2] and a[1] - pad < b[3] and b[1] - pad < a[3]
+
+
+def read_barcodes(image: Image.Image) -> list[BarcodeHit]:
+    """The label's barcodes. zxing-cpp's default binarizer (a local average) decodes a blurred EAN-13
+    now and then as another number whose one check digit still holds; a fixed threshold decodes the same
+    symbol as printed, and the reverse happens too. So every label is decoded both ways (the second costs
+    about 10 ms): a GTIN symbol decoded as different values (either way) carries all of them, and the
+    printed text, where it agrees with one, says which (label.merge_barcodes); a symbol only one way
+    decodes counts as found."""
+    pixels = np.asarray(image.convert("L"))
+    hits: list[BarcodeHit] = []
+    for found in (
+        *_decode(pixels, zxingcpp.Binarizer.LocalAverage),
+        *_decode(pixels, zxingcpp.Binarizer.FixedThreshold),
+    ):
+        same = [i for i, h in enumerate(hits) if h.format == found.format and h.text == found.text]
+        if not same and found.format in GTIN_DECODES:  # Code 128 and 39 carry strong checks of their own
+            same = [i for i, h in enumerate(hits) if h.format == found.format and _overlap(h.box, found.box)]
+        if not same:
+            hits.append(found)
+        elif found.text != hits[same[0]].text and found.text not in hits[same[0]].alternatives:
+            hit = hits[same[0]]
+            hits[same[0]] = replace(hit, alternatives=(*hit.alternatives, found.text))
     return hits

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from linesight_ocr.domain.codes import confusable
+
 VENDOR_DIR = Path(__file__).resolve().parent.parent / "vendors"
 FIELDS = ("serial", "part_number", "model")
 
@@ -30,6 +32,8 @@ class VendorProfile:
     name: str
     words: tuple[str, ...]  # upper case; any one of them on the label recognises the vendor
     fields: dict[str, FieldFormat] = field(default_factory=dict)
+    # full-match patterns (upper case) of the vendor's model names (`U6-PRO`): a word that is one counts
+    models: tuple[re.Pattern[str], ...] = ()
 
 
 def _field(vendor: str, name: str, spec: object) -> FieldFormat:
@@ -55,7 +59,17 @@ def load_profile(path: Path) -> VendorProfile:
     if not words:
         raise VendorProfileInvalid(f"{path.name}: 'recognise.words' lists no word to recognise the vendor by")
     fields = {name: _field(data["id"], name, data[name]) for name in FIELDS if name in data}
-    return VendorProfile(id=str(data["id"]), name=str(data["name"]), words=words, fields=fields)
+    models = []
+    for regex in (data.get("recognise") or {}).get("models", []):
+        try:
+            models.append(re.compile(str(regex)))
+        except re.error as exc:
+            raise VendorProfileInvalid(
+                f"{path.name}: 'recognise.models' has a bad pattern {regex!r}: {exc}"
+            ) from exc
+    return VendorProfile(
+        id=str(data["id"]), name=str(data["name"]), words=words, fields=fields, models=tuple(models)
+    )
 
 
 def load_profiles(folder: Path = VENDOR_DIR) -> dict[str, VendorProfile]:
@@ -64,16 +78,37 @@ def load_profiles(folder: Path = VENDOR_DIR) -> dict[str, VendorProfile]:
 
 
 CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+# A brand or product word at least this long is still recognised with one character misread
+# (`UBIQU1TI`), or glued to what follows it (`UNIFIAP`, `OPTIPLEX7090`, `THINKPADT14GEN3`).
+FUZZY_WORD_LENGTH = 5
+
+
+def _names(profile: VendorProfile, word: str) -> bool:
+    """`word` (upper case) names the vendor: one of its words, or a model name of its."""
+    if word in profile.words or any(p.fullmatch(word) for p in profile.models):
+        return True
+    for name in profile.words:
+        if len(name) < FUZZY_WORD_LENGTH:
+            continue
+        if word.startswith(name) or (len(word) == len(name) and _one_confusion(word, name)):
+            return True
+    return False
 
 
 def recognise(profiles: dict[str, VendorProfile], words: list[str]) -> VendorProfile | None:
-    """The vendor whose words appear most often among the label's words (ties: first by id)."""
+    """The vendor whose brand, product or model words appear most often among the label's words (ties:
+    first by id)."""
     # RapidOCR drops spaces (`DELLLatitude`): the word's capitalised parts count too
     parts = [p for w in words for p in CAMEL.findall(w) if p != w]
     seen = [w.upper().strip(":.,;()[]") for w in (*words, *parts)]
     best, best_hits = None, 0
     for profile in profiles.values():
-        hits = sum(1 for w in seen if w in profile.words)
+        hits = sum(1 for w in seen if w and _names(profile, w))
         if hits > best_hits:
             best, best_hits = profile, hits
     return best
+
+
+def _one_confusion(read: str, name: str) -> bool:
+    diffs = [(a, b) for a, b in zip(read, name, strict=True) if a != b]
+    return len(diffs) == 1 and confusable(*diffs[0])

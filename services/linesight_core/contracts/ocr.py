@@ -24,6 +24,9 @@ ReviewReason = Literal[
     "recognizers_disagree",
     "unconfirmed",
     "unknown_vendor",
+    # A code only OCR confirms holds an O, 0, I or 1 where its vendor's format allows both look-alikes
+    # (Dell's Service Tag): two recognizers misread those alike; the other forms are its `alternatives`.
+    "ambiguous_characters",
 ]
 
 
