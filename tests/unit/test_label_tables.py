@@ -128,3 +128,12 @@ def test_day_range_is_utc_days_with_the_last_one_included():
         datetime(2026, 12, 1, tzinfo=UTC),
         datetime(2026, 12, 3, tzinfo=UTC),
     )
+
+
+def test_every_review_reason_the_ocr_contract_names_is_said_in_words():
+    from typing import get_args
+
+    from linesight_core.contracts.ocr import ReviewReason
+
+    missing = [r for r in get_args(ReviewReason) if r not in label_tables.REASON_WORDS]
+    assert not missing, f"the review queue would show these as bare ids: {missing}"

@@ -29,6 +29,10 @@ REASON_WORDS = {
     "orientation_uncertain": "it is unsure which way up the label is",
     "missing_codes": "a code this vendor's labels carry was not found",
     "no_text": "only barcodes were read; no printed text confirms them",
+    "recognizers_disagree": "the two text recognizers read a code differently",
+    "unconfirmed": "a code only one recognizer read, and nothing else confirms it",
+    "unknown_vendor": "no known vendor: nothing says which codes the label carries",
+    "ambiguous_characters": "a code holds an O, 0, I or 1 that could be its look-alike",
 }
 CODE_COLUMNS = ["#", "type", "value", "key", "confidence", "source", "validation", "review"]
 QUEUE_COLUMNS = ["read at", "status", "station", "vendor", "codes", "why", "id"]
