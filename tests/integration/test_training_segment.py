@@ -1,6 +1,6 @@
 """Segment training in the worker's library with real Ultralytics, offline, on synthetic cracks and spots:
-per-epoch reports with the mask figures, ONNX export that the registry takes as a segment model, and the
-evaluation on the test split (box and mask mAP, per-class precision and recall, pixel IoU and Dice)."""
+per-epoch reports with the mask figures, the sandboxed .pt conversion (clean checkpoint, ONNX export)
+that the registry takes as a segment model, and the evaluation on the test split (box and mask mAP, per-class precision and recall, pixel IoU and Dice)."""
 
 from __future__ import annotations
 
@@ -78,14 +78,26 @@ def test_a_detect_architecture_is_not_trained_on_a_segment_dataset(ultralytics_d
         train(spec)
 
 
-def test_exported_segment_onnx_is_evaluated_on_the_test_split_and_taken_by_the_registry(
+def test_a_segment_pt_converts_is_evaluated_on_the_test_split_and_taken_by_the_registry(
     segment_run, segment_data, tmp_path
 ):
-    from linesight_registry.domain.onnx_artifact import inspect_onnx
-    from linesight_training.evaluation import evaluate, pick_split
-    from linesight_training.export import export_onnx
+    """The .pt is converted as an upload would be (sandboxed child: clean checkpoint, ONNX export); the
+    rebuilt weights are the trained ones, and the ONNX is a segment model to the registry's checks."""
+    import torch
+    from ultralytics import YOLO
 
-    onnx_path = export_onnx(segment_run[0].best_pt, imgsz=IMGSZ, out_dir=tmp_path / "model")
+    from linesight_registry.domain.onnx_artifact import inspect_onnx
+    from linesight_training.convert import convert_pt_isolated
+    from linesight_training.evaluation import evaluate, pick_split
+
+    best = segment_run[0].best_pt
+    converted = convert_pt_isolated(best, out_dir=tmp_path / "model")
+    assert converted.info == {"task": "segment", "names": SEGMENT_CLASSES, "imgsz": IMGSZ}
+    original = YOLO(str(best)).model.state_dict()
+    rebuilt = YOLO(str(converted.weights)).model.state_dict()
+    assert original.keys() == rebuilt.keys()
+    assert all(torch.allclose(original[k].float(), rebuilt[k].float(), atol=1e-3) for k in original)
+    onnx_path = converted.onnx
     info = inspect_onnx(str(onnx_path))
     assert info.task == "segment" and info.mask_prototypes == 32
     assert info.class_names == {"0": "crack", "1": "spot"} and info.imgsz == [IMGSZ, IMGSZ]

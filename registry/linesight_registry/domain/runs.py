@@ -19,10 +19,6 @@ from linesight_core.storage import ObjectStore
 from linesight_registry.db.models import Model, TrainingRun
 from linesight_registry.domain import catalog, training, training_inputs
 
-# The tasks whose uploaded .pt checkpoints the worker converts; a segment model comes in as ONNX or is
-# trained here (the conversion sandbox rebuilds detect and classify checkpoints only).
-CONVERTED_TASKS = ("detect", "classify")
-
 
 def new_train_run(session: Session, body: TrainingRunCreate, actor: str) -> TrainingRun:
     """A training run for `body`, not yet added to the session: the dataset version exists and may be
@@ -74,16 +70,9 @@ class ConvertTarget:
 def convert_target(
     session: Session, name: str, dataset: str | None, dataset_version: int | None
 ) -> ConvertTarget:
-    """Checked before the upload is read: the model exists and is of a task the worker converts, and the
-    dataset version, when given (both or neither), exists and is of the model's task."""
+    """Checked before the upload is read: the model exists, and the dataset version, when given (both or
+    neither), exists and is of the model's task."""
     model = catalog.get_model(session, name)
-    if model.task not in CONVERTED_TASKS:
-        raise Problem(
-            422,
-            f"Model {name!r} is a {model.task} model, and the training worker converts only "
-            f"{' and '.join(CONVERTED_TASKS)} checkpoints yet. Train it here from a segment dataset, or "
-            "export it to ONNX with Ultralytics and upload the ONNX file.",
-        )
     if (dataset is None) != (dataset_version is None):
         raise Problem(422, "Give dataset and dataset_version together, or neither.")
     if dataset is None or dataset_version is None:
