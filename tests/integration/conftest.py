@@ -1,8 +1,11 @@
 """Per-test isolation on the shared test servers: a fresh database and bucket prefix for each test."""
 
+import os
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,6 +16,7 @@ from linesight_gateway.main import create_app as create_gateway
 from linesight_gateway.settings import GatewaySettings
 from linesight_registry.main import create_app as create_registry
 from linesight_registry.settings import RegistrySettings
+from linesight_training.offline import configure_ultralytics
 from tests.support.servers import serve
 
 
@@ -68,3 +72,33 @@ def gateway_stack(fresh_service_env, monkeypatch):
                 keys[role] = {"X-API-Key": resp.json()["key"]}
             gw.keys = keys
             yield gw
+
+
+@pytest.fixture(scope="module")
+def ultralytics_dirs(tmp_path_factory):
+    """Ultralytics configured offline in folders of this module, as the worker does at start. Ultralytics
+    reads its environment once per process: when an earlier test module of the session imported it, its
+    config folder is kept and the weights_only loading configure_ultralytics asks for is switched on in the
+    two modules that read it at import, for this module's tests only."""
+    base = tmp_path_factory.mktemp("ultralytics")
+    config = base / "config"
+    imported_before = "ultralytics" in sys.modules
+    if imported_before and os.environ.get("YOLO_CONFIG_DIR"):
+        config = Path(os.environ["YOLO_CONFIG_DIR"])
+    configure_ultralytics(config, base / "work")
+    if imported_before:
+        # check_font remembers its answers (lru_cache): an earlier test's miss would hide the fonts
+        # configure_ultralytics just installed. The worker configures before anything asks.
+        from ultralytics.utils import checks
+
+        inner = getattr(checks.check_font, "__wrapped__", checks.check_font)
+        if hasattr(inner, "cache_clear"):
+            inner.cache_clear()
+    with pytest.MonkeyPatch.context() as patch:
+        if imported_before:
+            import ultralytics.nn.tasks
+            import ultralytics.utils
+
+            patch.setattr(ultralytics.utils, "SAFE_LOAD", True)
+            patch.setattr(ultralytics.nn.tasks, "SAFE_LOAD", True)
+        yield {"config": config, "work": base / "work"}

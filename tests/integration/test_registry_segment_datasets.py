@@ -292,19 +292,20 @@ def test_stats_versions_and_an_export_ultralytics_builds_a_segment_dataset_from(
     assert v2["diff"] == {"against": 1, "added": 0, "removed": 0, "relabelled": 1}
     assert registry.get("/v1/datasets/cracks/versions/2/diff").json()["relabelled"] == [added[0]["sha256"]]
 
-    # Not trained here yet: a run on the version is refused before anything is made or queued.
-    run = registry.post(
-        "/v1/training-runs",
-        json={
-            "dataset": "cracks",
-            "dataset_version": 2,
-            "model_name": "cracks-seg",
-            "architecture": "yolov8n-seg.yaml",
-        },
-    )
-    assert run.status_code == 422 and "trains only detect and classify" in run.json()["detail"], run.text
+    # A segment version trains a -seg architecture, judged by default on mask mAP50-95; a detect or
+    # classify architecture is refused before anything is made or queued.
+    run = {"dataset": "cracks", "dataset_version": 2, "model_name": "cracks-seg"}
+    for architecture in ("yolov8n.yaml", "yolo11n-cls.yaml"):
+        refused = registry.post("/v1/training-runs", json={**run, "architecture": architecture})
+        assert refused.status_code == 422 and "yolov8n-seg.yaml" in refused.json()["detail"], refused.text
     assert registry.get("/v1/models/cracks-seg").status_code == 404
     assert registry.get("/v1/training-runs").json()["total"] == 0
+    queued = registry.post("/v1/training-runs", json={**run, "architecture": "yolov8n-seg.yaml"})
+    assert queued.status_code == 201, queued.text
+    assert (queued.json()["task"], queued.json()["status"]) == ("segment", "queued")
+    assert queued.json()["selection_metric"] == "mask_mAP50-95"
+    assert registry.get("/v1/models/cracks-seg").json()["task"] == "segment"
+    assert registry.post(f"/v1/training-runs/{queued.json()['id']}/cancel").status_code == 200
 
     export = registry.get("/v1/datasets/cracks/versions/2/export")
     assert export.status_code == 200

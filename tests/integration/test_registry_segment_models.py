@@ -111,7 +111,9 @@ def test_segment_output_rows_must_match_the_classes(client, tmp_path):
     refused(upload(client, lying, "cracks"), "with 2 classes and 32 mask prototypes it should have 38")
 
 
-def test_a_segment_checkpoint_is_refused_before_it_is_read(client):
+def test_a_segment_checkpoint_is_queued_for_conversion(client):
+    """The file is stored as it came and a convert run of the segment model queued; only the worker's
+    sandbox opens it."""
     shaped = io.BytesIO()  # shaped like a torch.save file: a zip with a data.pkl
     with zipfile.ZipFile(shaped, "w") as zf:
         zf.writestr("m/data.pkl", b"never opened")
@@ -121,6 +123,8 @@ def test_a_segment_checkpoint_is_refused_before_it_is_read(client):
     resp = client.post(
         "/v1/models/cracks/versions/from-pt", files={"file": ("m.pt", shaped.getvalue())}, headers=AUTH
     )
-    assert resp.status_code == 422, resp.text
-    assert "converts only detect and classify" in resp.json()["detail"]
-    assert client.get("/v1/training-runs", headers=AUTH).json()["total"] == 0
+    assert resp.status_code == 201, resp.text
+    run = resp.json()
+    assert (run["kind"], run["task"], run["status"]) == ("convert", "segment", "queued")
+    assert run["selection_metric"] == "mask_mAP50-95"
+    assert client.post(f"/v1/training-runs/{run['id']}/cancel", headers=AUTH).status_code == 200

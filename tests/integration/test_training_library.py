@@ -11,49 +11,18 @@ import math
 import os
 import random
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from linesight_training.offline import FONTS, configure_ultralytics
+from linesight_training.offline import FONTS
 from tests.support.synthetic import write_detect_dataset
 
 IMGSZ = 96
 DETECT_LOSSES = {"box_loss", "cls_loss", "dfl_loss"}
 DETECT_METRICS = {"precision", "recall", "mAP50", "mAP50-95"}
-
-
-@pytest.fixture(scope="module")
-def ultralytics_dirs(tmp_path_factory):
-    """Ultralytics configured offline in folders of this module, as the worker does at start. Ultralytics
-    reads its environment once per process: when an earlier test module of the session imported it, its
-    config folder is kept and the weights_only loading configure_ultralytics asks for is switched on in the
-    two modules that read it at import, for this module's tests only."""
-    base = tmp_path_factory.mktemp("ultralytics")
-    config = base / "config"
-    imported_before = "ultralytics" in sys.modules
-    if imported_before and os.environ.get("YOLO_CONFIG_DIR"):
-        config = Path(os.environ["YOLO_CONFIG_DIR"])
-    configure_ultralytics(config, base / "work")
-    if imported_before:
-        # check_font remembers its answers (lru_cache): an earlier test's miss would hide the fonts
-        # configure_ultralytics just installed. The worker configures before anything asks.
-        from ultralytics.utils import checks
-
-        inner = getattr(checks.check_font, "__wrapped__", checks.check_font)
-        if hasattr(inner, "cache_clear"):
-            inner.cache_clear()
-    with pytest.MonkeyPatch.context() as patch:
-        if imported_before:
-            import ultralytics.nn.tasks
-            import ultralytics.utils
-
-            patch.setattr(ultralytics.utils, "SAFE_LOAD", True)
-            patch.setattr(ultralytics.nn.tasks, "SAFE_LOAD", True)
-        yield {"config": config, "work": base / "work"}
 
 
 @pytest.fixture(scope="module")

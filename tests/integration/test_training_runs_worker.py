@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -276,3 +277,64 @@ def test_an_uploaded_checkpoint_is_converted_by_the_worker_and_registered(
         assert registry.post(f"/v1/training-runs/{resp.json()['id']}/cancel").status_code == 200
     finally:
         worker.stop()
+
+
+def test_a_segment_run_trains_evaluates_and_registers_a_segment_model(registry, tmp_path):
+    """A segment dataset version trains through the worker as a detect one does (epoch reports, heartbeats,
+    lineage); the exported ONNX passes the registry's segment checks and the evaluation on the test split
+    has the mask figures, pixel IoU and Dice."""
+    from tests.support.segment_data import SEGMENT_CLASSES, write_segment_splits
+
+    body = {"name": "cracks", "task": "segment", "class_names": SEGMENT_CLASSES}
+    assert registry.post("/v1/datasets", json=body).status_code == 201
+    root = tmp_path / "plates"
+    write_segment_splits(root, {"train": 24}, seed=7, size=(160, 120))  # the registry splits by hash
+    archive = tmp_path / "plates.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(root).as_posix())
+    with archive.open("rb") as fh:
+        resp = registry.post(
+            "/v1/datasets/cracks/imports", files={"file": ("plates.zip", fh)}, data={"format": "yolo"}
+        )
+    assert resp.status_code == 200, resp.text
+    dataset_version = registry.post("/v1/datasets/cracks/versions", json={}).json()
+    assert dataset_version["split_counts"].get("test"), dataset_version  # evaluated on the test split
+    resp = registry.post(
+        "/v1/training-runs",
+        json={
+            "dataset": "cracks",
+            "dataset_version": dataset_version["version"],
+            "model_name": "cracks",
+            "architecture": "yolov8n-seg.yaml",
+            "epochs": 2,
+            "imgsz": 64,
+            "batch": 8,
+            "patience": 0,
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    worker = Worker(registry.env, tmp_path / "w")
+    try:
+        run = wait_run(
+            registry, resp.json()["id"], lambda r: r["status"] not in ("queued", "running"), worker
+        )
+    finally:
+        worker.stop()
+    assert run["status"] == "succeeded", f"{run}\n{worker.output()}"
+    assert run["selection_metric"] == "mask_mAP50-95"
+    epochs = registry.get(f"/v1/training-runs/{run['id']}/epochs").json()
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert "seg_loss" in epochs[-1]["losses"] and "mask_mAP50-95" in epochs[-1]["metrics"]
+    challenger = run["evaluation"]["challenger"]
+    assert challenger["split"] == "test" and challenger["images"] == dataset_version["split_counts"]["test"]
+    for name in ("mask_mAP50", "mask_mAP50-95", "box_mAP50", "box_mAP50-95", "pixel_iou", "dice"):
+        assert 0.0 <= challenger["metrics"][name] <= 1.0, challenger["metrics"]
+    assert {"mask_pr_curve.png", "test_samples.png", "best.pt"} <= set(run["artifacts"])
+    version = registry.get(f"/v1/models/cracks/versions/{run['model_version']}").json()
+    assert version["task"] == "segment" and version["imgsz"] == [64, 64]
+    assert version["class_names"] == {"0": "crack", "1": "spot"}
+    assert version["training_run_id"] == run["id"]
+    assert version["dataset_version_id"] == run["dataset_version_id"]
+    assert run["staged"]  # the model's first version

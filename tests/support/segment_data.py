@@ -70,17 +70,26 @@ def segment_label_lines(instances: list[Instance], size: tuple[int, int]) -> lis
 
 def write_segment_dataset(root: Path, n_train: int = 96, n_val: int = 16, seed: int = 0) -> Path:
     """A YOLO segment dataset with data.yaml; returns the path of data.yaml."""
+    return write_segment_splits(root, {"train": n_train, "val": n_val}, seed=seed, path=str(root))
+
+
+def write_segment_splits(
+    root: Path, counts: dict[str, int], *, seed: int = 0, size: tuple[int, int] = (320, 240), path: str = "."
+) -> Path:
+    """Plates in `counts[split]` per split, and data.yaml with `path: <path>` (".": the yaml's folder, as
+    the registry exports it); returns the path of data.yaml."""
     rng = random.Random(seed)
-    for split, n in (("train", n_train), ("val", n_val)):
+    for split, n in counts.items():
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
         (root / "labels" / split).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            img, instances = draw_surface(rng)
+            img, instances = draw_surface(rng, size)
             img.save(root / "images" / split / f"{split}_{i:04d}.png")
             (root / "labels" / split / f"{split}_{i:04d}.txt").write_text(
                 "\n".join(segment_label_lines(instances, img.size))
             )
     data = root / "data.yaml"
     names = "\n".join(f"  {i}: {n}" for i, n in enumerate(SEGMENT_CLASSES))
-    data.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n{names}\n")
+    entries = "".join(f"{split}: images/{split}\n" for split in counts)
+    data.write_text(f"path: {path}\n{entries}names:\n{names}\n")
     return data

@@ -24,6 +24,10 @@ class CheckpointInvalid(Exception):
     """The sandbox's clean checkpoint is not what the converter writes."""
 
 
+# The tasks whose checkpoints are converted, and the Ultralytics model class each one is rebuilt as.
+TASKS = ("detect", "segment", "classify")
+
+
 @dataclass(frozen=True)
 class CleanCheckpoint:
     task: str
@@ -56,7 +60,7 @@ def load_clean(path: Path) -> CleanCheckpoint:
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise CheckpointInvalid("not a clean checkpoint")
     task, names, imgsz = raw.get("task"), raw.get("names"), raw.get("imgsz")
-    if task not in ("detect", "classify"):
+    if task not in TASKS:
         raise CheckpointInvalid("unsupported task")
     if (
         not isinstance(names, list)
@@ -115,12 +119,14 @@ def rebuild(clean: CleanCheckpoint, path: Path) -> Path:
 
     import torch
     from ultralytics import __version__
-    from ultralytics.nn.tasks import ClassificationModel, DetectionModel
+    from ultralytics.nn.tasks import ClassificationModel, DetectionModel, SegmentationModel
 
     from linesight_training.offline import require_safe_loading
 
     require_safe_loading()
-    kind = DetectionModel if clean.task == "detect" else ClassificationModel
+    kind = {"detect": DetectionModel, "segment": SegmentationModel, "classify": ClassificationModel}[
+        clean.task
+    ]
     channels = clean.architecture.get("channels", clean.architecture.get("ch", 3))
     try:
         model = kind(

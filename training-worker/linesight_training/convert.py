@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from linesight_training.clean_checkpoint import CheckpointInvalid, load_clean, rebuild
+from linesight_training.clean_checkpoint import TASKS, CheckpointInvalid, load_clean, rebuild
 from linesight_training.convert_child import RESULT_FILE, SOURCE_FILE, WEIGHTS_FILE
 from linesight_training.export import ExportFailed, check_onnx
 from linesight_training.sandbox import SandboxLimits, SandboxOutcome, module_args, run_sandboxed
@@ -45,7 +45,7 @@ MESSAGES = {
     "not_a_checkpoint": "the file is not a PyTorch checkpoint (empty, truncated or not a pickle)",
     "torchscript": "the file is a TorchScript archive, not an Ultralytics .pt checkpoint",
     "yolov5": "the file is a YOLOv5 model, which this Ultralytics version cannot load",
-    "unsupported_task": "the model is neither a detect nor a classify model; only those are supported",
+    "unsupported_task": "the model is not a detect, segment or classify model; only those are supported",
     "no_names": "the model has no class names",
     "bad_imgsz": "the model's image size is outside 32..4096",
 }
@@ -189,7 +189,7 @@ def _check_outputs(workdir: Path, taken: Path, result: dict[str, Any]) -> dict[s
         raise ConversionFailed(INVALID_OUTPUT) from None
     info = {"task": metadata["task"], "names": [metadata["names"][i] for i in sorted(metadata["names"])]}
     imgsz = result.get("imgsz")
-    if info["task"] not in ("detect", "classify") or info["names"] != names or not isinstance(imgsz, int):
+    if info["task"] not in TASKS or info["names"] != names or not isinstance(imgsz, int):
         raise ConversionFailed(INVALID_OUTPUT)
     info["imgsz"] = imgsz
     return info

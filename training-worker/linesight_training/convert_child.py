@@ -79,7 +79,9 @@ def convert(pt: Path, imgsz: int | None) -> dict[str, Any]:
         model = YOLO(str(pt))
     except (TypeError, ModuleNotFoundError, RuntimeError) as exc:
         raise Refused(_reason(exc)) from exc
-    if model.task not in ("detect", "classify"):
+    from linesight_training.clean_checkpoint import TASKS
+
+    if model.task not in TASKS:
         raise Refused("unsupported_task")
     names = dict(model.names or {})
     if not names:

@@ -1,5 +1,5 @@
 """Measures a model (the ONNX artifact or a .pt) on a dataset split, with plots: Ultralytics' validator for
-detect, our own metrics on the model's probabilities for classify (calibration included).
+detect and segment (segment adds pixel IoU and Dice: segment_evaluation.py), our own metrics on the model's probabilities for classify (calibration included).
 
 Ultralytics is imported inside the functions: `offline.configure_ultralytics` must have run first."""
 
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from linesight_training.offline import require_safe_loading
-from linesight_training.trainer import check_dataset, resolve_data_yaml
+from linesight_training.trainer import YAML_TASKS, check_dataset, resolve_data_yaml
 
 log = logging.getLogger("linesight_training.evaluation")
 
@@ -32,7 +32,7 @@ class Evaluation:
     images: int
     metrics: dict[str, float]
     # detect: {name: {precision, recall, ap50, ap50_95, instances}} for the classes with instances in the
-    # split; classify: {name: {precision, recall, f1, support}} for every class of the model
+    # split; segment: the same for boxes (box_*) and masks (mask_*), with pixel_iou and dice; classify: {name: {precision, recall, f1, support}} for every class of the model
     per_class: dict[str, dict[str, float]]
     # rows: true class, columns: predicted class, in `labels` order (detect adds "background": a missed
     # object is counted in the background column, a detection of nothing in the background row)
@@ -62,8 +62,8 @@ def pick_split(task: str, data: Path) -> str:
 def evaluate(
     model: Path, *, task: str, data: Path, split: str, imgsz: int, out_dir: Path, device: str = "cpu"
 ) -> Evaluation:
-    """Measure `model` (ONNX or .pt) on `split` of `data` (data.yaml for detect, the dataset root for
-    classify), or on "val" when the dataset has no such split. Plots are written to `out_dir`. An ONNX
+    """Measure `model` (ONNX or .pt) on `split` of `data` (data.yaml for detect and segment, the dataset root
+    for classify), or on "val" when the dataset has no such split. Plots are written to `out_dir`. An ONNX
     model with a fixed input size is measured at that size, whatever `imgsz` says."""
     check_dataset(task, data)
     if not model.is_file():
@@ -74,6 +74,10 @@ def evaluate(
     out_dir.mkdir(parents=True, exist_ok=True)
     if task == "detect":
         result = _evaluate_detect(model, resolve_data_yaml(data), used, imgsz, out_dir, device)
+    elif task == "segment":
+        from linesight_training.segment_evaluation import evaluate_segment
+
+        result = evaluate_segment(model, resolve_data_yaml(data), used, imgsz, out_dir, device)
     else:
         result = _evaluate_classify(model, data, used, imgsz, out_dir, device)
     log.info(
@@ -83,15 +87,15 @@ def evaluate(
     return result
 
 
-def _evaluate_detect(
-    model: Path, data: Path, split: str, imgsz: int, out_dir: Path, device: str
-) -> Evaluation:
+def run_ultralytics_val(
+    model: Path, *, task: str, data: Path, split: str, imgsz: int, out_dir: Path, device: str
+) -> tuple[Any, Any]:
+    """Ultralytics' validator on `split`, with its plots under out_dir/VAL_DIR: (its metrics, the validator)."""
     from ultralytics import YOLO
 
-    yolo = YOLO(str(model), task="detect")
+    yolo = YOLO(str(model), task=task)
     validators: list[Any] = []
     yolo.add_callback("on_val_end", validators.append)
-    save_dir = out_dir / VAL_DIR
     metrics = yolo.val(
         data=str(data),
         split=split,
@@ -107,7 +111,27 @@ def _evaluate_detect(
         workers=0,
         verbose=False,
     )
-    validator = validators[-1]
+    return metrics, validators[-1]
+
+
+def copy_plots(out_dir: Path, produced: dict[str, str]) -> dict[str, Path]:
+    """Ultralytics' plots (ours → their file name under out_dir/VAL_DIR) copied to out_dir/<ours>.png."""
+    plots = {}
+    for ours, theirs in produced.items():
+        source = out_dir / VAL_DIR / theirs
+        if source.is_file():
+            plots[ours] = Path(shutil.copyfile(source, out_dir / f"{ours}.png"))
+        else:
+            log.warning("ultralytics produced no plot", extra={"plot": theirs})
+    return plots
+
+
+def _evaluate_detect(
+    model: Path, data: Path, split: str, imgsz: int, out_dir: Path, device: str
+) -> Evaluation:
+    metrics, validator = run_ultralytics_val(
+        model, task="detect", data=data, split=split, imgsz=imgsz, out_dir=out_dir, device=device
+    )
     names = dict(validator.names)
     box = metrics.box
     per_class = {}
@@ -120,18 +144,9 @@ def _evaluate_detect(
             "ap50_95": ap50_95,
             "instances": int(metrics.nt_per_class[int(c)]),
         }
-    plots = {}
-    for ours, theirs in DETECT_PLOTS.items():
-        produced = save_dir / theirs
-        if produced.is_file():
-            plots[ours] = Path(shutil.copyfile(produced, out_dir / f"{ours}.png"))
-        else:
-            log.warning("ultralytics produced no plot", extra={"plot": theirs})
-    matrix = np.asarray(validator.confusion_matrix.matrix).T  # Ultralytics: rows predicted, columns true
     return Evaluation(
         task="detect",
         split=split,
-        images=len(validator.dataloader.dataset),
         metrics={
             "mAP50": float(box.map50),
             "mAP50-95": float(box.map),
@@ -139,10 +154,21 @@ def _evaluate_detect(
             "recall": float(box.mr),
         },
         per_class=per_class,
-        confusion_matrix=matrix.round().astype(int).tolist(),
-        labels=[names[i] for i in range(len(names))] + ["background"],
-        plots=plots,
+        plots=copy_plots(out_dir, DETECT_PLOTS),
+        **validator_counts(validator),
     )
+
+
+def validator_counts(validator: Any) -> dict[str, Any]:
+    """What an Ultralytics detect or segment validator counted: images, the confusion matrix (rows true,
+    columns predicted, with "background") and its labels."""
+    names = {int(k): str(v) for k, v in validator.names.items()}
+    matrix = np.asarray(validator.confusion_matrix.matrix).T  # Ultralytics: rows predicted, columns true
+    return {
+        "images": len(validator.dataloader.dataset),
+        "confusion_matrix": matrix.round().astype(int).tolist(),
+        "labels": [names[i] for i in range(len(names))] + ["background"],
+    }
 
 
 def _evaluate_classify(
@@ -348,13 +374,13 @@ def plot_reliability_diagram(probs: np.ndarray, truth: np.ndarray, path: Path, b
 
 
 def _has_images(task: str, data: Path, split: str) -> bool:
-    if task == "detect":
-        folder = _detect_split_folder(data, split)
-        return folder is not None and any(_images(folder))
-    return (data / split).is_dir() and any(_images(data / split))
+    if task in YAML_TASKS:
+        folder = split_folder(data, split)
+        return folder is not None and any(images_in(folder))
+    return (data / split).is_dir() and any(images_in(data / split))
 
 
-def _detect_split_folder(data_yaml: Path, split: str) -> Path | None:
+def split_folder(data_yaml: Path, split: str) -> Path | None:
     import yaml
 
     content = yaml.safe_load(data_yaml.read_text(encoding="utf-8")) or {}
@@ -366,5 +392,5 @@ def _detect_split_folder(data_yaml: Path, split: str) -> Path | None:
     return root / entry
 
 
-def _images(folder: Path):
+def images_in(folder: Path):
     return (p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

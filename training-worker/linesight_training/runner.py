@@ -95,7 +95,8 @@ class RunContext:
         self.workdir.mkdir(parents=True)
 
     def fetch_dataset(self) -> Path:
-        """The dataset version as Ultralytics wants it: data.yaml (detect) or the split folders (classify)."""
+        """The dataset version as Ultralytics wants it: data.yaml (detect, segment) or the split folders
+        (classify)."""
         run = self.run
         assert run.dataset and run.dataset_version
         archive = self.client.download_dataset_export(
@@ -105,7 +106,7 @@ class RunContext:
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(root)  # the registry's own export, written by domain/export.py
         archive.unlink()
-        if run.task == "detect":
+        if run.task in ("detect", "segment"):
             data_yaml = root / "data.yaml"
             # Absolute path, so Ultralytics does not look for the data under its datasets_dir.
             text = data_yaml.read_text()
@@ -365,8 +366,15 @@ def _convert(ctx: RunContext, heartbeat: Heartbeat) -> RunFinish:
     )
 
 
+DEFAULT_ARCHITECTURE = {
+    "detect": "yolov8n.yaml",
+    "segment": "yolov8n-seg.yaml",
+    "classify": "yolov8n-cls.yaml",
+}
+
+
 def _yaml_name(architecture: str | None, task: str) -> str:
-    name = architecture or ("yolov8n-cls.yaml" if task == "classify" else "yolov8n.yaml")
+    name = architecture or DEFAULT_ARCHITECTURE[task]
     return name if name.endswith(".yaml") else f"{name}.yaml"
 
 

@@ -1,5 +1,5 @@
-"""Trains a YOLO detect or classify model with Ultralytics, offline, reporting every epoch to the caller and
-stopping cleanly at an epoch end when the caller asks.
+"""Trains a YOLO detect, segment or classify model with Ultralytics, offline, reporting every epoch to the
+caller and stopping cleanly at an epoch end when the caller asks.
 
 Ultralytics is imported inside the functions: `offline.configure_ultralytics` must have run first."""
 
@@ -20,8 +20,9 @@ from linesight_training.offline import require_safe_loading
 
 log = logging.getLogger("linesight_training.trainer")
 
-Task = Literal["detect", "classify"]
-TASKS = ("detect", "classify")
+Task = Literal["detect", "segment", "classify"]
+TASKS = ("detect", "segment", "classify")
+YAML_TASKS = ("detect", "segment")  # datasets given as a data.yaml (YOLO labels); classify is folders
 
 # Ultralytics' metric keys → the names the platform uses (EpochReport.metrics, TrainResult.final_metrics).
 METRIC_NAMES: dict[str, dict[str, str]] = {
@@ -31,6 +32,17 @@ METRIC_NAMES: dict[str, dict[str, str]] = {
         "metrics/mAP50(B)": "mAP50",
         "metrics/mAP50-95(B)": "mAP50-95",
     },
+    # Segment: boxes (B) and masks (M); the station's selection metric is mask_mAP50-95 by default.
+    "segment": {
+        "metrics/precision(B)": "box_precision",
+        "metrics/recall(B)": "box_recall",
+        "metrics/mAP50(B)": "box_mAP50",
+        "metrics/mAP50-95(B)": "box_mAP50-95",
+        "metrics/precision(M)": "mask_precision",
+        "metrics/recall(M)": "mask_recall",
+        "metrics/mAP50(M)": "mask_mAP50",
+        "metrics/mAP50-95(M)": "mask_mAP50-95",
+    },
     "classify": {"metrics/accuracy_top1": "accuracy", "metrics/accuracy_top5": "top5_accuracy"},
 }
 RUN_NAME = "train"  # Ultralytics' `name`: the run's files go to <workdir>/train
@@ -39,7 +51,7 @@ RUN_NAME = "train"  # Ultralytics' `name`: the run's files go to <workdir>/train
 @dataclass(frozen=True)
 class TrainSpec:
     task: Task
-    data: Path  # detect: path to data.yaml; classify: the dataset root (train/ val/ test/ folders)
+    data: Path  # detect, segment: path to data.yaml; classify: the dataset root (train/ val/ test/ folders)
     workdir: Path  # this run's own folder; Ultralytics' project/name go under it
     architecture: str | None = "yolov8n.yaml"  # a model YAML Ultralytics ships (no weights downloaded)
     weights: Path | None = None  # fine-tune from this .pt instead (loaded in weights_only mode)
@@ -56,7 +68,8 @@ class TrainSpec:
 class EpochReport:
     epoch: int  # 1-based
     epochs: int
-    losses: dict[str, float]  # training losses of the epoch: box_loss, cls_loss, dfl_loss (detect) or loss
+    # training losses of the epoch: box_loss, cls_loss, dfl_loss (detect; segment adds seg_loss) or loss
+    losses: dict[str, float]
     metrics: dict[str, float]  # validation after the epoch, names as in METRIC_NAMES
     elapsed_s: float  # since train() was called
     eta_s: float  # for the remaining epochs, at the mean pace so far
@@ -110,9 +123,14 @@ def train(spec: TrainSpec, on_epoch: Callable[[EpochReport], bool] | None = None
         model = YOLO(spec.architecture, task=spec.task)
     else:
         raise ValueError("either architecture or weights is needed")
-    if model.task != spec.task:
+    # `task=` relabels whatever was loaded (a detect YAML would train as "segment" and fail in the loss):
+    # the network itself says what it is.
+    from ultralytics.nn.tasks import guess_model_task
+
+    built = guess_model_task(getattr(model.model, "yaml", None) or model.model)
+    if built != spec.task:
         source = spec.weights or spec.architecture
-        raise ValueError(f"{source} is a {model.task} model, not a {spec.task} model")
+        raise ValueError(f"{source} is a {built} model, not a {spec.task} model")
 
     progress = _Progress(spec, started, on_epoch)
     model.add_callback("on_train_start", progress.on_train_start)
@@ -122,7 +140,7 @@ def train(spec: TrainSpec, on_epoch: Callable[[EpochReport], bool] | None = None
         "training starts",
         extra={"task": spec.task, "model": str(spec.weights or spec.architecture), "epochs": spec.epochs},
     )
-    data = resolve_data_yaml(spec.data) if spec.task == "detect" else spec.data
+    data = resolve_data_yaml(spec.data) if spec.task in YAML_TASKS else spec.data
     model.train(
         data=str(data),
         epochs=spec.epochs,
@@ -230,7 +248,7 @@ def check_dataset(task: str, data: Path) -> None:
     as a Python or shell script when an image folder is missing), a missing file or folder."""
     if task not in TASKS:
         raise ValueError(f"task {task!r} is not one of {', '.join(TASKS)}")
-    if task == "detect":
+    if task in YAML_TASKS:
         if not data.is_file():
             raise FileNotFoundError(f"data.yaml {data} does not exist")
         content = yaml.safe_load(data.read_text(encoding="utf-8"))

@@ -19,23 +19,12 @@ from linesight_core.storage import ObjectStore
 from linesight_registry.db.models import Model, TrainingRun
 from linesight_registry.domain import catalog, training, training_inputs
 
-# The tasks the training worker trains and converts; segment datasets are stored, versioned and exported
-# only, and segment models come in as ONNX.
-TRAINED_TASKS = ("detect", "classify")
-
 
 def new_train_run(session: Session, body: TrainingRunCreate, actor: str) -> TrainingRun:
     """A training run for `body`, not yet added to the session: the dataset version exists and may be
     trained on, the architecture fits its task, the base weights (if any) are of the same task and the
     target model, when it exists, is of that task too."""
     dataset = training_inputs.dataset_version(session, body.dataset, body.dataset_version, for_training=True)
-    if dataset.task not in TRAINED_TASKS:
-        raise Problem(
-            422,
-            f"Dataset {body.dataset!r} is a {dataset.task} dataset, and the training worker trains only "
-            f"{' and '.join(TRAINED_TASKS)} models yet. Export the version, train it elsewhere and upload "
-            "the ONNX model.",
-        )
     if body.architecture is not None:
         training_inputs.check_architecture(body.architecture, dataset.task)
     weights = None
@@ -81,16 +70,9 @@ class ConvertTarget:
 def convert_target(
     session: Session, name: str, dataset: str | None, dataset_version: int | None
 ) -> ConvertTarget:
-    """Checked before the upload is read: the model exists and is of a task the worker converts, and the
-    dataset version, when given (both or neither), exists and is of the model's task."""
+    """Checked before the upload is read: the model exists, and the dataset version, when given (both or
+    neither), exists and is of the model's task."""
     model = catalog.get_model(session, name)
-    if model.task not in TRAINED_TASKS:
-        raise Problem(
-            422,
-            f"Model {name!r} is a {model.task} model, and the training worker converts only "
-            f"{' and '.join(TRAINED_TASKS)} checkpoints yet. Export it to ONNX with Ultralytics and upload "
-            "the ONNX file.",
-        )
     if (dataset is None) != (dataset_version is None):
         raise Problem(422, "Give dataset and dataset_version together, or neither.")
     if dataset is None or dataset_version is None:

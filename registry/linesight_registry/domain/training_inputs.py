@@ -70,6 +70,12 @@ def check_architecture(architecture: str, task: str) -> None:
             f"{architecture!r} is not a classification architecture; a classify dataset needs a -cls model "
             "YAML such as yolov8n-cls.yaml or yolo11n-cls.yaml.",
         )
+    if task == "segment" and suffix != "-seg":
+        raise Problem(
+            422,
+            f"{architecture!r} is not a segmentation architecture; a segment dataset needs a -seg model YAML "
+            "such as yolov8n-seg.yaml or yolo11n-seg.yaml.",
+        )
     if task == "detect" and suffix is not None:
         raise Problem(
             422,

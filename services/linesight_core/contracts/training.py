@@ -29,7 +29,11 @@ WEIGHTS_ARTIFACT = "best.pt"
 CONVERT_TIME_LIMIT_SECONDS = 30 * 60
 
 # What a run is judged on when it does not say; the worker reports metrics under these names.
-DEFAULT_SELECTION_METRIC: dict[str, str] = {"detect": "mAP50-95", "classify": "accuracy"}
+DEFAULT_SELECTION_METRIC: dict[str, str] = {
+    "detect": "mAP50-95",
+    "segment": "mask_mAP50-95",
+    "classify": "accuracy",
+}
 
 # An Ultralytics model YAML name (yolov8n.yaml, yolo11n-cls.yaml); ".yaml" may be left out.
 ARCHITECTURE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,58}$"
@@ -110,7 +114,7 @@ class TrainingRunCreate(BaseModel):
         None,
         pattern=ARCHITECTURE_PATTERN,
         description="Ultralytics model YAML to train from scratch, such as yolov8n.yaml, yolo11n.yaml, "
-        "yolov8n-cls.yaml",
+        "yolov8n-seg.yaml, yolov8n-cls.yaml",
     )
     base_model: str | None = Field(None, pattern=NAME_PATTERN, description="Model whose version to fine-tune")
     base_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Version to fine-tune")
@@ -136,7 +140,7 @@ class TrainingRunCreate(BaseModel):
         None,
         pattern=METRIC_PATTERN,
         description="Metric the new version must beat the production version on (default mAP50-95 for "
-        "detect, accuracy for classify)",
+        "detect, mask_mAP50-95 for segment, accuracy for classify)",
     )
     auto_promote: bool = Field(
         False, description="Move production too, not only staging, when the new version is better"

@@ -27,6 +27,7 @@ STATUS_BADGES = {
 # Offered first; any other Ultralytics model YAML can be typed in.
 ARCHITECTURES = {
     "detect": ["yolov8n.yaml", "yolov8s.yaml", "yolo11n.yaml", "yolo11s.yaml"],
+    "segment": ["yolov8n-seg.yaml", "yolov8s-seg.yaml", "yolo11n-seg.yaml", "yolo11s-seg.yaml"],
     "classify": ["yolov8n-cls.yaml", "yolov8s-cls.yaml", "yolo11n-cls.yaml", "yolo11s-cls.yaml"],
 }
 DEFAULTS = TrainingRunCreate.model_fields
