@@ -164,14 +164,17 @@ def test_feedback_flows_into_the_station_dataset(env):
         with serve(create_registry(RegistrySettings()), port=registry_port):
             body = wait_for(gw, second, lambda b: b["dataset"]["synced"], timeout=60)
             assert body["dataset"]["error"] is None
-            # Two feedback items since the last version: the station's policy cut version 1.
+            # Two feedback items since the last version: the station's policy cut version 1. The station
+            # records it once the policy has also tried the training run, so wait for the station's word.
             deadline = time.monotonic() + 30
-            while gw.get("/api/v1/datasets/fb-bench/versions", headers=ADMIN).json()["total"] == 0:
-                assert time.monotonic() < deadline
+            while (
+                "last_version"
+                not in (st := gw.get(f"/api/v1/stations/{sid}", headers=ADMIN).json())["training_state"]
+            ):
+                assert time.monotonic() < deadline, st["training_state"]
                 time.sleep(0.3)
             version = gw.get("/api/v1/datasets/fb-bench/versions/1", headers=ADMIN).json()
             assert version["item_count"] == 2
-            st = gw.get(f"/api/v1/stations/{sid}", headers=ADMIN).json()
             assert st["training_state"]["last_version"] == 1
             assert st["training_state"]["feedback_since_version"] == 0
             audit = gw.get("/api/v1/audit", params={"action": "dataset.version.auto"}, headers=ADMIN).json()
