@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(
             pytest.mark.xdist_group("e2e" if folder == "e2e" else str(item.path.relative_to(TESTS)))
         )
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_real_main_module() -> Iterator[None]:
+    """Streamlit's AppTest installs the page it ran as `__main__` for the whole process and leaves it there;
+    a process started later with multiprocessing's spawn (the OCR service's label readers, run in-process
+    by a test) would run that page again as its main module and die. Each test gets the real one back."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 def shared_tmp_dir(prefix: str) -> Path:
