@@ -169,6 +169,24 @@ def text(api: tesserocr.PyTessBaseAPI) -> str:
         return ""
 
 
+def words(api: tesserocr.PyTessBaseAPI) -> Iterator[tuple[str, tuple[int, int, int, int], float]]:
+    """The recognised words: (text, box (x1, y1, x2, y2) in image pixels, confidence 0..100); words with
+    no text, no box or no confidence are left out."""
+    iterator = api.GetIterator()
+    if iterator is None:
+        return
+    level = tesserocr.RIL.WORD
+    for word in tesserocr.iterate_level(iterator, level):
+        try:
+            found = (word.GetUTF8Text(level) or "").strip()
+        except RuntimeError:  # tesserocr's answer for a word with no text
+            continue
+        box = word.BoundingBox(level)
+        confidence = word.Confidence(level)
+        if found and box is not None and confidence >= 0:
+            yield found, box, confidence
+
+
 def hocr(image: Image.Image, languages: Sequence[str], psm: int, variables: Variables, timeout: float) -> str:
     """One recognition of `image`, as hOCR."""
     with pool().engine("+".join(languages), psm, variables) as api:

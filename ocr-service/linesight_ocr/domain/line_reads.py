@@ -50,19 +50,7 @@ def line_image(crop: np.ndarray) -> Image.Image:
 def _spans(api: tesserocr.PyTessBaseAPI, width: int) -> list[Span]:
     """The words of the line just read, each with where it starts and ends along the crop (0..1)."""
     out: list[Span] = []
-    level = tesserocr.RIL.WORD
-    iterator = api.GetIterator()
-    if iterator is None:
-        return out
-    for word in tesserocr.iterate_level(iterator, level):
-        try:
-            text = (word.GetUTF8Text(level) or "").strip()
-        except RuntimeError:  # tesserocr's answer for a word with no text
-            continue
-        box = word.BoundingBox(level)
-        confidence = word.Confidence(level)
-        if not text or box is None or confidence < 0:
-            continue
+    for text, box, confidence in engine.words(api):
         a = min(max((box[0] - PAD_PX) / width, 0.0), 1.0)
         b = min(max((box[2] - PAD_PX) / width, a), 1.0)
         out.append((text, confidence / 100.0, a, b))

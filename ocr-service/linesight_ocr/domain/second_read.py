@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import tesserocr
 from PIL import Image
 
 from linesight_ocr.domain import engine
@@ -50,17 +49,7 @@ def reread(
     texts: list[list[tuple[int, str, float]]] = [[] for _ in values]
     with engine.pool().engine("+".join(languages), engine.PSM.SINGLE_BLOCK, SECOND_READ_VARIABLES) as api:
         engine.recognise(api, sheet, timeout)
-        words = api.GetIterator()
-        level = tesserocr.RIL.WORD
-        for word in tesserocr.iterate_level(words, level):
-            try:
-                text = (word.GetUTF8Text(level) or "").strip()
-            except RuntimeError:  # tesserocr's answer for a word with no text
-                continue
-            box = word.BoundingBox(level)
-            conf = word.Confidence(level)
-            if not text or box is None or conf < 0:
-                continue
+        for text, box, conf in engine.words(api):
             left, top, _, bottom = box
             row = ((top + bottom) // 2) // step
             if 0 <= row < len(values):
