@@ -91,6 +91,17 @@ def run_limits(settings: GatewaySettings) -> RunLimits:
     )
 
 
+def _background_inference(settings: GatewaySettings, timeout: float) -> InferenceClient:
+    """An inference client of its own for background work (replays, shadow answers): its requests wait
+    at replay priority longer than a live inspection may, and are not retried on the live client's pool."""
+    return InferenceClient.create(
+        settings.inference_url,
+        service_token=settings.service_token.get_secret_value(),
+        timeout=timeout,
+        retries=0,
+    )
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     engine = make_engine(
@@ -167,12 +178,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         # Replays get a client of their own: their requests wait behind live inspections for longer than
         # an inspection may, and a retry of theirs must not count against the live client's pool.
-        app.state.replay_inference = InferenceClient.create(
-            settings.inference_url,
-            service_token=settings.service_token.get_secret_value(),
-            timeout=settings.replay_timeout_seconds,
-            retries=0,
-        )
+        app.state.replay_inference = _background_inference(settings, settings.replay_timeout_seconds)
         replay_runner = asyncio.create_task(
             run_replays(
                 ReplayRunner(
@@ -206,12 +212,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             name="held-replays",
         )
         # Shadow answers too: they wait at replay priority, and must not take the live client's connections.
-        app.state.shadow_inference = InferenceClient.create(
-            settings.inference_url,
-            service_token=settings.service_token.get_secret_value(),
-            timeout=settings.shadow_timeout_seconds,
-            retries=0,
-        )
+        app.state.shadow_inference = _background_inference(settings, settings.shadow_timeout_seconds)
         app.state.shadow = ShadowQueue(
             app.state.session_factory,
             app.state.shadow_inference,
