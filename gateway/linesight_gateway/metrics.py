@@ -29,6 +29,12 @@ MISSING_ITEMS = Counter(
     "Expected items found missing (fewer than the station's minimum count), by station and class.",
     ["station", "class"],
 )
+FAILED_RULES = Counter(
+    "linesight_gateway_failed_rules_total",
+    "Defect rules a segment station's inspection failed (domain/defect_rules.py), by station, class and "
+    "rule (count, largest_area, total_area_percent, length).",
+    ["station", "class", "rule"],
+)
 UNUSUAL_PHOTOS = Counter(
     "linesight_gateway_unusual_photos_total",
     "Answered inspections whose photo was flagged unusual (domain/unusual.py), by station and reason "
@@ -133,6 +139,8 @@ def record_inspection(station: str, inspection: Any) -> None:
         INSPECTION_CONFIDENCE.labels(station).observe(inspection.confidence)
     for item in inspection.missing or []:
         MISSING_ITEMS.labels(station, item["label"]).inc()
+    for rule in inspection.failed_rules or []:
+        FAILED_RULES.labels(station, rule["label"], rule["rule"]).inc()
     for reason in inspection.unusual or []:
         UNUSUAL_PHOTOS.labels(station, reason).inc()
 

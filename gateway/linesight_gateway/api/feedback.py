@@ -33,6 +33,7 @@ def feedback_out(session, feedback: Feedback) -> FeedbackOut:  # type: ignore[no
         corrected_counts=feedback.corrected_counts,
         corrected_boxes=feedback.corrected_boxes,  # type: ignore[arg-type]
         corrected_class=feedback.corrected_class,
+        instances=feedback.corrected_instances,  # type: ignore[arg-type]
         notes=feedback.notes,
         use_for_training=feedback.use_for_training,
         revision=feedback.revision,

@@ -22,6 +22,15 @@ class CorrectedBox(BaseModel):
         return self
 
 
+class CorrectedInstance(BaseModel):
+    """Segment stations: one defect as it should be, its outline in pixels of the stored photo."""
+
+    label: str = Field(min_length=1, max_length=100)
+    polygon: list[tuple[float, float]] = Field(
+        max_length=4096, description="[x, y] points in pixels of the photo: at least 3, not crossing"
+    )
+
+
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -47,6 +56,12 @@ class FeedbackIn(BaseModel):
     corrected_class: str | None = Field(
         None, max_length=100, description="Classify stations: the right class"
     )
+    instances: list[CorrectedInstance] | None = Field(
+        None,
+        max_length=500,
+        description="Segment stations: every defect instance as it should be (leave a false one out, "
+        "add a missed one), with its polygon in image pixels; [] when the photo has none",
+    )
     notes: str = Field("", max_length=4000)
     use_for_training: bool = Field(
         False, description="Add this photo with the corrected labels to the dataset"
@@ -62,6 +77,7 @@ class FeedbackIn(BaseModel):
                     self.corrected_counts,
                     self.corrected_boxes,
                     self.corrected_class,
+                    self.instances,
                 )
             ):
                 raise ValueError("a correct answer takes no corrections")

@@ -76,7 +76,22 @@ class InspectionOut(BaseModel):
     counts: dict[str, int]
     missing: list[dict[str, Any]]
     unexpected: list[dict[str, Any]]
-    predictions: list[dict[str, Any]] = Field(description="Detections (best first) or top classes")
+    predictions: list[dict[str, Any]] = Field(
+        description="Detections (best first), top classes, or (segment stations) the instances best "
+        "first: label, class_id, confidence, box, polygon ([x, y] in photo pixels), area_px, length_px"
+    )
+    failed_rules: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Segment stations: the defect rules that failed: label, rule (count, largest_area, "
+        "total_area_percent, length), value, limit, unit (px, mm, px², mm², %; null for count) and text "
+        '("crack 7.2 mm > 5 mm")',
+    )
+    defects: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Segment stations: the counted instances of defect classes as measured: label, "
+        "confidence, area and length (in the rule's unit: px or mm, area squared), unit, inside_roi "
+        "(false: outside the region of interest, ignored by the rules)",
+    )
     unusual: list[UnusualReason] = Field(
         default_factory=list,
         description="Why the photo is unlike the station's recent accepted photos or its reference photo "
@@ -120,6 +135,8 @@ def inspection_out(i: Inspection, principal: Principal) -> InspectionOut:
         missing=i.missing,
         unexpected=i.unexpected,
         predictions=i.predictions,
+        failed_rules=i.failed_rules or [],
+        defects=i.defects or [],
         unusual=i.unusual or [],
         model=ModelRef(
             name=i.model_name, alias=i.model_alias, version=i.model_version, sha256=i.model_sha256

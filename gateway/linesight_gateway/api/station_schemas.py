@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from linesight_core import polygons
 from linesight_core.contracts.registry import ALIAS_PATTERN, NAME_PATTERN
 
-Mode = Literal["detect", "classify"]
+Mode = Literal["detect", "classify", "segment"]
 SHADOW_ALIAS = (
     "Shadow mode: another alias of the station's model (e.g. staging) whose version also answers every "
     "live inspection, after the live answer is returned; its answers are kept for engineers and never "
@@ -21,6 +22,55 @@ SHADOW_ALIAS = (
 class ExpectedItem(BaseModel):
     label: str = Field(min_length=1, max_length=100, description="A class name of the station's model")
     min_count: int = Field(1, ge=1, le=1000, description="At least this many must be seen")
+
+
+class DefectRule(BaseModel):
+    """Segment stations: the limits one defect class must stay within, inside the region of interest.
+    A rule with no limit set allows no instance of its class (as max_count 0)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"label": "crack", "max_count": 0},
+                {"label": "crack", "max_length": 5, "unit": "mm"},
+            ]
+        }
+    )
+
+    label: str = Field(min_length=1, max_length=100, description="A class of the station's segment model")
+    max_count: int | None = Field(None, ge=0, le=10_000, description="At most this many instances")
+    max_largest_area: float | None = Field(
+        None, gt=0, description="The largest instance's area at most this (px² or mm², by unit)"
+    )
+    max_total_area_percent: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="All instances together cover at most this share of the region of interest (the "
+        "whole photo without one), in percent",
+    )
+    max_length: float | None = Field(None, gt=0, description="The longest instance at most this (px or mm)")
+    unit: Literal["px", "mm"] = Field("px", description="mm needs the station's mm_per_pixel")
+
+
+MM_PER_PIXEL = (
+    "Segment stations: millimetres per pixel of the photo (the camera's calibration), for rules in mm"
+)
+ROI = (
+    "Segment stations: the region of interest, a polygon of [x, y] points normalised to the photo (0 to "
+    "1); defects outside it are ignored, a defect partly inside counts only its part inside. Null: the "
+    "whole photo"
+)
+
+
+def check_roi(roi: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+    if roi is None:
+        return None
+    points = polygons.normalised(roi)
+    problem = polygons.polygon_problem(points)
+    if problem:
+        raise ValueError(f"roi: {problem}")
+    return points
 
 
 class Thresholds(BaseModel):
@@ -82,6 +132,11 @@ class StationFields(BaseModel):
     ok_classes: list[str] = Field(
         default_factory=list, max_length=200, description="Classify mode: the classes that mean OK"
     )
+    defect_rules: list[DefectRule] = Field(
+        default_factory=list, max_length=200, description="Segment stations: one rule per defect class"
+    )
+    mm_per_pixel: float | None = Field(None, gt=0, le=1000, description=MM_PER_PIXEL)
+    roi: list[tuple[float, float]] | None = Field(None, max_length=polygons.MAX_POINTS, description=ROI)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     blur_faces: bool = Field(False, description="Blur faces before the photo is stored")
     blur_people: bool = Field(
@@ -122,9 +177,13 @@ class StationCreate(StationFields):
     mode: Mode
     model_name: str = Field(pattern=NAME_PATTERN)
 
+    _roi = field_validator("roi")(check_roi)
+
     @model_validator(mode="after")
     def _mode_rules(self) -> StationCreate:
-        check_mode_rules(self.mode, self.expected_items, self.ok_classes)
+        check_mode_rules(
+            self.mode, self.expected_items, self.ok_classes, self.defect_rules, self.mm_per_pixel
+        )
         return self
 
 
@@ -137,6 +196,11 @@ class StationUpdate(BaseModel):
     shadow_alias: str | None = Field(None, pattern=ALIAS_PATTERN, description=SHADOW_ALIAS + "; null: off")
     expected_items: list[ExpectedItem] | None = Field(None, max_length=200)
     ok_classes: list[str] | None = Field(None, max_length=200)
+    defect_rules: list[DefectRule] | None = Field(None, max_length=200)
+    mm_per_pixel: float | None = Field(None, gt=0, le=1000, description=MM_PER_PIXEL + "; null: none")
+    roi: list[tuple[float, float]] | None = Field(
+        None, max_length=polygons.MAX_POINTS, description=ROI + "; null: the whole photo"
+    )
     thresholds: Thresholds | None = None
     blur_faces: bool | None = None
     blur_people: bool | None = None
@@ -144,15 +208,38 @@ class StationUpdate(BaseModel):
     active: bool | None = None
     training: TrainingPolicy | None = None
 
+    _roi = field_validator("roi")(check_roi)
 
-def check_mode_rules(mode: str, expected: list[ExpectedItem], ok_classes: list[str]) -> None:
+
+def check_mode_rules(
+    mode: str,
+    expected: list[ExpectedItem],
+    ok_classes: list[str],
+    defect_rules: list[DefectRule] | None = None,
+    mm_per_pixel: float | None = None,
+) -> None:
+    defect_rules = defect_rules or []
     if mode == "detect" and not expected:
         raise ValueError("a detect station needs at least one expected item")
     if mode == "classify" and not ok_classes:
         raise ValueError("a classify station needs ok_classes: the classes that mean OK")
+    if mode == "segment" and not defect_rules:
+        raise ValueError("a segment station needs defect_rules: at least one rule naming a defect class")
+    if mode != "segment" and defect_rules:
+        raise ValueError("defect_rules are for segment stations")
     labels = [e.label for e in expected]
     if len(set(labels)) != len(labels):
         raise ValueError("each expected item label may appear once")
+    rule_labels = [r.label for r in defect_rules]
+    if len(set(rule_labels)) != len(rule_labels):
+        raise ValueError("each defect rule label may appear once: put all limits of a class in one rule")
+    in_mm = [r.label for r in defect_rules if r.unit == "mm"]
+    if in_mm and mm_per_pixel is None:
+        raise ValueError(
+            f"the rule{'s' if len(in_mm) > 1 else ''} for {', '.join(in_mm)} {'are' if len(in_mm) > 1 else 'is'} "
+            "in mm but the station has no mm_per_pixel: give the camera's calibration (millimetres per "
+            "pixel) or set the rules in px"
+        )
 
 
 class StationOut(BaseModel):
@@ -213,6 +300,9 @@ class StationOut(BaseModel):
     shadow_alias: str | None = Field(None, description=SHADOW_ALIAS)
     expected_items: list[ExpectedItem]
     ok_classes: list[str]
+    defect_rules: list[DefectRule] = Field(default_factory=list, description="Segment stations")
+    mm_per_pixel: float | None = Field(None, description=MM_PER_PIXEL)
+    roi: list[tuple[float, float]] | None = Field(None, description=ROI)
     thresholds: Thresholds
     has_reference_image: bool
     blur_faces: bool

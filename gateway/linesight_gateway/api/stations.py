@@ -15,6 +15,7 @@ from linesight_core.images import decode_image
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_gateway.api.deps import Admin, SessionDep, Viewer
 from linesight_gateway.api.station_schemas import (
+    DefectRule,
     ExpectedItem,
     Mode,
     StationCreate,
@@ -44,6 +45,9 @@ def station_out(s: Station) -> StationOut:
         shadow_alias=s.shadow_alias,
         expected_items=[ExpectedItem(**e) for e in s.expected_items],
         ok_classes=s.ok_classes,
+        defect_rules=[DefectRule(**r) for r in s.defect_rules or []],
+        mm_per_pixel=s.mm_per_pixel,
+        roi=[(x, y) for x, y in s.roi] if s.roi else None,
         thresholds=Thresholds(success=s.success_threshold, low_confidence=s.low_confidence_threshold),
         has_reference_image=s.reference_image_key is not None,
         blur_faces=s.blur_faces,
@@ -57,8 +61,8 @@ def station_out(s: Station) -> StationOut:
     )
 
 
-def _labels(expected: list[ExpectedItem], ok_classes: list[str]) -> list[str]:
-    return [e.label for e in expected] + list(ok_classes)
+def _labels(expected: list[ExpectedItem], ok_classes: list[str], rules: list[DefectRule]) -> list[str]:
+    return [e.label for e in expected] + list(ok_classes) + [r.label for r in rules]
 
 
 async def _check_people_detector(request: Request) -> None:
@@ -91,7 +95,7 @@ async def create_station(
         mode=body.mode,
         model_name=body.model_name,
         alias=body.model_alias,
-        labels=_labels(body.expected_items, body.ok_classes),
+        labels=_labels(body.expected_items, body.ok_classes, body.defect_rules),
     )
     if body.blur_people:
         await _check_people_detector(request)
@@ -104,6 +108,9 @@ async def create_station(
         shadow_alias=body.shadow_alias,
         expected_items=[e.model_dump() for e in body.expected_items],
         ok_classes=body.ok_classes,
+        defect_rules=[r.model_dump() for r in body.defect_rules],
+        mm_per_pixel=body.mm_per_pixel,
+        roi=[list(p) for p in body.roi] if body.roi else None,
         success_threshold=body.thresholds.success,
         low_confidence_threshold=body.thresholds.low_confidence,
         blur_faces=body.blur_faces,
@@ -161,30 +168,43 @@ async def update_station(
         else [ExpectedItem(**e) for e in station.expected_items]
     )
     ok_classes = body.ok_classes if body.ok_classes is not None else station.ok_classes
+    rules = (
+        body.defect_rules
+        if body.defect_rules is not None
+        else [DefectRule(**r) for r in station.defect_rules or []]
+    )
+    # null is a value here: no calibration, the whole photo
+    mm_per_pixel = body.mm_per_pixel if "mm_per_pixel" in changes else station.mm_per_pixel
+    roi = [list(p) for p in body.roi] if body.roi else None
     try:
-        check_mode_rules(station.mode, expected, ok_classes)
+        check_mode_rules(station.mode, expected, ok_classes, rules, mm_per_pixel)
     except ValueError as exc:
         raise Problem(422, str(exc)) from None
     model_name = body.model_name or station.model_name
     alias = body.model_alias or station.model_alias
-    if {"model_name", "model_alias", "expected_items", "ok_classes"} & changes.keys():
+    if {"model_name", "model_alias", "expected_items", "ok_classes", "defect_rules"} & changes.keys():
         await domain.check_against_model(
             request.app.state.registry,
             mode=station.mode,
             model_name=model_name,
             alias=alias,
-            labels=_labels(expected, ok_classes),
+            labels=_labels(expected, ok_classes, rules),
         )
     if body.blur_people:
         await _check_people_detector(request)
     station.model_name, station.model_alias = model_name, alias
     station.expected_items = [e.model_dump() for e in expected]
     station.ok_classes = list(ok_classes)
+    station.defect_rules = [r.model_dump() for r in rules]
+    station.mm_per_pixel = mm_per_pixel
+    if "roi" in changes:
+        station.roi = roi
     if "shadow_alias" in changes:
         station.shadow_alias = body.shadow_alias
     if (
         station.shadow_alias is not None
-        and {"shadow_alias", "model_name", "model_alias", "expected_items", "ok_classes"} & changes.keys()
+        and {"shadow_alias", "model_name", "model_alias", "expected_items", "ok_classes", "defect_rules"}
+        & changes.keys()
     ):
         await domain.check_shadow(request.app.state.registry, station, station.shadow_alias)
     if body.description is not None:

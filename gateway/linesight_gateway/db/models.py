@@ -103,6 +103,11 @@ class Station(Base):
     shadow_alias: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
     expected_items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     ok_classes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # Segment stations (domain/defect_rules.py): a rule per defect class, the camera's calibration and a
+    # region of interest (a polygon normalised to the photo; None: the whole photo).
+    defect_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    mm_per_pixel: Mapped[float | None] = mapped_column(nullable=True, default=None)
+    roi: Mapped[list[list[float]] | None] = mapped_column(JSONB, nullable=True, default=None)
     success_threshold: Mapped[float] = mapped_column(default=0.70)
     low_confidence_threshold: Mapped[float] = mapped_column(default=0.50)
     reference_image_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
@@ -139,6 +144,9 @@ class Inspection(Base):
     missing: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     unexpected: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     predictions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # Segment stations: the defect rules that failed (in words too) and the defects measured.
+    failed_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    defects: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     model_name: Mapped[str] = mapped_column(String(100))
     model_alias: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[int | None] = mapped_column(nullable=True)
@@ -177,6 +185,8 @@ class Feedback(Base):
     corrected_counts: Mapped[dict[str, int] | None] = mapped_column(JSONB, nullable=True)
     corrected_boxes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB, nullable=True)
     corrected_class: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Segment stations: every instance as it should be ({label, polygon} in photo pixels); API `instances`.
+    corrected_instances: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB, nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
     use_for_training: Mapped[bool] = mapped_column(default=False)
     revision: Mapped[int] = mapped_column(default=1)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from linesight_core import polygons
 from linesight_core.errors import Problem
 from linesight_gateway.db.models import Feedback, FeedbackRevision, Inspection, Station
 from linesight_gateway.domain.access import Principal
@@ -18,6 +19,13 @@ def check_corrections(
     inspection: Inspection, station: Station, body: dict[str, Any], class_names: set[str] | None
 ) -> None:
     if body["correct"]:
+        return
+    if station.mode != "segment" and body.get("instances") is not None:
+        raise Problem(
+            422, f"instances (mask corrections) are for segment stations; this one is {station.mode}."
+        )
+    if station.mode == "segment":
+        check_instances(inspection, body, class_names)
         return
     if station.mode == "detect":
         if body.get("corrected_class") is not None:
@@ -58,6 +66,45 @@ def check_corrections(
             )
 
 
+def check_instances(inspection: Inspection, body: dict[str, Any], class_names: set[str] | None) -> None:
+    """A segment correction is the full list of instances; each polygon follows the dataset's rules, in
+    pixels of the stored photo, and names a class of the model that answered."""
+    others = [
+        k for k in ("corrected_counts", "corrected_boxes", "corrected_class") if body.get(k) is not None
+    ]
+    if others:
+        raise Problem(422, f"{', '.join(others)}: not for segment stations; give instances (label, polygon).")
+    if body.get("instances") is None:
+        raise Problem(
+            422,
+            "A wrong answer at a segment station needs instances: every defect as it should be, with its "
+            "polygon in photo pixels ([] when there is none).",
+        )
+    w, h = inspection.image_width, inspection.image_height
+    for n, inst in enumerate(body["instances"], start=1):
+        if class_names is not None and inst["label"] not in class_names:
+            raise Problem(
+                422,
+                f"Instance {n}: {inst['label']!r} is not a class of the model that answered "
+                f"(classes: {', '.join(sorted(class_names))}).",
+            )
+        outside = next(((x, y) for x, y in inst["polygon"] if not (0 <= x <= w and 0 <= y <= h)), None)
+        if outside is not None:
+            raise Problem(
+                422,
+                f"Instance {n} ({inst['label']}): point ({outside[0]}, {outside[1]}) is outside the "
+                f"{w}x{h} photo; polygons are [x, y] points in pixels of the photo.",
+            )
+        points = polygons.normalised([(x / w, y / h) for x, y in inst["polygon"]])
+        problem = polygons.polygon_problem(points, w, h)
+        if problem:
+            raise Problem(
+                422,
+                f"Instance {n} ({inst['label']}): {problem}; polygons are [x, y] points in pixels of the "
+                f"{w}x{h} photo.",
+            )
+
+
 def save(
     session: Session, inspection: Inspection, body: dict[str, Any], by: Principal
 ) -> tuple[Feedback, bool]:
@@ -77,6 +124,7 @@ def save(
         "use_for_training",
     ):
         setattr(feedback, field, body.get(field))
+    feedback.corrected_instances = body.get("instances")
     feedback.revision = (feedback.revision or 0) + 1
     feedback.created_by = feedback.created_by or by.key_id
     feedback.updated_at = datetime.now(UTC)

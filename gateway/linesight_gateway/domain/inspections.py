@@ -17,6 +17,7 @@ from linesight_core.contracts.inference import Prediction, PredictParams
 from linesight_gateway import metrics
 from linesight_gateway.db.models import Inspection, Station
 from linesight_gateway.domain import unusual
+from linesight_gateway.domain.defect_rules import DefectRule
 from linesight_gateway.domain.verdict import LOW_CONFIDENCE, SUCCESS, StationRules, Verdict, judge
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ def rules_of(station: Station) -> StationRules:
         ok_classes=frozenset(station.ok_classes),
         success=station.success_threshold,
         low_confidence=station.low_confidence_threshold,
+        defect_rules=tuple(DefectRule.of(r) for r in station.defect_rules or []),
+        mm_per_pixel=station.mm_per_pixel,
+        roi=tuple((float(x), float(y)) for x, y in station.roi) if station.roi else None,
     )
 
 
@@ -81,6 +85,10 @@ def _flag_unusual(
     if station.mode == "classify":
         tops = [c.confidence for c in (prediction.classes or [])[:1]]
         detections = None
+    elif station.mode == "segment":
+        # A clean plate has no instance to be sure of: only the defects found tell about the model.
+        tops = [d["confidence"] for d in verdict.defects]
+        detections = None
     else:
         # The confidence of each item the station expects, as the model saw it.
         expected_labels = {e["label"] for e in station.expected_items}
@@ -121,6 +129,8 @@ def complete(
     inspection.missing = verdict.missing
     inspection.unexpected = verdict.unexpected
     inspection.predictions = verdict.top_predictions
+    inspection.failed_rules = verdict.failed_rules
+    inspection.defects = verdict.defects
     inspection.model_version = prediction.version
     inspection.model_sha256 = prediction.sha256
     inspection.timings_ms = {**extra_timings, "model": prediction.timings_ms.model_dump()}

@@ -5,10 +5,12 @@ recall, false-NOK rate, the inspections where the two versions disagree). Plain 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 from linesight_core.contracts.inference import Prediction
 from linesight_gateway.db.models import Feedback, Inspection
+from linesight_gateway.domain.defect_rules import DefectRule
 from linesight_gateway.domain.verdict import StationRules, judge
 
 MAX_DISAGREEMENTS = 500  # listed in the report; the count covers every one
@@ -22,6 +24,9 @@ def rules_to_json(rules: StationRules) -> dict[str, Any]:
         "ok_classes": sorted(rules.ok_classes),
         "success": rules.success,
         "low_confidence": rules.low_confidence,
+        "defect_rules": [asdict(r) for r in rules.defect_rules],
+        "mm_per_pixel": rules.mm_per_pixel,
+        "roi": [list(p) for p in rules.roi] if rules.roi else None,
     }
 
 
@@ -32,6 +37,9 @@ def rules_from_json(data: dict[str, Any]) -> StationRules:
         ok_classes=frozenset(data["ok_classes"]),
         success=float(data["success"]),
         low_confidence=float(data["low_confidence"]),
+        defect_rules=tuple(DefectRule.of(r) for r in data.get("defect_rules") or []),
+        mm_per_pixel=data.get("mm_per_pixel"),
+        roi=tuple((float(x), float(y)) for x, y in data["roi"]) if data.get("roi") else None,
     )
 
 
@@ -48,6 +56,8 @@ def truth_of(inspection: Inspection, feedback: Feedback, rules: StationRules) ->
         return {"verdict": inspection.verdict, "counts": dict(inspection.counts or {})}
     if feedback.corrected_counts is not None:
         counts = {k: int(v) for k, v in feedback.corrected_counts.items()}
+    elif feedback.corrected_instances is not None:
+        counts = dict(Counter(i["label"] for i in feedback.corrected_instances))
     else:
         counts = dict(Counter(b["label"] for b in feedback.corrected_boxes or []))
     verdict = feedback.corrected_verdict

@@ -27,16 +27,19 @@ FINISHED = ("completed", "failed", "cancelled")
 def check_version(station: Station, version: ModelVersionOut) -> None:
     """A version can be replayed at a station only if it does the station's task and knows its classes."""
     if version.task != station.mode:
-        doing = "detects items" if station.mode == "detect" else "classifies photos"
+        doing = {"detect": "detects items", "segment": "measures defects"}.get(
+            station.mode, "classifies photos"
+        )
         raise Problem(
             422,
             f"{version.model_name} version {version.version} is a {version.task} model; station "
             f"{station.name} {doing} (mode {station.mode}): replay a {station.mode} version there.",
         )
     names = set(version.class_names.values())
-    needed = (
-        {e["label"] for e in station.expected_items} if station.mode == "detect" else set(station.ok_classes)
-    )
+    needed = {
+        "detect": {e["label"] for e in station.expected_items},
+        "segment": {r["label"] for r in station.defect_rules or []},
+    }.get(station.mode, set(station.ok_classes))
     unknown = sorted(needed - names)
     if unknown:
         raise Problem(

@@ -7,17 +7,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linesight_core.contracts.inference import Prediction
+from linesight_gateway.domain.defect_rules import DefectRule, judge_defects
 
 SUCCESS, LOW_CONFIDENCE, REJECTED = "success", "low_confidence", "rejected"
 
 
 @dataclass(frozen=True)
 class StationRules:
-    mode: str  # detect | classify
+    mode: str  # detect | classify | segment
     expected: dict[str, int]  # label → minimum count (detect)
     ok_classes: frozenset[str]  # classify
     success: float
     low_confidence: float
+    defect_rules: tuple[DefectRule, ...] = ()  # segment
+    mm_per_pixel: float | None = None  # segment: the station's calibration
+    roi: tuple[tuple[float, float], ...] | None = None  # segment: normalised polygon; None: whole photo
 
 
 @dataclass
@@ -29,6 +33,8 @@ class Verdict:
     missing: list[dict[str, Any]] = field(default_factory=list)
     unexpected: list[dict[str, Any]] = field(default_factory=list)
     top_predictions: list[dict[str, Any]] = field(default_factory=list)
+    failed_rules: list[dict[str, Any]] = field(default_factory=list)  # segment
+    defects: list[dict[str, Any]] = field(default_factory=list)  # segment
 
 
 def confidence_status(confidence: float, rules: StationRules) -> str:
@@ -42,7 +48,34 @@ def confidence_status(confidence: float, rules: StationRules) -> str:
 def judge(prediction: Prediction, rules: StationRules) -> Verdict:
     if rules.mode == "classify":
         return _judge_classify(prediction, rules)
+    if rules.mode == "segment":
+        return _judge_segment(prediction, rules)
     return _judge_detect(prediction, rules)
+
+
+MAX_INSTANCES = 100  # kept with a segment answer, with their outlines (best first)
+
+
+def _judge_segment(prediction: Prediction, rules: StationRules) -> Verdict:
+    """NOK when any defect rule fails (defect_rules.py); the answer's confidence is the surest instance
+    behind a failed rule (NOK), or one minus the best confidence of a sub-threshold defect (OK)."""
+    instances = sorted(prediction.instances or [], key=lambda i: i.confidence, reverse=True)
+    judged = judge_defects(
+        prediction,
+        list(rules.defect_rules),
+        low_confidence=rules.low_confidence,
+        mm_per_pixel=rules.mm_per_pixel,
+        roi=list(rules.roi) if rules.roi else None,
+    )
+    return Verdict(
+        verdict="NOK" if judged.failed_rules else "OK",
+        confidence=round(judged.confidence, 4),
+        confidence_status=confidence_status(judged.confidence, rules),
+        counts=judged.counts,
+        top_predictions=[i.model_dump(mode="json") for i in instances[:MAX_INSTANCES]],
+        failed_rules=judged.failed_rules,
+        defects=judged.defects,
+    )
 
 
 def _judge_classify(prediction: Prediction, rules: StationRules) -> Verdict:

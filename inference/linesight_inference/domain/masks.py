@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from linesight_core.mask_shapes import largest_region, region_length
 from linesight_inference.domain.yolo import Letterbox, boxes_to_original, select_boxes
 
 # Douglas-Peucker tolerance of the returned outline: a fraction of the outline's perimeter, at least a
@@ -103,12 +104,10 @@ def describe(instance: InstanceMask) -> InstanceShape:
     longest side of the smallest rotated rectangle around that region, all in original image pixels."""
     mask = instance.mask
     area = int(np.count_nonzero(mask))
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
+    largest = largest_region(mask)
+    if largest is None:
         return InstanceShape([], area, 0.0)
-    largest = max(contours, key=lambda c: (cv2.contourArea(c), len(c)))
     epsilon = max(1.0, SIMPLIFY_FRACTION * cv2.arcLength(largest, True))
     outline = cv2.approxPolyDP(largest, epsilon, True).reshape(-1, 2).astype(np.float64)
     outline += (instance.x0, instance.y0)
-    (_, _), (w, h), _ = cv2.minAreaRect(largest)
-    return InstanceShape([(float(x), float(y)) for x, y in outline], area, float(max(w, h)))
+    return InstanceShape([(float(x), float(y)) for x, y in outline], area, region_length(largest))
