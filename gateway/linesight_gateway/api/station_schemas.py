@@ -168,7 +168,18 @@ class StationCreate(StationFields):
                     ],
                     "blur_faces": True,
                     "blur_people": False,
-                }
+                },
+                {
+                    "name": "casting-surface",
+                    "mode": "segment",
+                    "model_name": "casting-cracks",
+                    "defect_rules": [
+                        {"label": "crack", "max_length": 5, "unit": "mm"},
+                        {"label": "porosity", "max_count": 3, "max_total_area_percent": 0.5},
+                    ],
+                    "mm_per_pixel": 0.08,
+                    "roi": [[0.05, 0.1], [0.95, 0.1], [0.95, 0.9], [0.05, 0.9]],
+                },
             ]
         },
     )
