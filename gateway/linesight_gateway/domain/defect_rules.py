@@ -27,7 +27,8 @@ class DefectRule:
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> DefectRule:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+        fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)
 
     @property
     def limits_nothing(self) -> bool:
@@ -51,7 +52,7 @@ class Measured:
 
 
 def _fill(
-    points: list[tuple[float, float]] | np.ndarray, shape: tuple[int, int], origin=(0, 0)
+    points: list[tuple[float, float]] | np.ndarray, shape: tuple[int, int], origin: tuple[int, int] = (0, 0)
 ) -> np.ndarray:
     mask = np.zeros(shape, dtype=np.uint8)
     pts = np.rint(np.asarray(points, dtype=np.float64) - origin).astype(np.int32)
