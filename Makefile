@@ -40,8 +40,10 @@ dev: venv
 
 # First run: synthetic bench photos → dataset → trained detector → promotion → inspection → feedback.
 # Uses the stack `make dev` runs, or starts one for the demo. No network needed.
+# `make demo TASK=segment`: synthetic plates → segment model → defect station (cracks over 5 mm are NOK).
+TASK ?= detect
 demo: venv
-	$(PY) -m linesight_devstack demo
+	$(PY) -m linesight_devstack demo --task $(TASK)
 
 # A screenshot of every UI page in headless Chromium, into docs/screenshots/ (uses the stack `make dev`
 # runs, signed in as its demo person, or starts one).

@@ -15,6 +15,7 @@ import httpx
 
 from linesight_devstack.control import stack_status, stop_stack
 from linesight_devstack.demo import Demo, DemoConfig, DemoError
+from linesight_devstack.demo_segment import SegmentDemo, segment_config
 from linesight_devstack.ports import DEFAULT_PORT_BASE, MAX_PORT_BASE
 from linesight_devstack.prometheus import duration_seconds
 from linesight_devstack.server import StartCancelled, StartError
@@ -96,8 +97,14 @@ def parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("LINESIGHT_DEVSTACK_PORT_BASE", DEFAULT_PORT_BASE)),
         help="when the demo starts the stack itself (no stack runs in --data-dir)",
     )
-    demo.add_argument("--images", type=int, default=DemoConfig.images, help="synthetic photos to import")
-    demo.add_argument("--epochs", type=int, default=DemoConfig.epochs)
+    demo.add_argument(
+        "--task",
+        choices=("detect", "segment"),
+        default="detect",
+        help="detect: a workstation's tools; segment: cracks and scratches on plates (a defect station)",
+    )
+    demo.add_argument("--images", type=int, help="synthetic photos to import (detect 160, segment 200)")
+    demo.add_argument("--epochs", type=int, help="training epochs (detect 25, segment 30)")
     demo.add_argument(
         "--imgsz", type=int, default=DemoConfig.imgsz, help="training image size (multiple of 32)"
     )
@@ -193,7 +200,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def echo(line: str) -> None:
         print(line, flush=True)
 
-    config = DemoConfig(images=args.images, epochs=args.epochs, imgsz=args.imgsz)
+    given = {k: v for k, v in (("images", args.images), ("epochs", args.epochs)) if v is not None}
+    segment = args.task == "segment"
+    config = segment_config(imgsz=args.imgsz, **given) if segment else DemoConfig(imgsz=args.imgsz, **given)
     stack: Stack | None = None
     running = _running_gateway(args.data_dir)
     if running is None:
@@ -208,7 +217,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         echo(f"Using the stack running in {args.data_dir}")
     gateway, key = running
-    demo = Demo(gateway, key, config, echo=echo)
+    demo = (SegmentDemo if segment else Demo)(gateway, key, config, echo=echo)
     try:
         result = demo.run()
         echo(
