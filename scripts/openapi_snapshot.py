@@ -49,7 +49,9 @@ def openapi_document(service: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out", type=Path, help="folder to write <service>.openapi.json into")
     parser.add_argument("--service", choices=sorted(SERVICES), action="append", help="default: all")
     args = parser.parse_args(argv)
