@@ -55,7 +55,13 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         await run_in_threadpool(run_migrations, engine, MIGRATIONS, SCHEMA)
         await run_in_threadpool(store.ensure_buckets, *buckets)
         sweeper = asyncio.create_task(
-            run_sweeper(app.state.session_factory, settings), name="training-sweeper"
+            run_sweeper(
+                app.state.session_factory,
+                interval=settings.sweeper_interval_seconds,
+                heartbeat_timeout=settings.training_heartbeat_timeout_seconds,
+                grace_seconds=settings.training_time_limit_grace_seconds,
+            ),
+            name="training-sweeper",
         )
         try:
             yield

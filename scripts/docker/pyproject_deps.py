@@ -1,5 +1,5 @@
 """Print the third-party dependencies of the given pyproject.toml files, one per line, for
-`pip install -c constraints.txt -r -` in the Dockerfiles (the linesight-* packages are installed
+`pip install -c constraints.txt -r -` in deploy/service.Dockerfile (the linesight-* packages are installed
 afterwards from the copied code, with --no-deps).
 
     python pyproject_deps.py services/pyproject.toml gateway/pyproject.toml

@@ -681,12 +681,12 @@ def test_the_sweeper_fails_runs_past_their_time_limit(registry):
     run = registry.create_run(time_limit_seconds=600)
     registry.worker.start(run["id"], "slow-node", run["task_id"])
     factory = registry.app.state.session_factory
-    assert sweep_once(factory, registry.settings) == []
-    later = datetime.now(UTC) + timedelta(
-        seconds=600 + registry.settings.training_time_limit_grace_seconds + 5
-    )
-    patient = registry.settings.model_copy(update={"training_heartbeat_timeout_seconds": 10**6})
-    [failed] = sweep_once(factory, patient, now=later)
+    grace = registry.settings.training_time_limit_grace_seconds
+    heartbeat = registry.settings.training_heartbeat_timeout_seconds
+    assert sweep_once(factory, heartbeat_timeout=heartbeat, grace_seconds=grace) == []
+    later = datetime.now(UTC) + timedelta(seconds=600 + grace + 5)
+    # a patient heartbeat timeout: only the time limit can fail the run
+    [failed] = sweep_once(factory, heartbeat_timeout=10**6, grace_seconds=grace, now=later)
     assert failed.id == uuid.UUID(run["id"])
     state = registry.worker.get(run["id"])
     assert state.status == "failed"

@@ -1,6 +1,7 @@
-"""docker-compose.yml, its GPU override and the Dockerfiles follow the compose spec and the project's
-rules (docs/architecture.md): health-gated start order, no working default secret, ports only where a
-person connects, named volumes for state, dependencies installed before the code in every image.
+"""docker-compose.yml and its GPU override follow the compose spec and the project's rules
+(docs/architecture.md): health-gated start order, no working default secret, ports only where a person
+connects, named volumes for state, every LineSight image built from the one template. The image rules
+(the template with each service's build args) are in test_service_image.py.
 
 No Docker engine is needed: the files are read and checked as data. Each rule is a function returning
 the list of what breaks it, so the tests below also show that each rule catches a broken file."""
@@ -8,10 +9,8 @@ the list of what breaks it, so the tests below also show that each rule catches 
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,17 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 GPU_FILE = REPO / "docker-compose.gpu.yml"
 ENV_EXAMPLE = REPO / ".env.example"
 ARCHITECTURE = REPO / "docs" / "architecture.md"
-SCHEMA_FILE = REPO.parent / "shared" / "reference" / "compose-spec.json"
+# The shared folder sits beside the checkout (or beside the folder of worktrees it is in).
+SCHEMA_FILE = next(
+    (
+        p / "shared" / "reference" / "compose-spec.json"
+        for p in (REPO.parent, REPO.parent.parent)
+        if (p / "shared" / "reference" / "compose-spec.json").is_file()
+    ),
+    REPO.parent / "shared" / "reference" / "compose-spec.json",
+)
+# The one Dockerfile of every LineSight image; the build args say which service it is.
+SERVICE_TEMPLATE = "deploy/service.Dockerfile"
 
 # The LineSight services: (folder, command, container port, port of /ready for the healthcheck).
 # Kept here rather than imported from linesight_devstack, which is being written at the same time;
@@ -157,117 +166,6 @@ def variable_refs(document: dict) -> list[VarRef]:
                 operator = modifier[:2] if modifier.startswith(":") else modifier[:1]
                 refs.append(VarRef(match.group(1), operator, where))
     return refs
-
-
-# --- Dockerfiles -----------------------------------------------------------------------------------
-
-
-def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    instructions: list[tuple[str, str]] = []
-    pending = ""
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if line.startswith("#") or (not line and not pending):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line = pending + line
-        pending = ""
-        if line.strip():
-            word, _, rest = line.strip().partition(" ")
-            instructions.append((word.upper(), rest.strip()))
-    if pending.strip():
-        word, _, rest = pending.strip().partition(" ")
-        instructions.append((word.upper(), rest.strip()))
-    return instructions
-
-
-def _copy_sources(arguments: str) -> list[str]:
-    if arguments.startswith("["):
-        parts = json.loads(arguments)
-    else:
-        parts = shlex.split(arguments)
-    parts = [p for p in parts if not p.startswith("--")]
-    return parts[:-1]
-
-
-def dockerfile_violations(path: Path, folder: str, command: list[str], ports: set[int]) -> list[str]:
-    """What breaks the image rules in one Dockerfile, each message naming the file."""
-    name = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-    problems: list[str] = []
-    instructions = dockerfile_instructions(path)
-    kinds = [k for k, _ in instructions]
-
-    froms = [a for k, a in instructions if k == "FROM"]
-    if not froms or not froms[-1].split()[0].startswith("python:3.11-slim"):
-        problems.append(f"{name}: the image must build FROM python:3.11-slim (found {froms})")
-
-    users = [a.split(":")[0].strip() for k, a in instructions if k == "USER"]
-    if not users:
-        problems.append(f"{name}: no USER instruction, the container would run as root")
-    elif users[-1] in {"root", "0"}:
-        problems.append(f"{name}: the last USER is {users[-1]!r}, the container would run as root")
-
-    healthchecks = [a for k, a in instructions if k == "HEALTHCHECK"]
-    if not healthchecks or healthchecks[-1].upper().startswith("NONE"):
-        problems.append(f"{name}: no HEALTHCHECK")
-
-    envs = " ".join(a for k, a in instructions if k == "ENV")
-    if "PYTHONUNBUFFERED=1" not in shlex.split(envs):
-        problems.append(f"{name}: ENV PYTHONUNBUFFERED=1 is missing (logs would be held in a buffer)")
-
-    exposed = {int(p.split("/")[0]) for k, a in instructions if k == "EXPOSE" for p in a.split()}
-    if not ports <= exposed:
-        problems.append(f"{name}: EXPOSE {sorted(exposed)} does not cover the service ports {sorted(ports)}")
-
-    cmds = [a for k, a in instructions if k == "CMD"]
-    if not cmds or not cmds[-1].startswith("[") or json.loads(cmds[-1]) != command:
-        problems.append(f"{name}: CMD must be the exec form {json.dumps(command)} (found {cmds})")
-
-    # Dependencies before code: the third-party install (from the pyproject files, pinned by
-    # constraints.txt) must come before the code is copied, and whatever installs after that must not
-    # touch the dependencies again (--no-deps), or every code edit would re-download them.
-    code_dirs = {"services", folder}
-    deps_at = None
-    for i, (kind, arguments) in enumerate(instructions):
-        if kind == "RUN" and "pip install" in arguments and "--no-deps" not in arguments:
-            if "-c constraints.txt" not in arguments:
-                problems.append(f"{name}: `{arguments[:60]}...` installs without -c constraints.txt")
-            if deps_at is None and "pyproject_deps.py" in arguments:
-                deps_at = i
-    code_at = next(
-        (
-            i
-            for i, (kind, arguments) in enumerate(instructions)
-            if kind in {"COPY", "ADD"}
-            and any(src.rstrip("/") in code_dirs or src in {".", "./"} for src in _copy_sources(arguments))
-        ),
-        None,
-    )
-    if deps_at is None:
-        problems.append(f"{name}: no `pip install -c constraints.txt` of the pyproject dependencies")
-    elif code_at is None:
-        problems.append(f"{name}: the code ({', '.join(sorted(code_dirs))}) is never copied")
-    elif code_at < deps_at:
-        problems.append(
-            f"{name}: the code is copied (instruction {code_at + 1}) before the dependencies are installed"
-        )
-    if deps_at is not None:
-        deps_run = instructions[deps_at][1]
-        for needed in ("services/pyproject.toml", f"{folder}/pyproject.toml"):
-            if needed not in deps_run:
-                problems.append(f"{name}: the dependency install does not read {needed}")
-    if code_at is not None:
-        late = [a for k, a in instructions[code_at:] if k == "RUN" and "pip install" in a]
-        if not late or any("--no-deps" not in a for a in late):
-            problems.append(f"{name}: after the code is copied, pip install must run with --no-deps")
-    if kinds and kinds[-1] not in {"CMD", "ENTRYPOINT", "HEALTHCHECK", "EXPOSE", "USER", "LABEL"}:
-        problems.append(
-            f"{name}: ends with {kinds[-1]}; build steps after the runtime settings are unexpected"
-        )
-    return problems
 
 
 # --- compose rules ----------------------------------------------------------------------------------
@@ -452,8 +350,10 @@ def service_violations(doc: dict) -> list[str]:
         if service.get("command") != command:
             problems.append(f"service {name}: command {service.get('command')!r}, expected {command!r}")
         build = service.get("build") or {}
-        if build.get("context") != "." or build.get("dockerfile") != f"{folder}/Dockerfile":
-            problems.append(f"service {name}: build must be context '.' with dockerfile {folder}/Dockerfile")
+        if build.get("context") != "." or build.get("dockerfile") != SERVICE_TEMPLATE:
+            problems.append(f"service {name}: build must be context '.' with dockerfile {SERVICE_TEMPLATE}")
+        elif (build.get("args") or {}).get("SERVICE") != folder:
+            problems.append(f"service {name}: build arg SERVICE must be {folder!r}")
         env = service.get("environment") or {}
         if isinstance(env, list):
             env = dict(item.partition("=")[::2] for item in env)
@@ -623,43 +523,13 @@ def test_service_table_matches_architecture_doc():
     assert rows == documented
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES))
-def test_dockerfile_rules(name):
-    folder, command, port, ready_port = SERVICES[name]
-    path = REPO / folder / "Dockerfile"
-    assert path.is_file(), f"{name}: {path} is missing"
-    problems = dockerfile_violations(path, folder, command, {port, ready_port})
-    assert not problems, "\n".join(problems)
-
-
-def test_dockerignore_keeps_local_state_out_and_lets_the_build_inputs_in():
-    patterns = [
-        line.strip()
-        for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    for needed in (".venv", ".devstack", ".git", ".env"):
-        assert needed in patterns, f".dockerignore should exclude {needed}"
-    excluded = [p for p in patterns if not p.startswith("!")]
-    for name, (folder, command, port, ready_port) in SERVICES.items():
-        for kind, arguments in dockerfile_instructions(REPO / folder / "Dockerfile"):
-            if kind != "COPY":
-                continue
-            for source in _copy_sources(arguments):
-                top = source.strip("/").split("/")[0]
-                hits = [
-                    p for p in excluded if fnmatch.fnmatch(source.rstrip("/"), p) or fnmatch.fnmatch(top, p)
-                ]
-                assert not hits, f"{folder}/Dockerfile copies {source}, which .dockerignore excludes ({hits})"
-
-
 def test_gpu_override_reserves_a_gpu_and_builds_onnxruntime_gpu(gpu):
     inference = gpu["services"]["inference"]
     devices = inference["deploy"]["resources"]["reservations"]["devices"]
     assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
     package = inference["build"]["args"]["ORT_PACKAGE"]
     assert package.startswith("onnxruntime-gpu")
-    assert "ARG ORT_PACKAGE=onnxruntime" in (REPO / "inference" / "Dockerfile").read_text(encoding="utf-8")
+    assert "ARG ORT_PACKAGE=onnxruntime\n" in (REPO / SERVICE_TEMPLATE).read_text(encoding="utf-8")
     pins = dict(
         line.split("==", 1) for line in (REPO / "constraints.txt").read_text().splitlines() if "==" in line
     )
@@ -730,6 +600,11 @@ def _broken(compose: dict, edit) -> dict:
             lambda d: d["services"]["inference"].update(command=["uvicorn", "linesight_inference.main:app"]),
             "service inference: command",
         ),
+        (
+            service_violations,
+            lambda d: d["services"]["registry"]["build"]["args"].update(SERVICE="gateway"),
+            "service registry: build arg SERVICE",
+        ),
     ],
     ids=[
         "healthcheck-removed",
@@ -744,6 +619,7 @@ def _broken(compose: dict, edit) -> dict:
         "image-latest",
         "dockerfile-missing",
         "command-changed",
+        "image-of-another-service",
     ],
 )
 def test_rule_reports_a_broken_compose_file(compose, rule, edit, expected):
@@ -775,24 +651,3 @@ def test_variable_parser_reads_every_form_and_skips_escaped_dollars():
         ("F", ":+"),
         ("G", ""),
     ]
-
-
-def test_dockerfile_rule_reports_code_before_dependencies_and_root(tmp_path):
-    broken = tmp_path / "Dockerfile"
-    broken.write_text(
-        "FROM python:3.11-slim\n"
-        "ENV PYTHONUNBUFFERED=1\n"
-        "COPY constraints.txt scripts/docker/pyproject_deps.py ./\n"
-        "COPY services/ services/\n"
-        "COPY gateway/ gateway/\n"
-        "RUN python pyproject_deps.py services/pyproject.toml gateway/pyproject.toml > r.txt \\\n"
-        "  && pip install -c constraints.txt -r r.txt\n"
-        "RUN pip install --no-deps ./services ./gateway\n"
-        "USER root\n"
-        "EXPOSE 8000\n"
-        'CMD ["python", "-m", "linesight_gateway"]\n'
-    )
-    problems = dockerfile_violations(broken, "gateway", ["python", "-m", "linesight_gateway"], {8000})
-    assert any("before the dependencies are installed" in p for p in problems), problems
-    assert any("run as root" in p for p in problems), problems
-    assert any("no HEALTHCHECK" in p for p in problems), problems

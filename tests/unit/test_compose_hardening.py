@@ -417,7 +417,7 @@ def test_a_sandbox_service_without_network_or_secrets_passes(compose):
     from tests.unit.test_compose import network_violations, port_violations
 
     sandbox = {
-        "build": {"context": ".", "dockerfile": "training-worker/Dockerfile"},
+        "build": {"context": ".", "dockerfile": "deploy/service.Dockerfile"},
         "network_mode": "none",
         "read_only": True,
         "cap_drop": ["ALL"],

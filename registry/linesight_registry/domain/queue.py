@@ -1,20 +1,15 @@
 """The registry's side of the training queue: sends training and conversion tasks by name and revokes
-queued ones, and queues a new run (`queue_run`). The registry never imports the worker's code; task names
-are the contract."""
+queued ones (runs.queue_run records a run and sends its task). The registry never imports the worker's
+code; task names are the contract."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
 
 from celery import Celery
-from sqlalchemy.orm import Session
 
-from linesight_core.contracts.training import TRAINING_QUEUE, TrainingRunOut
-from linesight_core.errors import Problem
-from linesight_registry.db.models import TrainingRun
-from linesight_registry.domain import training
+from linesight_core.contracts.training import TRAINING_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +61,3 @@ class TrainingQueue:
 
     def close(self) -> None:
         self.app.close()
-
-
-def queue_run(session: Session, queue: TrainingQueue, run: TrainingRun, task: str) -> TrainingRunOut:
-    """Commit the run first (the worker asks for it as soon as it gets the task), then queue the task. A
-    broker that does not take it leaves the run recorded as failed (503)."""
-    session.add(run)
-    training.transition(run, "queued")
-    session.commit()
-    assert run.task_id is not None
-    try:
-        queue.send(task, run.id, run.task_id, run.time_limit_seconds)
-    except QueueUnavailable as exc:
-        run.error = f"the training queue did not take the task: {exc}"
-        run.finished_at = datetime.now(UTC)
-        training.transition(run, "failed")
-        session.commit()
-        raise Problem(
-            503,
-            f"The training queue cannot be reached; run {run.id} was recorded as failed. Try again later.",
-        ) from exc
-    return training.run_out(run)

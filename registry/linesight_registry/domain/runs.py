@@ -1,29 +1,34 @@
-"""The registry's training-run use cases: a new training run from a request, a new conversion run from an
-uploaded checkpoint, and the worker's finish with the version-ownership rules. Each takes its
-dependencies as arguments; a route reads the request, calls one of these (then `queue.queue_run`) and
-renders the answer."""
+"""The registry's training-run use cases on the engineers' side: a new training run from a request, a new
+conversion run from an uploaded checkpoint (each checked, recorded and queued), a cancel, and reading a
+run's artifact. Each takes its dependencies as arguments; a route reads the request, calls one of these
+and renders the answer. The worker's calls (start, progress, heartbeat, finish) are in run_reports.py."""
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from linesight_core.contracts.registry import ModelPromoted
-from linesight_core.contracts.training import RunFinish, TrainingRunCreate
-from linesight_core.errors import Problem
-from linesight_core.storage import ObjectStore
+from linesight_core.contracts.training import CONVERT_TASK, TRAIN_TASK, TrainingRunCreate
+from linesight_core.errors import Problem, Unavailable
+from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_registry.db.models import Model, TrainingRun
 from linesight_registry.domain import catalog, training, training_inputs
+from linesight_registry.domain.queue import QueueUnavailable, TrainingQueue
 
 
-def new_train_run(session: Session, body: TrainingRunCreate, actor: str) -> TrainingRun:
-    """A training run for `body`, not yet added to the session: the dataset version exists and may be
+def new_train_run(session: Session, queue: TrainingQueue, body: TrainingRunCreate, actor: str) -> TrainingRun:
+    """Record and queue a training run for `body` (queue_run): the dataset version exists and may be
     trained on, the architecture fits its task, the base weights (if any) are of the same task and the
     target model, when it exists, is of that task too."""
+    return queue_run(session, queue, _train_run(session, body, actor), TRAIN_TASK)
+
+
+def _train_run(session: Session, body: TrainingRunCreate, actor: str) -> TrainingRun:
     dataset = training_inputs.dataset_version(session, body.dataset, body.dataset_version, for_training=True)
     if body.architecture is not None:
         training_inputs.check_architecture(body.architecture, dataset.task)
@@ -84,7 +89,11 @@ def convert_target(
 
 
 @dataclass(frozen=True)
-class ConvertOptions:
+class ConvertRequest:
+    """What the uploader asked for, besides the file."""
+
+    dataset: str | None
+    dataset_version: int | None
     imgsz: int
     selection_metric: str | None
     auto_promote: bool
@@ -94,11 +103,31 @@ class ConvertOptions:
 
 
 def new_convert_run(
-    store: ObjectStore, bucket: str, target: ConvertTarget, checkpoint_path: str, options: ConvertOptions
+    session: Session,
+    store: ObjectStore,
+    queue: TrainingQueue,
+    *,
+    bucket: str,
+    model_name: str,
+    request: ConvertRequest,
+    receive: Callable[[], str],
 ) -> TrainingRun:
-    """A conversion run for the checkpoint file at `checkpoint_path`, not yet added to the session. The
-    file must look like a `torch.save` archive (it is never unpickled here); it is stored as it came,
-    content-addressed under `uploads/` in `bucket`."""
+    """Record and queue a conversion run of an uploaded checkpoint into a version of `model_name`. The
+    target is checked before the upload is read; `receive` then spools the upload to a file and returns
+    its path (the file is removed here). The file must look like a `torch.save` archive (it is never
+    unpickled here); it is stored as it came, content-addressed under `uploads/` in `bucket`."""
+    target = convert_target(session, model_name, request.dataset, request.dataset_version)
+    path = receive()
+    try:
+        run = _convert_run(store, bucket, target, path, request)
+    finally:
+        os.unlink(path)
+    return queue_run(session, queue, run, CONVERT_TASK)
+
+
+def _convert_run(
+    store: ObjectStore, bucket: str, target: ConvertTarget, checkpoint_path: str, options: ConvertRequest
+) -> TrainingRun:
     training_inputs.check_torch_checkpoint(checkpoint_path)
     with open(checkpoint_path, "rb") as fh:
         stored = store.put_content_addressed(
@@ -125,43 +154,65 @@ def new_convert_run(
     )
 
 
-def finish_run(
-    session: Session,
-    run_id: uuid.UUID,
-    body: RunFinish,
-    *,
-    now: datetime,
-    publish: Callable[[ModelPromoted], None],
-) -> TrainingRun:
-    """The worker's report of how a run ended. A repeated finish is answered again; a run that may not be
-    finished is refused (409); a succeeded run must name a version of its model that it registered itself
-    (422), and its staging decision is made in the same transaction. Commits."""
-    run = training.get_run(session, run_id, lock=True)
-    if training.is_repeated_finish(run, body):
-        return run
-    refusal = training.check_finish(run, body)
-    if refusal is not None:
-        raise Problem(409, refusal)
-    if body.status == "succeeded":
-        _check_version_owner(session, run, body)
-    training.finish(run, body, now=now)
-    if body.status == "succeeded":
-        # In the same transaction as the finish: nobody sees a succeeded run whose decision is not made.
-        training.apply_decision(session, run, publish=publish)
+def queue_run(session: Session, queue: TrainingQueue, run: TrainingRun, task: str) -> TrainingRun:
+    """Commit the run first (the worker asks for it as soon as it gets the task), then queue the task. A
+    broker that does not take it leaves the run recorded as failed (Unavailable, 503)."""
+    session.add(run)
+    training.transition(run, "queued")
     session.commit()
+    assert run.task_id is not None
+    try:
+        queue.send(task, run.id, run.task_id, run.time_limit_seconds)
+    except QueueUnavailable as exc:
+        run.error = f"the training queue did not take the task: {exc}"
+        run.finished_at = datetime.now(UTC)
+        training.transition(run, "failed")
+        session.commit()
+        raise Unavailable(
+            f"The training queue cannot be reached; run {run.id} was recorded as failed. Try again later."
+        ) from exc
     return run
 
 
-def _check_version_owner(session: Session, run: TrainingRun, body: RunFinish) -> None:
-    assert body.model_version is not None  # RunFinish requires it for a succeeded run
-    model = catalog.get_model(session, run.model_name)
+def cancel_run(session: Session, queue: TrainingQueue, run_id: uuid.UUID, *, now: datetime) -> TrainingRun:
+    """A queued run is cancelled at once and its task revoked; a running one is asked to stop (409 for a
+    finished run)."""
+    run = training.get_run(session, run_id, lock=True)
+    revoke = training.cancel(run, now=now)
+    session.commit()
+    if revoke and run.task_id:
+        queue.revoke(run.task_id)
+    return run
+
+
+@dataclass(frozen=True)
+class RunArtifact:
+    name: str
+    media_type: str
+    chunks: Iterator[bytes]
+
+
+def open_artifact(
+    session: Session, store: ObjectStore, bucket: str, run_id: uuid.UUID, artifact: str
+) -> RunArtifact:
+    """One artifact of a run (a plot or the weights), its first chunk already read so that a file missing
+    from the store is a 404 here rather than a broken stream."""
+    run = training.get_run(session, run_id)
+    key = (run.artifacts or {}).get(artifact)
+    if key is None:
+        names = ", ".join(sorted(run.artifacts or {})) or "none"
+        raise Problem(404, f"Run {run_id} has no artifact {artifact!r}; it has: {names}.")
     try:
-        version = catalog.get_version(session, model, body.model_version)
-    except Problem:
+        chunks = store.iter_object(bucket, key)
+        first = next(chunks, b"")
+    except ObjectNotFound:
         raise Problem(
-            422, f"Model {run.model_name!r} has no version {body.model_version}; upload it before finishing."
+            404, f"The artifact {artifact!r} of run {run_id} is missing from object storage."
         ) from None
-    if version.training_run_id not in (None, run.id):
-        raise Problem(
-            422, f"Version {body.model_version} was registered by training run {version.training_run_id}."
-        )
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
+    media = "image/png" if artifact.endswith(".png") else "application/octet-stream"
+    return RunArtifact(artifact, media, body())

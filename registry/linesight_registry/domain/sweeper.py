@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,7 +17,6 @@ from linesight_core.db import session_scope
 from linesight_registry.db.models import TrainingRun
 from linesight_registry.domain import training
 from linesight_registry.domain.training_metrics import ACTIVE, SWEPT
-from linesight_registry.settings import RegistrySettings
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,14 @@ BATCH = 100
 
 
 def sweep_once(
-    session_factory: sessionmaker[Session], settings: RegistrySettings, *, now: datetime | None = None
+    session_factory: sessionmaker[Session],
+    *,
+    heartbeat_timeout: float,
+    grace_seconds: int,
+    now: datetime | None = None,
 ) -> list[TrainingRun]:
-    """One round; returns the runs it failed."""
+    """One round; returns the runs it failed. A run fails when no heartbeat came for `heartbeat_timeout`
+    seconds, or when it still runs `grace_seconds` past its own time limit."""
     now = now or datetime.now(UTC)
     failed: list[TrainingRun] = []
     with session_scope(session_factory) as session:
@@ -41,8 +46,8 @@ def sweep_once(
             reason = training.sweep_reason(
                 run,
                 now=now,
-                heartbeat_timeout=settings.training_heartbeat_timeout_seconds,
-                grace_seconds=settings.training_time_limit_grace_seconds,
+                heartbeat_timeout=heartbeat_timeout,
+                grace_seconds=grace_seconds,
             )
             if reason is None:
                 continue
@@ -67,13 +72,21 @@ def sweep_once(
     return failed
 
 
-async def run_sweeper(session_factory: sessionmaker[Session], settings: RegistrySettings) -> None:
+async def run_sweeper(
+    session_factory: sessionmaker[Session], *, interval: float, heartbeat_timeout: float, grace_seconds: int
+) -> None:
+    """A sweep every `interval` seconds until cancelled (run_every: a failed round is logged and counted)."""
+
     async def one_round() -> None:
-        await run_in_threadpool(sweep_once, session_factory, settings)
+        await run_in_threadpool(
+            partial(
+                sweep_once, session_factory, heartbeat_timeout=heartbeat_timeout, grace_seconds=grace_seconds
+            )
+        )
 
     await run_every(
         "training_sweeper",
-        settings.sweeper_interval_seconds,
+        interval,
         one_round,
         failed="training sweep failed",
         logger=log,

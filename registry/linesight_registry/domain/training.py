@@ -20,7 +20,6 @@ from linesight_core.contracts.training import (
     EpochProgress,
     EpochRecord,
     RunControl,
-    RunFinish,
     TrainingRunOut,
 )
 from linesight_core.errors import NotFound, Problem
@@ -229,36 +228,6 @@ def record_epoch(session: Session, run: TrainingRun, report: EpochProgress, *, n
     run.epochs_done = report.epoch
     run.heartbeat_at = now
     return control(run, report.attempt)
-
-
-def check_finish(run: TrainingRun, body: RunFinish) -> str | None:
-    """Why the worker may not finish the run (409), or None."""
-    if run.status == "queued":
-        return f"Training run {run.id} was never started; call /start first."
-    if run.status in FINISHED_STATUSES:
-        return f"Training run {run.id} is {run.status} already" + (f": {run.error}" if run.error else ".")
-    if body.attempt is not None and body.attempt != run.attempt:
-        return f"Attempt {run.attempt} took training run {run.id} over; attempt {body.attempt} may not finish it."
-    return None
-
-
-def is_repeated_finish(run: TrainingRun, body: RunFinish) -> bool:
-    """The worker sent the same finish twice (it retried an answer that got lost): answer it again."""
-    return (
-        run.status == body.status
-        and run.model_version == body.model_version
-        and run.status in FINISHED_STATUSES
-    )
-
-
-def finish(run: TrainingRun, body: RunFinish, *, now: datetime) -> None:
-    run.error = body.error
-    run.evaluation = body.evaluation
-    run.metrics = body.metrics
-    run.artifacts = body.artifacts
-    run.model_version = body.model_version
-    run.finished_at = now
-    transition(run, body.status)
 
 
 def cancel(run: TrainingRun, *, now: datetime) -> bool:
