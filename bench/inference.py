@@ -570,8 +570,9 @@ def inference_service(
             headers=auth,
             data={"model": "bench-tools"},
             files={"image": photos[0]},
+            timeout=120,  # the model is loaded and warmed on this first request: minutes on a busy machine
         ).json()
-        rt = httpx.get(f"{inference.url}/v1/runtime", headers=auth).json()
+        rt = httpx.get(f"{inference.url}/v1/runtime", headers=auth, timeout=30).json()
         shown = " ".join(f"{k}={v}" for k, v in extra.items()) or "default settings"
         print(
             f"(b) inference service: {shown}; ONNX Runtime {rt['threads_per_run'] or 'default'} thread(s) per "
