@@ -21,6 +21,9 @@ Run from the repository root, loopback only:
 
     .venv/bin/python bench/inference.py [--imgsz 640] [--size 4032x3024] [--service-env KEY=VALUE ...]
 
+`--profile` then drives (b) once more at each concurrency under py-spy and prints the share of its CPU
+each stage took (bench/service_profile.py; py-spy comes with requirements-dev.txt).
+
 `--task segment` runs the tests' YOLOv8n-seg (tests/support/yolo_models.py) on synthetic plates with
 cracks and spots: (b) answers each instance's polygon, area and length, so its time includes the mask
 decoding; (c) predicts with `retina_masks=True` (masks at the photo's size, as the service computes them)
@@ -448,6 +451,11 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--skip-baseline", action="store_true", help="leave (c) out")
     p.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the rounds, drive (b) once more at each concurrency under py-spy and print where its CPU went",
+    )
+    p.add_argument(
         "--pytorch-baseline",
         action="store_true",
         help="also (c'): the same endpoint on the PyTorch weights the ONNX file was exported from",
@@ -570,8 +578,9 @@ def inference_service(
             headers=auth,
             data={"model": "bench-tools"},
             files={"image": photos[0]},
+            timeout=120,  # the model is loaded and warmed on this first request: minutes on a busy machine
         ).json()
-        rt = httpx.get(f"{inference.url}/v1/runtime", headers=auth).json()
+        rt = httpx.get(f"{inference.url}/v1/runtime", headers=auth, timeout=30).json()
         shown = " ".join(f"{k}={v}" for k, v in extra.items()) or "default settings"
         print(
             f"(b) inference service: {shown}; ONNX Runtime {rt['threads_per_run'] or 'default'} thread(s) per "
@@ -654,6 +663,43 @@ def median_run(runs: list[RunResult]) -> RunResult:
     return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
 
 
+def profile_service(target: Target, levels: list[int], seconds: float, work: Path) -> None:
+    """(b) once more at each concurrency, sampled by py-spy (bench/service_profile.py); not in the figures."""
+    from bench.service_profile import record, summarise
+
+    for c in levels:
+        path = work / f"profile-c{c}.txt"
+        with record(target.pid, path):
+            run = drive(target.label, target.port, target.pid, target.requests, c, seconds)
+        print(
+            f"\nwhere (b)'s CPU went at c={c} ({run.rate:.1f} img/s, p50 {run.pct(0.5):.0f} ms; py-spy, {path}):"
+        )
+        for stage, share in summarise(path):
+            print(f"  {share * 100:5.1f} %  {stage}")
+
+
+def print_targets(summary: dict[tuple[str, int], RunResult], levels: list[int], no_baseline: bool) -> None:
+    """Issue 18's CPU targets, where this run measured them (they were set for a 640 px detector on
+    12 MP JPEGs at concurrency 32, and for concurrency 1 at any size)."""
+    service = "(b) linesight inference"
+    decoding = summary[("(a2) ort + cv2 full decode", 1)]
+    print("\ntargets")
+    if 32 in levels:
+        b = summary[(service, 32)]
+        print(
+            f"  c=32 service / decode-included ceiling (b/a2) = {b.rate / decoding.rate:.2f}, target >= 0.85"
+        )
+        if not no_baseline:
+            c = summary[("(c) ultralytics + fastapi", 32)]
+            print(f"  c=32 service / Ultralytics-in-FastAPI (b/c) = {b.rate / c.rate:.2f}, target >= 2")
+    if 1 in levels and not no_baseline:
+        b, c = summary[(service, 1)], summary[("(c) ultralytics + fastapi", 1)]
+        print(
+            f"  c=1 p50: service {b.pct(0.5):.1f} ms, Ultralytics-in-FastAPI {c.pct(0.5):.1f} ms "
+            f"(b/c = {b.pct(0.5) / c.pct(0.5):.2f}), target <= 1"
+        )
+
+
 def main() -> int:
     args = parse_args()
     if args.serve_baseline:
@@ -702,6 +748,8 @@ def main() -> int:
                 runs.setdefault((r.label, r.concurrency), []).append(r)
             print(f"\nround {n + 1}")
             print_table(round_rows)
+        if args.profile:
+            profile_service(targets[0], levels, args.seconds, work)
 
     print(f"\nmedian of {args.rounds} rounds")
     summary = {key: median_run(rs) for key, rs in runs.items()}
@@ -721,6 +769,7 @@ def main() -> int:
             pytorch = summary[(PYTORCH_LABEL, c)]
             line += f"   b/c' = {b.rate / pytorch.rate:.2f}"
         print(line)
+    print_targets(summary, levels, args.skip_baseline)
     print(f"\nlogs in {work}")
     return 0
 

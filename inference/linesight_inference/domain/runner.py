@@ -4,6 +4,7 @@ domain/yolo.py and domain/masks.py)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -15,7 +16,14 @@ from PIL import Image
 
 from linesight_inference.domain.execution import ExecutionPlan
 from linesight_inference.domain.masks import InstanceShape, decode_segment, describe
-from linesight_inference.domain.yolo import Letterbox, classify_input, decode_detect, letterbox, topk
+from linesight_inference.domain.yolo import (
+    Letterbox,
+    classify_input,
+    decode_detect,
+    letterbox_pixels,
+    to_input,
+    topk,
+)
 
 
 @dataclass(frozen=True)
@@ -32,10 +40,19 @@ class Options:
 class Prepared:
     """An image fitted to the network input, with what is needed to map the output back."""
 
-    tensor: np.ndarray  # CHW float32
+    # Detect and segment: the letterboxed photo, HWC uint8 (a quarter of its float row's bytes), made the
+    # network's row only when its batch is built, in one pass into a reused buffer. Classify: the CHW
+    # float32 row.
+    pixels: np.ndarray
     letterbox: Letterbox | None  # detect and segment only
     width: int
     height: int
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """The (height, width) of the network input this image runs at."""
+        shape = self.pixels.shape
+        return (shape[0], shape[1]) if self.letterbox is not None else (shape[1], shape[2])
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,7 @@ class ModelRunner:
         dynamic_size = not (isinstance(inp.shape[2], int) and isinstance(inp.shape[3], int))
         self.stride = stride if task in LETTERBOXED and dynamic_size and stride else None
         self._on_run = on_run
+        self._buffers = InputBuffers(np.float16 if self.half else np.float32)
 
     def fit_size(self, width: int, height: int) -> tuple[int, int]:
         """The size (w, h) a photo of this size is resized to before padding or cropping: a decoder may
@@ -124,16 +142,27 @@ class ModelRunner:
         `original` (w, h): the photo's own size when `image` is a reduced decode of it; boxes are then
         mapped back to the original's pixels."""
         width, height = original or image.size
-        if self.task in LETTERBOXED:
-            tensor, lb = letterbox(np.asarray(image), self.imgsz, stride=self.stride)
-            if (width, height) != image.size:
-                unpad_w, unpad_h = lb.gain_x * lb.orig_w, lb.gain_y * lb.orig_h
-                lb = replace(lb, gain_x=unpad_w / width, gain_y=unpad_h / height, orig_w=width, orig_h=height)
-        else:
-            tensor, lb = classify_input(image, self.imgsz), None
-        if self.half:
-            tensor = tensor.astype(np.float16)
-        return Prepared(tensor, lb, width, height)
+        if self.task not in LETTERBOXED:
+            return Prepared(classify_input(image, self.imgsz), None, width, height)
+        # np.asarray shares the decoded image's memory; the resize writes into the padded canvas.
+        pixels, lb = letterbox_pixels(np.asarray(image), self.imgsz, stride=self.stride)
+        if (width, height) != image.size:
+            unpad_w, unpad_h = lb.gain_x * lb.orig_w, lb.gain_y * lb.orig_h
+            lb = replace(lb, gain_x=unpad_w / width, gain_y=unpad_h / height, orig_w=width, orig_h=height)
+        return Prepared(pixels, lb, width, height)
+
+    def batch_input(self, jobs: list[Job], rows: list[int]) -> np.ndarray:
+        """The input of one ONNX Runtime run: the rows' images written into a buffer taken from the reused
+        ones (`run` gives it back after the run)."""
+        h, w = jobs[rows[0]].prepared.input_hw
+        batch = self._buffers.take((len(rows), 3, h, w))
+        for k, i in enumerate(rows):
+            pixels = jobs[i].prepared.pixels
+            if pixels.dtype == np.uint8:
+                to_input(pixels, batch[k])
+            else:
+                batch[k] = pixels
+        return batch
 
     def run(self, jobs: list[Job], solo: bool = False) -> list[Output | Exception]:
         """ONNX Runtime runs over the jobs' rows (one per input shape: one run unless photos of different
@@ -144,15 +173,15 @@ class ModelRunner:
             raise RuntimeError("the model was released")
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, job in enumerate(jobs):
-            groups.setdefault(job.prepared.tensor.shape, []).append(i)
+            groups.setdefault(job.prepared.input_hw, []).append(i)
         outputs: list[Output | Exception | None] = [None] * len(jobs)
         for rows in groups.values():
-            if len(rows) == 1:
-                batch = jobs[rows[0]].prepared.tensor[None]
-            else:
-                batch = np.stack([jobs[i].prepared.tensor for i in rows])
+            batch = self.batch_input(jobs, rows)
             start = time.perf_counter()
-            raw = session.run(self.output_names, {self.input_name: batch})
+            try:
+                raw = session.run(self.output_names, {self.input_name: batch})
+            finally:
+                self._buffers.give(batch)  # ONNX Runtime keeps no reference to its input
             inference_s = time.perf_counter() - start
             if self._on_run is not None:
                 self._on_run(len(rows))
@@ -189,7 +218,7 @@ class ModelRunner:
                 row[0].astype(np.float32, copy=False),
                 row[1].astype(np.float32, copy=False),
                 lb,
-                (job.prepared.tensor.shape[1], job.prepared.tensor.shape[2]),
+                job.prepared.input_hw,
                 conf_thres=o.conf,
                 iou_thres=o.iou,
                 max_det=o.max_det,
@@ -214,6 +243,39 @@ class ModelRunner:
         # ONNX Runtime frees a session and its memory when the last reference goes (a run still going
         # holds its own).
         self.session = self.solo_session = None
+        self._buffers.clear()
+
+
+class InputBuffers:
+    """Batch inputs kept for the next run of the same shape: a fresh 640 px batch of 8 (39 MB) is paid for
+    in page faults on every run. A run takes one and gives it back, so at most one is held per run that can
+    happen at once, for the last few shapes used (a station's camera gives one)."""
+
+    SHAPES_KEPT = 2
+
+    def __init__(self, dtype: type[np.floating]) -> None:
+        self.dtype = dtype
+        self._free: dict[tuple[int, ...], list[np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, shape: tuple[int, ...]) -> np.ndarray:
+        with self._lock:
+            free = self._free.get(shape)
+            if free:
+                return free.pop()
+        return np.empty(shape, dtype=self.dtype)
+
+    def give(self, buffer: np.ndarray) -> None:
+        with self._lock:
+            free = self._free.pop(buffer.shape, [])  # re-inserted last: the most recently used shape
+            free.append(buffer)
+            self._free[buffer.shape] = free
+            while len(self._free) > self.SHAPES_KEPT:
+                del self._free[next(iter(self._free))]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
 
 
 def _open(path: Path, plan: ExecutionPlan, threads: int, spinning: bool) -> ort.InferenceSession:

@@ -14,6 +14,7 @@ from PIL import Image
 PAD_VALUE = 114
 MAX_WH = 7680  # class offset for class-aware NMS, as Ultralytics does
 MAX_NMS = 30000
+INPUT_SCALE = np.float32(1.0 / 255.0)
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,11 @@ class Letterbox:
     orig_h: int
 
 
-def letterbox(
+def letterbox_pixels(
     rgb: np.ndarray, size: tuple[int, int], *, stride: int | None = None
 ) -> tuple[np.ndarray, Letterbox]:
-    """Resize keeping the aspect ratio and pad with grey to `size` (height, width). Returns CHW float32 0..1.
+    """Resize keeping the aspect ratio into a grey canvas of `size` (height, width): HWC uint8, the resize
+    written straight into the canvas (no padded copy). `to_input` makes the network's row of it.
 
     With `stride`, pad only up to the next multiple of it, as Ultralytics' predict does for models with
     dynamic input sizes (its `auto` letterbox): a 640x480 photo into 160x160 becomes 160x128."""
@@ -43,14 +45,34 @@ def letterbox(
     if stride:
         pad_w, pad_h = pad_w % stride, pad_h % stride
     dw, dh = pad_w / 2, pad_h / 2
-    if (w, h) != (unpad_w, unpad_h):
-        rgb = cv2.resize(rgb, (unpad_w, unpad_h), interpolation=cv2.INTER_LINEAR)
     top, bottom = round(dh - 0.1), round(dh + 0.1)
     left, right = round(dw - 0.1), round(dw + 0.1)
-    padded = cv2.copyMakeBorder(rgb, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
-    chw = np.ascontiguousarray(padded.transpose(2, 0, 1), dtype=np.float32)
-    chw *= 1.0 / 255.0
-    return chw, Letterbox(unpad_w / w, unpad_h / h, left, top, w, h)
+    canvas = np.full((unpad_h + top + bottom, unpad_w + left + right, 3), PAD_VALUE, dtype=np.uint8)
+    inner = canvas[top : top + unpad_h, left : left + unpad_w]
+    if (w, h) != (unpad_w, unpad_h):
+        resized = cv2.resize(rgb, (unpad_w, unpad_h), dst=inner, interpolation=cv2.INTER_LINEAR)
+        if not np.shares_memory(resized, canvas):  # OpenCV allocated its own after all
+            inner[...] = resized
+    else:
+        inner[...] = rgb
+    return canvas, Letterbox(unpad_w / w, unpad_h / h, left, top, w, h)
+
+
+def to_input(pixels: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """HWC uint8 pixels → the network's CHW row 0..1, written into `out` (float32, or float16 for a half
+    model): the same values as converting to float32 and then scaling. The planes are made contiguous in
+    uint8 first: a quarter of the bytes of a float copy, and the scaling then runs on contiguous memory
+    (a strided multiply straight from HWC is slower than both together)."""
+    np.multiply(np.ascontiguousarray(pixels.transpose(2, 0, 1)), INPUT_SCALE, out=out, casting="same_kind")
+    return out
+
+
+def letterbox(
+    rgb: np.ndarray, size: tuple[int, int], *, stride: int | None = None
+) -> tuple[np.ndarray, Letterbox]:
+    """`letterbox_pixels` as the network's input row: CHW float32 0..1."""
+    pixels, lb = letterbox_pixels(rgb, size, stride=stride)
+    return to_input(pixels, np.empty((3, *pixels.shape[:2]), dtype=np.float32)), lb
 
 
 def classify_input(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
