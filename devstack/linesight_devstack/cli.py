@@ -104,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
         help="detect: a workstation's tools; segment: cracks and scratches on plates (a defect station)",
     )
     demo.add_argument("--images", type=int, help="synthetic photos to import (detect 160, segment 200)")
-    demo.add_argument("--epochs", type=int, help="training epochs (detect 25, segment 30)")
+    demo.add_argument("--epochs", type=int, help="training epochs (detect 25, segment 40)")
     demo.add_argument(
         "--imgsz", type=int, default=DemoConfig.imgsz, help="training image size (multiple of 32)"
     )

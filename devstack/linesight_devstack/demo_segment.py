@@ -24,7 +24,7 @@ ROI = [[0.03, 0.03], [0.97, 0.03], [0.97, 0.97], [0.03, 0.97]]
 
 
 def segment_config(**overrides: Any) -> DemoConfig:
-    values: dict[str, Any] = {"name": "demo-plates", "images": 200, "epochs": 30, "batch": 16}
+    values: dict[str, Any] = {"name": "demo-plates", "images": 200, "epochs": 40, "batch": 16}
     values.update(overrides)
     return DemoConfig(**values)
 
