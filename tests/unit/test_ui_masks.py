@@ -159,7 +159,7 @@ def test_segment_stats_give_instances_and_mask_area_per_class():
 def test_defect_rules_round_trip_through_the_editor_rows():
     rules = [{"label": "crack", "max_length": 5.0, "unit": "mm", "max_count": 2}]
     rows = defect_rules.rules_rows(rules, CLASSES)
-    assert list(rows["class"]) == ["crack", "spot"]
+    assert list(rows["class"]) == ["crack", "spot"] and list(rows["defect"]) == [True, False]
     body = defect_rules.rules_body(rows.to_dict("records"))
     assert body == [
         {
@@ -170,10 +170,21 @@ def test_defect_rules_round_trip_through_the_editor_rows():
             "max_length": 5.0,
             "unit": "mm",
         }
-    ]  # spot sets no limit: no defect
+    ]  # spot is no defect
+    ticked = rows.assign(defect=True).to_dict("records")
+    assert defect_rules.rules_body(ticked)[1] == {
+        "label": "spot",
+        "max_count": None,
+        "max_largest_area": None,
+        "max_total_area_percent": None,
+        "max_length": None,
+        "unit": "px",
+    }  # a defect with no limit: the gateway allows none of it
     assert defect_rules.rules_problems(body, None) == ["crack: limits in mm need the station's mm per pixel."]
     assert defect_rules.rules_problems(body, 0.1) == []
     assert defect_rules.rules_problems([{**body[0], "max_total_area_percent": 150.0}], 0.1)
+    assert "above 0" in defect_rules.rules_problems([{**body[0], "max_length": 0.0}], 0.1)[0]
+    assert defect_rules.rules_problems([{**body[0], "max_count": 0}], 0.1) == []
 
 
 def test_a_region_is_typed_as_points_and_refused_in_words():

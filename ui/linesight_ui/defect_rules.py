@@ -19,7 +19,7 @@ LIMITS = {
     "max_total_area_percent": "total area (% of the photo)",
     "max_length": "longest length",
 }
-RULE_COLUMNS = ["class", *LIMITS, "unit"]
+RULE_COLUMNS = ["class", "defect", *LIMITS, "unit"]
 DEFECT_COLUMNS = ["class", "confidence", "area", "length", "unit", "inside the region"]
 
 
@@ -32,8 +32,9 @@ def _number(value: Any) -> float | None:
 
 
 def rules_rows(rules: Iterable[Mapping[str, Any]] | None, classes: Sequence[str]) -> pd.DataFrame:
-    """One row per class of the model (and per class a rule names that the model lacks): its limits as
-    the station has them now, empty where it sets none."""
+    """One row per class of the model (and per class a rule names that the model lacks): whether it is a
+    defect (the station has a rule for it) and its limits as the station has them now, empty where it
+    sets none."""
     by_label = {str(r.get("label")): r for r in rules or [] if isinstance(r, Mapping)}
     rows = []
     for label in dict.fromkeys([*classes, *by_label]):
@@ -41,6 +42,7 @@ def rules_rows(rules: Iterable[Mapping[str, Any]] | None, classes: Sequence[str]
         rows.append(
             {
                 "class": label,
+                "defect": label in by_label,
                 **{k: _number(rule.get(k)) for k in LIMITS},
                 "unit": rule.get("unit") if rule.get("unit") in UNITS else "px",
             }
@@ -50,12 +52,12 @@ def rules_rows(rules: Iterable[Mapping[str, Any]] | None, classes: Sequence[str]
 
 
 def rules_body(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The edited rows as the gateway's `defect_rules`: a rule for each class with at least one limit
-    (a count as a whole number); a class with none is no defect."""
+    """The edited rows as the gateway's `defect_rules`: a rule for each defect class (a count as a whole
+    number); a defect class with no limit allows none of it, as the gateway reads it."""
     out = []
     for row in rows:
         limits = {k: _number(row.get(k)) for k in LIMITS}
-        if all(v is None for v in limits.values()) or not str(row.get("class") or "").strip():
+        if not row.get("defect") or not str(row.get("class") or "").strip():
             continue
         count = limits["max_count"]
         out.append(
@@ -77,8 +79,11 @@ def rules_problems(rules: Iterable[Mapping[str, Any]], mm_per_pixel: float | Non
     for rule in rules:
         for key, name in LIMITS.items():
             value = rule.get(key)
-            if value is not None and value < 0:
-                problems.append(f"{rule['label']}: the {name} limit cannot be negative ({value:g}).")
+            if value is not None and (value < 0 or (value == 0 and key != "max_count")):
+                problems.append(
+                    f"{rule['label']}: the {name} limit must be above 0 ({value:g}); "
+                    "to allow none of a class, set its count to 0."
+                )
         percent = rule.get("max_total_area_percent")
         if percent is not None and percent > 100:
             problems.append(

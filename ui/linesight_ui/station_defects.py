@@ -17,8 +17,9 @@ def segment_fields(prefix: str, station: dict[str, Any] | None, classes: list[st
     now = station or {}
     st.markdown("**Defect rules**")
     st.caption(
-        "A photo is NOK when a class breaks one of its limits; leave a class's limits empty if it is no "
-        "defect. Areas are in px² or mm², the total area in % of the photo, lengths in px or mm."
+        "Tick each class that is a defect and set its limits: the photo is NOK when one is broken. A defect "
+        "with no limit allows none of it. Areas are in px² or mm², the total area in % of the region (or "
+        "the photo), lengths in px or mm."
         + (" The alias points at no version yet: add a row per class." if classes is None else "")
     )
     rows = defect_rules.rules_rows(now.get("defect_rules"), classes or [])
@@ -31,6 +32,7 @@ def segment_fields(prefix: str, station: dict[str, Any] | None, classes: list[st
         key=f"{prefix}-rules",
         column_config={
             "class": st.column_config.TextColumn("class", required=True),
+            "defect": st.column_config.CheckboxColumn("defect"),
             **{
                 k: st.column_config.NumberColumn(label, min_value=0.0, format="%g")
                 for k, label in defect_rules.LIMITS.items()
@@ -69,7 +71,7 @@ def segment_fields(prefix: str, station: dict[str, Any] | None, classes: list[st
     for problem in defect_rules.rules_problems(rules, mm or None):
         st.warning(problem, icon=":material/warning:")
     if not rules:
-        st.caption("No class has a limit yet: every photo is OK.")
+        st.caption("No class is ticked as a defect yet: a segment station needs at least one.")
     return {
         "expected_items": [],
         "ok_classes": [],
