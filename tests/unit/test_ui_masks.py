@@ -89,6 +89,12 @@ def test_inspection_instances_come_from_instances_or_predictions_with_polygons()
     )
     assert [i.label for i in from_predictions] == ["crack"]
     assert masks.inspection_instances({"predictions": [{"label": "ok", "confidence": 0.9}]}) == []
+    unsure = {"instances": [{"label": "crack", "confidence": 0.2, "polygon": polygon}]}
+    assert (
+        masks.inspection_instances(unsure, masks.low_confidence({"thresholds": {"low_confidence": 0.3}}))
+        == []
+    )
+    assert len(masks.inspection_instances(unsure, masks.low_confidence(None))) == 1
     assert masks.inspection_instances({}) == []
 
 

@@ -171,7 +171,9 @@ def segment_correction(
         photo=photo,
         scale=scale,
         classes=classes,
-        start=earlier if earlier is not None else masks.inspection_instances(inspection),
+        start=earlier
+        if earlier is not None
+        else masks.inspection_instances(inspection, masks.low_confidence(station)),
         key=key,
         ident=iid,
         intro=f"**Fix the outlines.** {whose} are drawn on the photo.",

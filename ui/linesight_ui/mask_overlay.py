@@ -43,7 +43,7 @@ def overlay(gateway: GatewayClient, inspection: Json, station: Mapping[str, Any]
         roi = masks.roi_points((station or {}).get("roi"), width, height)
         drawn = masks.draw_masks(
             raw,
-            masks.inspection_instances(inspection),
+            masks.inspection_instances(inspection, masks.low_confidence(station)),
             classes or [],
             roi=roi,
             source_size=size if all(size) and size != (width, height) else None,
@@ -60,7 +60,7 @@ def overlay(gateway: GatewayClient, inspection: Json, station: Mapping[str, Any]
 def show_photo(gateway: GatewayClient, inspection: Json, station: Mapping[str, Any] | None) -> None:
     picture = overlay(gateway, inspection, station)
     if picture is not None:
-        found = len(masks.inspection_instances(inspection))
+        found = len(masks.inspection_instances(inspection, masks.low_confidence(station)))
         region = " · region of interest outlined in yellow" if (station or {}).get("roi") else ""
         st.image(
             picture,

@@ -42,6 +42,14 @@ def photo_size(photo: bytes) -> tuple[int, int]:
         return ImageOps.exif_transpose(opened).size
 
 
+def low_confidence(station: Mapping[str, Any] | None) -> float:
+    """The station's low-confidence threshold (0 when unknown): the least sure instance that counts."""
+    try:
+        return float(((station or {}).get("thresholds") or {}).get("low_confidence", 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def class_name(class_names: Sequence[str], class_id: int) -> str:
     return class_names[class_id] if 0 <= class_id < len(class_names) else f"class {class_id}"
 
@@ -82,16 +90,19 @@ def _points(raw: Any) -> tuple[Point, ...]:
     return tuple(out)
 
 
-def inspection_instances(inspection: Mapping[str, Any]) -> list[Instance]:
-    """The instances a segment inspection found (with a polygon of at least three points), from its
-    `instances`, or else its `predictions` / `top_predictions` that carry a polygon."""
+def inspection_instances(inspection: Mapping[str, Any], threshold: float = 0.0) -> list[Instance]:
+    """The instances a segment inspection found (with a polygon of at least three points, at least
+    `threshold` sure: the station's low-confidence threshold leaves out what made no part of the answer),
+    from its `instances`, or else its `predictions` / `top_predictions` that carry a polygon."""
     for key in ("instances", "predictions", "top_predictions"):
         found = [
             Instance(str(p.get("label") or "?"), _points(p.get("polygon")), _confidence(p), p)
             for p in inspection.get(key) or []
             if isinstance(p, Mapping) and p.get("polygon")
         ]
-        found = [i for i in found if len(i.polygon) >= 3]
+        found = [
+            i for i in found if len(i.polygon) >= 3 and (i.confidence is None or i.confidence >= threshold)
+        ]
         if found:
             return found
     return []
