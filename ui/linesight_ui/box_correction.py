@@ -74,7 +74,7 @@ def model_classes(gateway: GatewayClient, inspection: Json) -> list[str] | None:
     return known[at]
 
 
-def _photo(gateway: GatewayClient, inspection_id: str, scale: Scale) -> bytes | None:
+def correction_photo(gateway: GatewayClient, inspection_id: str, scale: Scale) -> bytes | None:
     """The photo as stored (no boxes drawn), shrunk to the canvas: what the operator draws on."""
     kept: dict[str, bytes] = st.session_state.setdefault(_PHOTOS, {})
     if inspection_id not in kept:
@@ -238,7 +238,7 @@ def detect_correction(
         st.error("Could not correct the boxes: the gateway did not say how large the photo is.")
         return
     scale = canvas_scale(width, height)
-    photo = _photo(gateway, iid, scale)
+    photo = correction_photo(gateway, iid, scale)
     if photo is None:
         return
     low = float((station.get("thresholds") or {}).get("low_confidence", 0.0))

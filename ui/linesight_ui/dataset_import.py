@@ -16,6 +16,10 @@ FORMATS = {
     "yolo": "YOLO zip (data.yaml, images/, labels/)",
     "labelstudio": "Label Studio export (JSON + images)",
 }
+SEGMENT_FORMATS = {
+    "yolo": "YOLO segmentation zip (data.yaml, images/, labels/ with polygons)",
+    "labelstudio": "Label Studio export (polygon and brush labels, JSON + images)",
+}
 IMPORTED = "datasets_imported"  # (dataset, file name, the report) of the last import
 
 
@@ -28,10 +32,17 @@ def import_view(dataset: DatasetOut) -> None:
         "images it names, in one zip. The archive is checked whole: one problem refuses it, and nothing is "
         "stored then. Each image's split comes from its hash, not from the archive."
     )
+    if dataset.task == "segment":
+        st.caption(
+            "Segment: each label line is `class x1 y1 x2 y2 ...` (a polygon, normalised to the image). A Label "
+            "Studio export may hold polygon and brush labels; brush masks become polygons. A polygon outside "
+            "its image, with fewer than three points or crossing itself refuses the archive."
+        )
+    names = SEGMENT_FORMATS if dataset.task == "segment" else FORMATS
     kind = st.radio(
         "Archive",
-        list(FORMATS),
-        format_func=FORMATS.__getitem__,
+        list(names),
+        format_func=names.__getitem__,
         horizontal=True,
         key="datasets_import_format",
     )

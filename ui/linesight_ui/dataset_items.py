@@ -1,6 +1,7 @@
-"""The Datasets page's items (Streamlit): a page of a dataset's items as pictures with their boxes drawn,
-filtered by split, source and labels; and adding a photo with its boxes drawn in the browser (detect)
-or its class picked (classify)."""
+"""The Datasets page's items (Streamlit): a page of a dataset's items as pictures with their boxes (or
+outlines, filled semi-transparently) drawn, filtered by split, source and labels, with a segment dataset's
+instances and mask area per class; and adding a photo with its boxes or outlines drawn in the browser
+(detect, segment) or its class picked (classify)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import hashlib
 import streamlit as st
 
 from linesight_core.contracts.datasets import SPLITS, DatasetItemOut, DatasetOut
-from linesight_ui import dataset_views, resources
+from linesight_ui import dataset_views, masks, resources
 from linesight_ui.box_correction import canvas_photo, edit_boxes
 from linesight_ui.boxes import canvas_scale, check, smallest_box
+from linesight_ui.mask_correction import add_photo_instances
 from linesight_ui.problems import ask, role_gap
 
 ANY = "any"
@@ -57,11 +59,32 @@ def show_item(dataset: DatasetOut, item: DatasetItemOut) -> None:
     except (OSError, ValueError) as exc:
         st.caption(f"The boxes cannot be drawn on this image ({exc}).")
         drawn = photo
-    st.image(drawn, caption=dataset_views.item_caption(item, dataset.class_names), width="stretch")
+    caption = dataset_views.item_caption(item, dataset.class_names, dataset.task)
+    st.image(drawn, caption=caption, width="stretch")
+
+
+def segment_stats(dataset: DatasetOut) -> None:
+    """A segment dataset's instances and mask area per class, as the registry counts them."""
+    gateway = resources.gateway()
+    stats = ask(lambda: gateway.dataset_stats(dataset.name), action="read the dataset's figures", stop=False)
+    if stats is None:
+        return
+    with st.expander(
+        f"Instances and mask area per class ({sum(stats.instances_per_class.values())} outlines, "
+        f"{stats.images_without_labels} images without any)",
+        icon=":material/insights:",
+    ):
+        st.dataframe(dataset_views.segment_stats_table(stats, dataset.class_names), hide_index=True)
+        st.caption(
+            "Mask area: the area of all the class's outlines, in pixels of their images. Mean share: how much "
+            "of its image one outline covers, on average."
+        )
 
 
 def items_view(dataset: DatasetOut) -> None:
     gateway = resources.gateway()
+    if dataset.task == "segment":
+        segment_stats(dataset)
     with st.container(border=True):
         first, second, third = st.columns(3)
         split = first.selectbox("Split", [ANY, *SPLITS], key="datasets_split")
@@ -110,7 +133,9 @@ def items_view(dataset: DatasetOut) -> None:
             with column:
                 show_item(dataset, item)
     with st.expander("These items as a table"):
-        st.dataframe(dataset_views.items_table(page.items, dataset.class_names), hide_index=True)
+        st.dataframe(
+            dataset_views.items_table(page.items, dataset.class_names, dataset.task), hide_index=True
+        )
 
 
 # --- adding an image -----------------------------------------------------------------------------------
@@ -123,8 +148,8 @@ def add_view(dataset: DatasetOut) -> None:
     upload = st.file_uploader("Photo to add", type=PHOTO_TYPES, key="datasets_add_file")
     if upload is None:
         st.caption(
-            "Pick a photo; then draw its boxes on it (detect) or pick its class (classify). An image already "
-            "in the dataset keeps its place and gets these labels."
+            "Pick a photo; then draw its boxes (detect) or outlines (segment) on it, or pick its class "
+            "(classify). An image already in the dataset keeps its place and gets these labels."
         )
         return
     raw = upload.getvalue()
@@ -151,6 +176,8 @@ def add_view(dataset: DatasetOut) -> None:
             intro="**Draw the boxes.** Every object of a class of this dataset gets a box.",
             restart="Remove every box",
         )
+    elif dataset.task == "segment":
+        outlines, _ = add_photo_instances(raw, digest, classes, key="datasets-add")
     else:
         picked = st.selectbox(
             "Class",
@@ -172,6 +199,12 @@ def add_view(dataset: DatasetOut) -> None:
             st.error("Not added: fix these boxes first.\n\n" + "\n".join(f"- {p}" for p in problems))
             return
         labels = dataset_views.yolo_lines(good, width, height, classes)
+    elif dataset.task == "segment":
+        kept, problems = masks.check_instances(outlines, width, height, classes)
+        if problems:
+            st.error("Not added: fix these outlines first.\n\n" + "\n".join(f"- {p}" for p in problems))
+            return
+        labels = masks.yolo_segment_lines(kept, width, height, classes)
     else:
         labels = picked or ""
     answer = ask(
@@ -192,7 +225,7 @@ def add_view(dataset: DatasetOut) -> None:
     item, new = answer
     said = "added" if new else "was there already: its labels are replaced"
     st.success(
-        f"{upload.name} {said} ({item.split}, {dataset_views.labels_text(item, classes)}).",
+        f"{upload.name} {said} ({item.split}, {dataset_views.labels_text(item, classes, dataset.task)}).",
         icon=":material/task_alt:",
     )
     show_item(dataset, item)

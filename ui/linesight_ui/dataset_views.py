@@ -12,27 +12,18 @@ from typing import Any
 import pandas as pd
 from PIL import Image, ImageOps
 
-from linesight_core.contracts.datasets import DatasetItemOut, ImportReport, VersionDiff
+from linesight_core.contracts.datasets import (
+    DatasetItemOut,
+    DatasetStats,
+    DetectLabel,
+    ImportReport,
+    VersionDiff,
+)
 from linesight_core.contracts.registry import NAME_PATTERN
 from linesight_ui.boxes import Box
-from linesight_ui.label_drawing import Color, draw_tagged
+from linesight_ui.label_drawing import PALETTE, draw_tagged
+from linesight_ui.masks import class_name, draw_masks, item_instances, photo_size
 from linesight_ui.tables import when
-
-# One colour per class id (cycled), readable with white text on it.
-PALETTE: tuple[Color, ...] = (
-    (37, 99, 235),
-    (220, 38, 38),
-    (22, 163, 74),
-    (234, 140, 0),
-    (147, 51, 234),
-    (8, 145, 178),
-    (190, 24, 93),
-    (101, 84, 52),
-)
-
-
-def class_name(class_names: Sequence[str], class_id: int) -> str:
-    return class_names[class_id] if 0 <= class_id < len(class_names) else f"class {class_id}"
 
 
 def item_boxes(item: DatasetItemOut, class_names: Sequence[str], width: int, height: int) -> list[Box]:
@@ -48,13 +39,8 @@ def item_boxes(item: DatasetItemOut, class_names: Sequence[str], width: int, hei
             (lab.cy + lab.h / 2) * height,
         )
         for lab in item.labels
+        if isinstance(lab, DetectLabel)
     ]
-
-
-def photo_size(photo: bytes) -> tuple[int, int]:
-    """Width and height as the registry stores them: after the EXIF orientation is applied."""
-    with Image.open(io.BytesIO(photo)) as opened:
-        return ImageOps.exif_transpose(opened).size
 
 
 def shrink(photo: bytes, max_width: int) -> bytes:
@@ -71,7 +57,10 @@ def shrink(photo: bytes, max_width: int) -> bytes:
 
 def draw_item(photo: bytes, item: DatasetItemOut, class_names: Sequence[str]) -> bytes:
     """The item's image (any size: the labels are normalised) as PNG with each box outlined in its
-    class's colour and tagged with its name."""
+    class's colour and tagged with its name; a segment item's polygons filled semi-transparently."""
+    if isinstance(item.labels, list) and item.labels and not isinstance(item.labels[0], DetectLabel):
+        width, height = photo_size(photo)
+        return draw_masks(photo, item_instances(item, class_names, width, height), class_names)
     ids = {name: n for n, name in enumerate(class_names)}
     width, height = photo_size(photo)
     groups = [
@@ -116,7 +105,7 @@ def new_dataset_problems(name: str, classes: Sequence[str]) -> list[str]:
     return problems
 
 
-def labels_text(item: DatasetItemOut, class_names: Sequence[str]) -> str:
+def labels_text(item: DatasetItemOut, class_names: Sequence[str], task: str = "detect") -> str:
     """What an item is labelled with, in a few words."""
     labels = item.labels
     if labels is None:
@@ -124,7 +113,7 @@ def labels_text(item: DatasetItemOut, class_names: Sequence[str]) -> str:
     if not isinstance(labels, list):
         return class_name(class_names, labels.class_id)
     if not labels:
-        return "no boxes"
+        return "no outlines" if task == "segment" else "no boxes"
     counts: dict[str, int] = {}
     for lab in labels:
         name = class_name(class_names, lab.class_id)
@@ -132,16 +121,18 @@ def labels_text(item: DatasetItemOut, class_names: Sequence[str]) -> str:
     return ", ".join(f"{n} {name}" for name, n in counts.items())
 
 
-def item_caption(item: DatasetItemOut, class_names: Sequence[str]) -> str:
-    return f"{item.split} · {item.source} · {labels_text(item, class_names)}"
+def item_caption(item: DatasetItemOut, class_names: Sequence[str], task: str = "detect") -> str:
+    return f"{item.split} · {item.source} · {labels_text(item, class_names, task)}"
 
 
-def items_table(items: Iterable[DatasetItemOut], class_names: Sequence[str]) -> pd.DataFrame:
+def items_table(
+    items: Iterable[DatasetItemOut], class_names: Sequence[str], task: str = "detect"
+) -> pd.DataFrame:
     rows = [
         {
             "split": i.split,
             "source": i.source,
-            "labels": labels_text(i, class_names),
+            "labels": labels_text(i, class_names, task),
             "size": f"{i.width}x{i.height}",
             "origin": i.origin,
             "added": when(i.created_at),
@@ -200,3 +191,21 @@ def diff_table(diff: VersionDiff) -> pd.DataFrame:
         for sha in shas
     ]
     return pd.DataFrame(rows, columns=["change", "sha256"])
+
+
+def segment_stats_table(stats: DatasetStats, class_names: Sequence[str]) -> pd.DataFrame:
+    """Per class of a segment dataset: its polygons, their area in pixels and the mean share of its image
+    one polygon covers (the registry's figures; a class without polygons has zeros and no share)."""
+    areas = stats.mask_area_px_per_class or {}
+    shares = stats.mask_share_per_class or {}
+    names = list(dict.fromkeys([*class_names, *stats.instances_per_class]))
+    rows = [
+        {
+            "class": name,
+            "instances": int(stats.instances_per_class.get(name, 0)),
+            "mask area (px)": round(float(areas.get(name) or 0.0)),
+            "mean share of the image": None if shares.get(name) is None else round(float(shares[name]), 4),
+        }
+        for name in names
+    ]
+    return pd.DataFrame(rows, columns=["class", "instances", "mask area (px)", "mean share of the image"])

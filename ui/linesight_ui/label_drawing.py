@@ -15,6 +15,17 @@ SURE = (22, 163, 74)
 DOUBTFUL = (234, 140, 0)
 WRONG = (220, 38, 38)
 CONFIRMED = (37, 99, 235)
+# One colour per class id (cycled), readable with white text on it: dataset boxes and instance masks.
+PALETTE: tuple[Color, ...] = (
+    (37, 99, 235),
+    (220, 38, 38),
+    (22, 163, 74),
+    (234, 140, 0),
+    (147, 51, 234),
+    (8, 145, 178),
+    (190, 24, 93),
+    (101, 84, 52),
+)
 
 
 def code_color(code: Mapping[str, Any]) -> Color:
@@ -29,7 +40,7 @@ def code_color(code: Mapping[str, Any]) -> Color:
     return SURE
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def tag_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # a Pillow without FreeType: the fixed bitmap font
@@ -56,7 +67,7 @@ def draw_tagged(photo: bytes, groups: Sequence[tuple[Sequence[Mapping[str, float
     width, height = image.size
     draw = ImageDraw.Draw(image)
     line = max(2, round(min(width, height) / 250))
-    font = _font(max(12, round(min(width, height) / 30)))
+    font = tag_font(max(12, round(min(width, height) / 30)))
     for boxes, color, tag in groups:
         for n, box in enumerate(boxes):
             x1, x2 = sorted((max(0, min(width - 1, int(box["x1"]))), max(0, min(width - 1, int(box["x2"])))))

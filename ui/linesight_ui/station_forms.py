@@ -1,5 +1,5 @@
 """The settings of a station as form fields (Streamlit): its model, alias and shadow alias, its expected
-items or OK classes, thresholds, privacy and training policy, gathered into the gateway's body. The
+items, OK classes or defect rules, thresholds, privacy and training policy, gathered into the gateway's body. The
 Stations page draws them for a new station and for the one open."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import streamlit as st
 from linesight_core.contracts.registry import ModelOut
 from linesight_ui import resources, station_tables
 from linesight_ui.problems import ask
+from linesight_ui.station_defects import segment_fields
 
 OFF = "off"  # no shadow alias
-TASKS = ("detect", "classify")  # the model tasks a station can use (its mode)
+TASKS = ("detect", "classify", "segment")  # the model tasks a station can use (its mode)
 # The champion/challenger metric; "" is the gateway's default for the station's mode.
 METRICS = ["", "mAP50-95", "mAP50", "precision", "recall", "accuracy", "top1", "top5"]
 
@@ -51,7 +52,8 @@ def model_fields(prefix: str, station: dict[str, Any] | None, models: list[Model
         index=names.index(current) if current in names else 0,
         key=f"{prefix}-model",
         format_func=lambda n: f"{n} ({usable[n].task})" if n in usable else f"{n} (not in the registry)",
-        help="A detect model makes a station that counts expected items; a classify model one with OK classes.",
+        help="A detect model makes a station that counts expected items; a classify model one with OK classes; "
+        "a segment model one that measures defects against its rules.",
     )
     model = usable.get(name)
     alias_now = station["model_alias"] if station else "production"
@@ -98,7 +100,10 @@ def shadow_field(
 def items_fields(
     prefix: str, station: dict[str, Any] | None, mode: str, classes: list[str] | None
 ) -> dict[str, Any]:
-    """Expected items with their counts (detect) or the OK classes (classify), from the model's classes."""
+    """Expected items with their counts (detect), the OK classes (classify) or the defect rules, mm per
+    pixel and region of interest (segment), from the model's classes."""
+    if mode == "segment":
+        return segment_fields(prefix, station, classes)
     free = classes is None
     note = (
         "The alias points at no version yet: type the class names (they are checked when it does)."

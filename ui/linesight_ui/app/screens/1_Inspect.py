@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
-from linesight_ui import box_correction, resources, tables
+from linesight_ui import box_correction, mask_correction, mask_overlay, resources, tables
 from linesight_ui.metrics import record_page_view
 from linesight_ui.problems import ask, role_gap, show_key
 
@@ -42,7 +42,10 @@ station_id = st.selectbox(
     key="inspect_station",
 )
 station = by_id[station_id]
-if station["mode"] == "detect":
+if station["mode"] == "segment":
+    rules = ", ".join(str(r.get("label")) for r in station.get("defect_rules") or [])
+    st.caption(f"Defects looked for: {rules or 'none set yet'}. {station['description']}")
+elif station["mode"] == "detect":
     wanted = ", ".join(f"{e['label']} × {e['min_count']}" for e in station["expected_items"])
     st.caption(f"Expected on the photo: {wanted or 'nothing in particular'}. {station['description']}")
 else:
@@ -94,7 +97,9 @@ def findings(inspection: dict[str, Any], at: dict[str, Any]) -> None:
         st.markdown(f":red[**Missing:** {m['label']}] (expected {m['expected']}, found {m['found']})")
     for u in inspection["unexpected"]:
         st.markdown(f":orange[**Unexpected:** {u['label']}] × {u['count']}")
-    if at["mode"] == "detect":
+    if mask_overlay.is_segment(inspection, at):
+        mask_overlay.show_rules(inspection)
+    elif at["mode"] == "detect":
         st.dataframe(tables.expected_counts(at, inspection["counts"]), hide_index=True)
     else:
         top = [
@@ -118,6 +123,9 @@ def feedback_saved(answer: dict[str, Any]) -> None:
         if answer.get("corrected_boxes") is not None:
             n = len(answer["corrected_boxes"])
             said += f", with {n} box{'es' if n != 1 else ''}"
+        if answer.get("instances") is not None:
+            n = len(answer["instances"])
+            said += f", with {n} outline{'s' if n != 1 else ''}"
     changed = f" (changed, revision {answer['revision']})" if answer["revision"] > 1 else ""
     st.success(f"Feedback saved: {said}{changed}.", icon=":material/thumb_up:")
     link = answer.get("dataset")
@@ -146,7 +154,8 @@ def feedback_section(inspection: dict[str, Any], at: dict[str, Any]) -> None:
     if wrong.button("Wrong", icon=":material/thumb_down:", key=f"wrong-{inspection['id']}", width="stretch"):
         st.session_state[WRONG] = inspection["id"]
     if st.session_state.get(WRONG) == inspection["id"]:
-        box_correction.correction(
+        editor = mask_correction.segment_correction if at["mode"] == "segment" else box_correction.correction
+        editor(
             gateway,
             inspection,
             at,
@@ -190,9 +199,14 @@ if inspection["status"] == "pending":
 
 left, right = st.columns([3, 2])
 with left:
-    picture = ask(lambda: gateway.inspection_image(shown_id), action="load the annotated photo", stop=False)
-    if picture is not None:
-        st.image(picture, caption=f"Inspection {shown_id}", width="stretch")
+    if mask_overlay.is_segment(inspection, at_station):
+        mask_overlay.show_photo(gateway, inspection, at_station)
+    else:
+        picture = ask(
+            lambda: gateway.inspection_image(shown_id), action="load the annotated photo", stop=False
+        )
+        if picture is not None:
+            st.image(picture, caption=f"Inspection {shown_id}", width="stretch")
 with right:
     verdict_banner(inspection)
     findings(inspection, at_station)

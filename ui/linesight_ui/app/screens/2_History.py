@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from linesight_ui import box_correction, resources, signin, tables
+from linesight_ui import box_correction, mask_correction, mask_overlay, resources, signin, tables
 from linesight_ui.metrics import record_page_view
 from linesight_ui.problems import ask, show_key
 
@@ -109,15 +109,23 @@ picked = st.selectbox(
     key="history_pick",
 )
 inspection = by_id[picked]
+by_station = {s["id"]: s for s in stations}
+station = by_station.get(inspection["station_id"])
+segment = mask_overlay.is_segment(inspection, station)
 
 left, right = st.columns([3, 2])
 with left:
-    annotated = st.toggle("Boxes and verdict drawn", value=True, key="history_annotated")
-    picture = ask(
-        lambda: gateway.inspection_image(picked, annotated=annotated), action="load the photo", stop=False
+    annotated = st.toggle(
+        "Outlines drawn" if segment else "Boxes and verdict drawn", value=True, key="history_annotated"
     )
-    if picture is not None:
-        st.image(picture, caption=f"Inspection {picked}", width="stretch")
+    if segment and annotated:
+        mask_overlay.show_photo(gateway, inspection, station)
+    else:
+        picture = ask(
+            lambda: gateway.inspection_image(picked, annotated=annotated), action="load the photo", stop=False
+        )
+        if picture is not None:
+            st.image(picture, caption=f"Inspection {picked}", width="stretch")
 with right:
     st.subheader(inspection["verdict"] or "pending")
     if inspection["status"] == "pending":
@@ -134,6 +142,8 @@ with right:
         st.markdown(f":red[**Missing:** {m['label']}] (expected {m['expected']}, found {m['found']})")
     for u in inspection["unexpected"]:
         st.markdown(f":orange[**Unexpected:** {u['label']}] × {u['count']}")
+    if segment and inspection["status"] == "completed":
+        mask_overlay.show_rules(inspection)
     if inspection["counts"]:
         st.caption("Counted: " + ", ".join(f"{k} × {n}" for k, n in inspection["counts"].items()))
     st.caption(f"Timings: {tables.timings_text(inspection['timings_ms'])}")
@@ -155,6 +165,10 @@ with right:
             st.caption(
                 f"Corrected boxes: {len(given['corrected_boxes'])} ({found or 'nothing on the photo'})"
             )
+        if given.get("instances") is not None:
+            labels = Counter(i.get("label") for i in given["instances"])
+            found = ", ".join(f"{k} × {n}" for k, n in labels.items())
+            st.caption(f"Corrected outlines: {len(given['instances'])} ({found or 'no defect on the photo'})")
         if given.get("corrected_class"):
             st.caption(f"Corrected class: {given['corrected_class']}")
         if given.get("notes"):
@@ -164,15 +178,14 @@ with right:
 
 # a viewer looks only: correcting is feedback (POST /api/v1/inspections/{id}/feedback, operator and up)
 if inspection["status"] == "completed" and signin.allows("operator"):
-    by_station = {s["id"]: s for s in stations}
-    station = by_station.get(inspection["station_id"])
     saved = st.session_state.get(box_correction.FEEDBACK, {}).get(picked)
     if saved is not None:
         st.success(f"Correction saved (revision {saved['revision']}).", icon=":material/thumb_up:")
     if station is not None and st.toggle(
         "Correct this answer",
         key=f"history_correct-{picked}",
-        help="Fix the boxes (detect) or the class (classify); with “Use for training” the photo joins the "
+        help="Fix the boxes (detect), the outlines (segment) or the class (classify); with “Use for training” the photo joins the "
         "station's training dataset.",
     ):
-        box_correction.correction(gateway, inspection, station, key="history", given=given)
+        editor = mask_correction.segment_correction if segment else box_correction.correction
+        editor(gateway, inspection, station, key="history", given=given)

@@ -1,5 +1,5 @@
-"""Datasets: list and create datasets, browse their items with the boxes drawn, add a photo with boxes
-drawn in the browser, import a YOLO zip or a Label Studio export, cut versions, see what changed
+"""Datasets: list and create datasets, browse their items with the boxes (or outlines) drawn, add a photo
+with boxes or outlines drawn in the browser, import a YOLO zip or a Label Studio export, cut versions, see what changed
 between two and download a version's export. Everything through the gateway's /api/v1/datasets."""
 
 # ruff: noqa: N999 - Streamlit labels the page in its navigation after this file's name
@@ -40,7 +40,12 @@ def create_form() -> None:
             help="Lower-case letters, digits, '.', '_' and '-'",
             key="datasets_new_name",
         )
-        task = second.selectbox("Task", ["detect", "classify"], key="datasets_new_task")
+        task = second.selectbox(
+            "Task",
+            ["detect", "classify", "segment"],
+            key="datasets_new_task",
+            help="segment: each defect is outlined (a polygon), for a model that measures where and how big",
+        )
         classes = st.text_area(
             "Classes, in order (one a line, or separated by commas)",
             placeholder="wrench\nscrewdriver\ntape",

@@ -99,7 +99,7 @@ def station_view(stations: list[dict[str, Any]], models: list[ModelOut]) -> None
 def new_view(models: list[ModelOut]) -> None:
     if not any(m.task in TASKS for m in models):
         st.info(
-            "The registry has no detect or classify model yet. An engineer uploads one (or a training run "
+            "The registry has no detect, classify or segment model yet. An engineer uploads one (or a training run "
             "registers one); then a station can use it.",
             icon=":material/info:",
         )
