@@ -21,6 +21,8 @@ import httpx
 from linesight_devstack.synthetic import CLASSES, draw_scene, write_detect_zip
 
 Echo = Callable[[str], None]
+# The validation figure shown per epoch: the first the run reports (detect, segment masks, classify).
+PROGRESS_METRICS = ("mAP50", "mask_mAP50", "box_mAP50", "accuracy")
 
 
 class DemoError(RuntimeError):
@@ -171,9 +173,11 @@ class Demo:
                 losses = " ".join(
                     f"{k}={v:.3f}" for k, v in (progress.get("losses") or {}).items() if v is not None
                 )
+                # A segment run reports box_ and mask_ metrics; a classify run accuracy.
+                shown = next((k for k in PROGRESS_METRICS if m.get(k) is not None), "mAP50")
                 self.echo(
                     f"  epoch {progress['epoch']}/{progress['epochs']}  {losses}  "
-                    f"mAP50={m.get('mAP50') or 0:.3f}  elapsed {progress['elapsed_s']:.0f}s  "
+                    f"{shown}={m.get(shown) or 0:.3f}  elapsed {progress['elapsed_s']:.0f}s  "
                     f"eta {progress.get('eta_s') or 0:.0f}s"
                 )
             if run["status"] in ("succeeded", "failed", "cancelled"):

@@ -16,7 +16,20 @@ from linesight_ui.station_defects import segment_fields
 OFF = "off"  # no shadow alias
 TASKS = ("detect", "classify", "segment")  # the model tasks a station can use (its mode)
 # The champion/challenger metric; "" is the gateway's default for the station's mode.
-METRICS = ["", "mAP50-95", "mAP50", "precision", "recall", "accuracy", "top1", "top5"]
+METRICS = [
+    "",
+    "mAP50-95",
+    "mAP50",
+    "precision",
+    "recall",
+    "mask_mAP50-95",
+    "mask_mAP50",
+    "box_mAP50-95",
+    "box_mAP50",
+    "accuracy",
+    "top1",
+    "top5",
+]
 
 # --- the fields of a station ------------------------------------------------------------------------
 
@@ -243,7 +256,9 @@ def policy_fields(prefix: str, station: dict[str, Any] | None) -> dict[str, Any]
             metrics,
             index=metrics.index(now["selection_metric"] or ""),
             key=f"{prefix}-metric",
-            format_func=lambda m: m or "default (mAP50-95 for detect, accuracy for classify)",
+            format_func=lambda m: (
+                m or "default (mAP50-95 for detect, mask_mAP50-95 for segment, accuracy for classify)"
+            ),
         )
         architecture = right.text_input(
             "Architecture", value=now["architecture"], max_chars=69, key=f"{prefix}-architecture"

@@ -13,7 +13,17 @@ from linesight_core.contracts.registry import AliasEventOut, ModelOut, ModelVers
 from linesight_core.contracts.training import EpochRecord, TrainingRunOut
 
 # Loss and metric names the training worker reports (Ultralytics' own, without the "metrics/" prefix).
-CHART_METRICS = ("mAP50", "mAP50-95", "accuracy", "top1", "top5")
+CHART_METRICS = (
+    "mAP50",
+    "mAP50-95",
+    "mask_mAP50",
+    "mask_mAP50-95",
+    "box_mAP50",
+    "box_mAP50-95",
+    "accuracy",
+    "top1",
+    "top5",
+)
 
 
 def when(value: datetime | str | None) -> str:
