@@ -198,9 +198,12 @@ class Demo:
             + ", ".join(f"{k} {v:.3f}" for k, v in new.items() if isinstance(v, int | float))
         )
         for cls, values in sorted(ev["challenger"].get("per_class", {}).items()):
+            # A segment run's classes carry box_ and mask_ figures: the masks are what its station judges.
+            p = "mask_" if "mask_ap50" in values else ""
             self.echo(
-                f"    {cls:12s} precision {values.get('precision', 0):.3f}  recall {values.get('recall', 0):.3f}  "
-                f"AP50 {values.get('ap50', 0):.3f}"
+                f"    {cls:12s} {p}precision {values.get(p + 'precision', 0):.3f}  "
+                f"{p}recall {values.get(p + 'recall', 0):.3f}  {p}AP50 {values.get(p + 'ap50', 0):.3f}"
+                + (f"  Dice {values['dice']:.3f}" if "dice" in values else "")
             )
         champion = ev.get("champion")
         if champion:
