@@ -10,21 +10,31 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.errors import UpstreamError
+from linesight_core.clients.ocr import OcrClient
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.ocr import CodeType, LabelRead, Vendor
 from linesight_core.errors import NotFound, Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image
 from linesight_core.pagination import paginate
-from linesight_core.storage import ObjectNotFound, ObjectStore
-from linesight_gateway.api.deps import Engineer, Operator, SessionDep, Viewer
+from linesight_core.storage import ObjectNotFound
+from linesight_gateway.api.deps import (
+    Engineer,
+    OcrDep,
+    Operator,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    StoreDep,
+    Viewer,
+)
 from linesight_gateway.api.label_schemas import (
     ApprovalIn,
     CorrectionIn,
@@ -38,6 +48,7 @@ from linesight_gateway.domain import labels as domain
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.label_export import iter_reviewed
 from linesight_gateway.domain.station_scope import require_station, station_filter
+from linesight_gateway.settings import GatewaySettings
 
 router = APIRouter(prefix="/api/v1/labels", tags=["labels"])
 IMAGE_PREFIX = "labels"
@@ -101,12 +112,11 @@ def _station_by_name(session: Session, name: str) -> Station:
     return station
 
 
-async def _ask_ocr(request: Request, data: bytes, content_type: str, vendor_hint: str | None) -> LabelRead:
-    settings = request.app.state.settings
+async def _ask_ocr(
+    ocr: OcrClient, settings: GatewaySettings, data: bytes, content_type: str, vendor_hint: str | None
+) -> LabelRead:
     try:
-        return await request.app.state.ocr.parse_label(
-            data, content_type, vendor_hint, timeout=settings.ocr_timeout_seconds
-        )
+        return await ocr.parse_label(data, content_type, vendor_hint, timeout=settings.ocr_timeout_seconds)
     except UpstreamError as exc:
         if exc.status < 500:
             raise  # about the photo or the hint: the caller's to fix, with the OCR service's own words
@@ -141,9 +151,11 @@ async def _ask_ocr(request: Request, data: bytes, content_type: str, vendor_hint
     },
 )
 async def create_label_read(
-    request: Request,
     principal: Operator,
     session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    ocr: OcrDep,
     file: Annotated[UploadFile, File(description="The label photo: JPEG, PNG, WEBP, BMP or TIFF")],
     station: Annotated[
         str | None, Form(max_length=100, description="Station name", examples=["goods-in-1"])
@@ -161,8 +173,6 @@ async def create_label_read(
         ),
     ] = None,
 ) -> LabelReadOut:
-    settings = request.app.state.settings
-    store: ObjectStore = request.app.state.store
     if "\x00" in context:
         raise Problem(422, "context cannot contain NUL characters.")
     station_row = await run_in_threadpool(_station_by_name, session, station) if station else None
@@ -174,7 +184,7 @@ async def create_label_read(
     content_type = f"image/{decoded.format.lower()}"
     # The read and the stored photo are of the photo without its metadata (EXIF with GPS, XMP).
     data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
-    read = await _ask_ocr(request, data, content_type, vendor_hint or None)
+    read = await _ask_ocr(ocr, settings, data, content_type, vendor_hint or None)
     # Stored only once read: a photo the OCR service could not read is refused whole, never half kept.
     stored = await run_in_threadpool(
         store.put_content_addressed,
@@ -280,9 +290,9 @@ def list_label_reads(
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "One read per line"}},
 )
 def export_label_reads(
-    request: Request,
     principal: Engineer,
     session: SessionDep,
+    session_factory: SessionFactoryDep,
     format: Literal["jsonl"] = "jsonl",
     since: datetime | None = Query(None, description="Reviewed at or after"),
     until: datetime | None = Query(None, description="Reviewed before"),
@@ -298,7 +308,7 @@ def export_label_reads(
 
     def lines() -> Iterator[bytes]:
         for line in iter_reviewed(
-            request.app.state.session_factory,
+            session_factory,
             since=since,
             until=until,
             vendor=vendor.strip().lower() if vendor else None,
@@ -338,11 +348,12 @@ def get_label_read(read_id: uuid.UUID, principal: Viewer, session: SessionDep) -
         404: {"description": "Unknown read"},
     },
 )
-def get_label_image(request: Request, read_id: uuid.UUID, principal: Viewer, session: SessionDep) -> Response:
+def get_label_image(
+    read_id: uuid.UUID, principal: Viewer, session: SessionDep, settings: SettingsDep, store: StoreDep
+) -> Response:
     row = _get(session, read_id, principal)
-    store: ObjectStore = request.app.state.store
     try:
-        data = store.get_bytes(request.app.state.settings.bucket("images"), row.image_key)
+        data = store.get_bytes(settings.bucket("images"), row.image_key)
     except ObjectNotFound:
         raise Problem(404, "The stored photo of this read is missing from object storage.") from None
     return Response(data, media_type=row.image_content_type)
