@@ -8,6 +8,7 @@ comes in either header: `X-API-Key` or `Authorization: Bearer`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 import httpx
@@ -23,12 +24,17 @@ from linesight_core.clients.ocr import OcrClient
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.db import request_session
 from linesight_core.errors import Problem
+from linesight_core.images import DecodedImage
 from linesight_core.storage import ObjectStore
+from linesight_gateway.db.models import Inspection, Station
 from linesight_gateway.domain.access import Principal, Role, authenticate
+from linesight_gateway.domain.inspect_photo import inspect
 from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.login_throttle import LoginThrottle
+from linesight_gateway.domain.people import PeopleDetector
+from linesight_gateway.domain.photos import PhotoLimits, PhotoStore
 from linesight_gateway.domain.reference_views import ReferenceViews
-from linesight_gateway.domain.shadow import ShadowQueue
+from linesight_gateway.domain.shadow import ShadowJob, ShadowQueue
 from linesight_gateway.domain.training_baselines import TrainingBaselines
 from linesight_gateway.domain.users import authenticate_session, is_session_token
 from linesight_gateway.settings import GatewaySettings
@@ -89,6 +95,74 @@ def get_readiness(request: Request) -> dict[str, ReadinessCheck]:
     return request.app.state.readiness
 
 
+@dataclass(frozen=True)
+class Inspector:
+    """What the inspection routes hand to the `inspect` use case, as the app built it at startup."""
+
+    store: PhotoStore
+    inference: InferenceClient
+    limits: PhotoLimits
+    inference_timeout: float
+    people: PeopleDetector
+    references: ReferenceViews
+    baselines: TrainingBaselines
+    shadow: ShadowQueue
+
+    async def inspect(
+        self,
+        session: Session,
+        photo: bytes,
+        station: Station,
+        principal: Principal,
+        offer_shadow: Callable[[ShadowJob], None],
+        checked: DecodedImage | None = None,
+    ) -> Inspection:
+        return await inspect(
+            session,
+            photo,
+            station,
+            principal,
+            store=self.store,
+            inference=self.inference,
+            limits=self.limits,
+            inference_timeout=self.inference_timeout,
+            people=self.people,
+            references=self.references,
+            baselines=self.baselines,
+            checked=checked,
+            offer_shadow=offer_shadow,
+        )
+
+
+def photo_limits(settings: GatewaySettings) -> PhotoLimits:
+    return PhotoLimits(max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
+
+
+def photo_store(request: Request) -> PhotoStore:
+    return PhotoStore(request.app.state.store, request.app.state.settings.bucket("images"))
+
+
+def get_inspector(request: Request) -> Inspector:
+    state = request.app.state
+    settings: GatewaySettings = state.settings
+    return Inspector(
+        store=photo_store(request),
+        inference=state.inference,
+        limits=photo_limits(settings),
+        inference_timeout=settings.inference_timeout_seconds,
+        people=PeopleDetector(
+            model=settings.people_detector_model,
+            alias=settings.people_detector_alias,
+            label=settings.people_detector_label,
+            confidence=settings.people_detector_confidence,
+            timeout=settings.inference_timeout_seconds,
+        ),
+        references=state.reference_views,
+        baselines=state.training_baselines,
+        shadow=state.shadow,
+    )
+
+
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
@@ -102,6 +176,8 @@ ReferenceViewsDep = Annotated[ReferenceViews, Depends(get_reference_views)]
 TrainingBaselinesDep = Annotated[TrainingBaselines, Depends(get_training_baselines)]
 ShadowDep = Annotated[ShadowQueue, Depends(get_shadow)]
 StatusClientDep = Annotated[httpx.AsyncClient, Depends(get_status_client)]
+PhotoStoreDep = Annotated[PhotoStore, Depends(photo_store)]
+InspectorDep = Annotated[Inspector, Depends(get_inspector)]
 ReadinessDep = Annotated[dict[str, ReadinessCheck], Depends(get_readiness)]
 
 
