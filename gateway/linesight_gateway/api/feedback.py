@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.errors import UpstreamError
-from linesight_core.errors import NotFound, Problem
+from linesight_core.errors import Conflict, NotFound, Problem
 from linesight_gateway import metrics
 from linesight_gateway.api.deps import Operator, RegistryDep, SessionDep, Viewer
 from linesight_gateway.api.feedback_schemas import DatasetLink, FeedbackIn, FeedbackOut, FeedbackRevisionOut
@@ -72,7 +72,7 @@ async def give_feedback(
         raise NotFound("inspection", inspection_id)
     require_station(principal, inspection.station_id)
     if inspection.status != "completed" or inspection.model_version is None:
-        raise Problem(409, "This inspection has no answer yet (pending); give feedback once it is completed.")
+        raise Conflict("This inspection has no answer yet (pending); give feedback once it is completed.")
     station = await run_in_threadpool(session.get, Station, inspection.station_id)
     assert station is not None  # the foreign key guarantees it
     payload = body.model_dump(mode="json")

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.contracts.registry import ModelOut
-from linesight_core.errors import Problem
+from linesight_core.errors import Conflict, Problem
 from linesight_gateway.api.deps import Admin, RegistryDep, SessionDep, SettingsDep, Viewer
 from linesight_gateway.api.models import ModelName
 from linesight_gateway.api.promotion_gate_schemas import (
@@ -125,8 +125,7 @@ async def put_model_gate(
     targets: list[uuid.UUID | None]
     if body.stations is None:
         if not await run_in_threadpool(serving_stations, session, name):
-            raise Problem(
-                409,
+            raise Conflict(
                 f"No active station serves {name} under {GUARDED_ALIAS}: a gate would have no verified "
                 "history to judge by. Point a station at it first, or name the stations.",
             )

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN
-from linesight_core.errors import NotFound, Problem
+from linesight_core.errors import Conflict, NotFound
 from linesight_core.pagination import paginate
 from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, SettingsDep
 from linesight_gateway.api.replay_schemas import ReplayIn, ReplayJobOut, ReplayPage, job_out
@@ -66,8 +66,7 @@ async def start_replay(
     except UpstreamError as exc:
         if exc.status != 404:
             raise
-        raise Problem(
-            409,
+        raise Conflict(
             f"Station {station.name} serves {station.model_name} under alias {station.model_alias}, which "
             f"points at no version ({exc.detail}): there is nothing in production to compare with.",
         ) from None
@@ -83,8 +82,7 @@ async def start_replay(
     )
     if not ids:
         where = "" if body.last_n is not None else " in the time window asked for"
-        raise Problem(
-            409,
+        raise Conflict(
             f"Station {station.name} has no verified inspections{where} (completed inspections with "
             "operator feedback), so there is nothing to replay. Give feedback on its inspections first.",
         )

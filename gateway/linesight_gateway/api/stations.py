@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.registry import RegistryClient
-from linesight_core.errors import Problem
+from linesight_core.errors import Conflict, Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image
 from linesight_core.storage import ObjectNotFound
@@ -90,7 +90,7 @@ async def create_station(
     body: StationCreate, principal: Admin, session: SessionDep, registry: RegistryDep, settings: SettingsDep
 ) -> StationOut:
     if domain.name_taken(session, body.name):
-        raise Problem(409, f"A station named {body.name!r} exists already.")
+        raise Conflict(f"A station named {body.name!r} exists already.")
     await domain.check_against_model(
         registry,
         mode=body.mode,
