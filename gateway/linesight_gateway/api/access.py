@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from linesight_core.errors import NotFound, Problem
+from linesight_gateway.api.access_schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, WhoAmI
 from linesight_gateway.api.deps import Admin, KeyCacheDep, SessionDep, Viewer
-from linesight_gateway.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, WhoAmI
 from linesight_gateway.db.models import ApiKey
 from linesight_gateway.domain import audit
 from linesight_gateway.domain.access import Role, create_key, revoke_key

@@ -25,7 +25,13 @@ from linesight_core.contracts.datasets import (
 )
 from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN, Task
 from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, Viewer
-from linesight_gateway.api.proxy import UPLOAD_TIMEOUT_SECONDS, actor, params_of, passthrough, stream
+from linesight_gateway.api.registry_passthrough import (
+    UPLOAD_TIMEOUT_SECONDS,
+    actor,
+    params_of,
+    passthrough,
+    stream,
+)
 from linesight_gateway.domain import audit
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])

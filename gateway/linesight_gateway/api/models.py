@@ -27,7 +27,7 @@ from linesight_core.contracts.registry import (
 from linesight_core.errors import Problem
 from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, Viewer
 from linesight_gateway.api.promotion_gate_schemas import GatedAliasMove
-from linesight_gateway.api.proxy import actor, params_of, passthrough, stream
+from linesight_gateway.api.registry_passthrough import actor, params_of, passthrough, stream
 from linesight_gateway.domain import audit
 from linesight_gateway.domain.access import Role
 from linesight_gateway.domain.gated_promotion import refusal, verdict_for_move

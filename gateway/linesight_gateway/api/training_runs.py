@@ -24,7 +24,13 @@ from linesight_core.contracts.training import (
 )
 from linesight_core.errors import Problem
 from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, SettingsDep, Viewer
-from linesight_gateway.api.proxy import UPLOAD_TIMEOUT_SECONDS, actor, params_of, passthrough, stream
+from linesight_gateway.api.registry_passthrough import (
+    UPLOAD_TIMEOUT_SECONDS,
+    actor,
+    params_of,
+    passthrough,
+    stream,
+)
 from linesight_gateway.domain import audit
 from linesight_gateway.domain.run_limits import RunLimits, refusal
 

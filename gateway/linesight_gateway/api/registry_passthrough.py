@@ -1,5 +1,6 @@
-"""Helpers for the routes that pass calls on to the registry: who asks, JSON pass-through and streamed
-downloads (dataset exports can be large, so they are never held in memory)."""
+"""The registry pass-through of the model, dataset and training-run routes: who asks (`actor`), the JSON
+answer passed on as it came (`passthrough`) and streamed downloads (`stream`: dataset exports can be
+large, so they are never held in memory)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from linesight_core.app import check_readiness
 from linesight_core.contracts.system import ServicesStatus, ServiceStatus
 from linesight_gateway.api.deps import ReadinessDep, SettingsDep, StatusClientDep, Viewer
-from linesight_gateway.domain.system import probe_services
+from linesight_gateway.domain.service_probe import probe_services
 
 router = APIRouter(prefix="/api/v1/system", tags=["system"])
 
