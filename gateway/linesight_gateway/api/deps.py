@@ -34,6 +34,7 @@ from linesight_gateway.domain.login_throttle import LoginThrottle
 from linesight_gateway.domain.people import PeopleDetector
 from linesight_gateway.domain.photos import PhotoLimits, PhotoStore
 from linesight_gateway.domain.reference_views import ReferenceViews
+from linesight_gateway.domain.run_limits import RunLimits
 from linesight_gateway.domain.shadow import ShadowJob, ShadowQueue
 from linesight_gateway.domain.training_baselines import TrainingBaselines
 from linesight_gateway.domain.users import authenticate_session, is_session_token
@@ -97,7 +98,8 @@ def get_readiness(request: Request) -> dict[str, ReadinessCheck]:
 
 @dataclass(frozen=True)
 class Inspector:
-    """What the inspection routes hand to the `inspect` use case, as the app built it at startup."""
+    """What the inspection routes hand to the `inspect` use case: the clients the app built at startup and
+    the limits from its settings."""
 
     store: PhotoStore
     inference: InferenceClient
@@ -132,6 +134,13 @@ class Inspector:
             checked=checked,
             offer_shadow=offer_shadow,
         )
+
+
+def run_limits(settings: GatewaySettings) -> RunLimits:
+    return RunLimits(
+        per_station_per_hour=settings.training_runs_per_station_per_hour,
+        per_hour=settings.training_runs_per_hour,
+    )
 
 
 def photo_limits(settings: GatewaySettings) -> PhotoLimits:

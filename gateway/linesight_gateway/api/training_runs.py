@@ -23,7 +23,7 @@ from linesight_core.contracts.training import (
     TrainingRunOut,
 )
 from linesight_core.errors import Problem
-from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, SettingsDep, Viewer
+from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, SettingsDep, Viewer, run_limits
 from linesight_gateway.api.registry_passthrough import (
     UPLOAD_TIMEOUT_SECONDS,
     actor,
@@ -32,7 +32,7 @@ from linesight_gateway.api.registry_passthrough import (
     stream,
 )
 from linesight_gateway.domain import audit
-from linesight_gateway.domain.run_limits import RunLimits, refusal
+from linesight_gateway.domain.run_limits import refusal
 
 router = APIRouter(tags=["training runs"])
 RUNS = "/api/v1/training-runs"
@@ -53,8 +53,7 @@ async def create_run(
     principal: Engineer,
     session: SessionDep,
 ) -> Response:
-    limits = RunLimits(settings.training_runs_per_station_per_hour, settings.training_runs_per_hour)
-    refused = await run_in_threadpool(refusal, session, limits)
+    refused = await run_in_threadpool(refusal, session, run_limits(settings))
     if refused is not None:
         raise Problem(
             429,
