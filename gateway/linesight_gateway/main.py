@@ -32,14 +32,14 @@ from linesight_gateway.api import (
     models,
     promotion_gates,
     replays,
+    service_status,
     shadow,
     stations,
     stats,
-    system,
     training_runs,
     users,
 )
-from linesight_gateway.api.deps import authenticate_headers
+from linesight_gateway.api.deps import authenticate_headers, run_limits
 from linesight_gateway.api.upload_limits import upload_limits
 from linesight_gateway.db.models import SCHEMA
 from linesight_gateway.domain.access import ensure_bootstrap_admin
@@ -53,7 +53,6 @@ from linesight_gateway.domain.queue_gauges import run_queue_gauges
 from linesight_gateway.domain.reference_views import ReferenceViews
 from linesight_gateway.domain.replay_runner import ReplayConfig, ReplayRunner, run_replays
 from linesight_gateway.domain.reprocessor import run_reprocessor
-from linesight_gateway.domain.run_limits import RunLimits
 from linesight_gateway.domain.shadow import ShadowConfig, ShadowQueue
 from linesight_gateway.domain.training_baselines import TrainingBaselines
 from linesight_gateway.settings import GatewaySettings
@@ -65,7 +64,7 @@ ROUTER_MODULES = (
     auth,
     users,
     audit,
-    system,
+    service_status,
     models,
     stations,
     stats,
@@ -82,13 +81,6 @@ ROUTER_MODULES = (
 
 async def _no_credential(conn: HTTPConnection) -> None:
     return None
-
-
-def run_limits(settings: GatewaySettings) -> RunLimits:
-    return RunLimits(
-        per_station_per_hour=settings.training_runs_per_station_per_hour,
-        per_hour=settings.training_runs_per_hour,
-    )
 
 
 def _background_inference(settings: GatewaySettings, timeout: float) -> InferenceClient:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from linesight_core.errors import NotFound, Problem
-from linesight_gateway.api.deps import Admin, SessionDep, Viewer
-from linesight_gateway.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, WhoAmI
+from linesight_gateway.api.access_schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, WhoAmI
+from linesight_gateway.api.deps import Admin, KeyCacheDep, SessionDep, Viewer
 from linesight_gateway.db.models import ApiKey
 from linesight_gateway.domain import audit
 from linesight_gateway.domain.access import Role, create_key, revoke_key
@@ -67,10 +67,12 @@ def list_api_keys(principal: Admin, session: SessionDep, include_revoked: bool =
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, summary="Revoke an API key")
-def revoke_api_key(request: Request, key_id: uuid.UUID, principal: Admin, session: SessionDep) -> ApiKeyOut:
+def revoke_api_key(
+    key_id: uuid.UUID, principal: Admin, session: SessionDep, key_cache: KeyCacheDep
+) -> ApiKeyOut:
     key = revoke_key(session, key_id)
     if key is None:
         raise NotFound("API key", key_id)
     audit.record(session, principal, "api_key.revoke", "api_key", str(key.id), {"name": key.name})
-    request.app.state.key_cache.forget_key(key.id)
+    key_cache.forget_key(key.id)
     return ApiKeyOut.model_validate(key)

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 
+from linesight_gateway.api.audit_schemas import AuditEventOut, AuditPage
 from linesight_gateway.api.deps import Admin, SessionDep
-from linesight_gateway.api.schemas import AuditEventOut, AuditPage
 from linesight_gateway.domain import audit
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from linesight_core.errors import Problem
-from linesight_gateway.api.deps import SessionDep, Viewer
+from linesight_gateway.api.deps import KeyCacheDep, LoginThrottleDep, SessionDep, SettingsDep, Viewer
 from linesight_gateway.api.user_schemas import LoginOut, LoginRequest, UserOut
 from linesight_gateway.domain import audit
 from linesight_gateway.domain.users import check_password, end_session, normalize_username, principal_of
@@ -29,9 +29,13 @@ def _client_address(request: Request) -> str:
     summary="Sign in with a username and password; the session token is shown once",
     responses={401: {"description": "Wrong username or password"}, 429: {"description": "Too many failures"}},
 )
-def login(body: LoginRequest, request: Request, session: SessionDep) -> LoginOut:
-    settings = request.app.state.settings
-    throttle = request.app.state.login_throttle
+def login(
+    body: LoginRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: LoginThrottleDep,
+) -> LoginOut:
     username, address = normalize_username(body.username), _client_address(request)
     wait = throttle.retry_after(username, address)
     if wait is not None:
@@ -58,7 +62,7 @@ def login(body: LoginRequest, request: Request, session: SessionDep) -> LoginOut
     summary="Sign out: the session this request was made with ends",
     response_class=Response,
 )
-def logout(request: Request, principal: Viewer, session: SessionDep) -> Response:
+def logout(principal: Viewer, session: SessionDep, key_cache: KeyCacheDep) -> Response:
     if principal.session_id is None:
         raise Problem(
             400,
@@ -67,5 +71,5 @@ def logout(request: Request, principal: Viewer, session: SessionDep) -> Response
         )
     end_session(session, principal.session_id)
     audit.record(session, principal, "user.logout", "user", str(principal.key_id), {})
-    request.app.state.key_cache.forget_key(principal.session_id)
+    key_cache.forget_key(principal.session_id)
     return Response(status_code=204)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from linesight_core.contracts.common import Page
@@ -24,9 +24,14 @@ from linesight_core.contracts.datasets import (
     VersionDiff,
 )
 from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN, Task
-from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
-from linesight_gateway.api.proxy import UPLOAD_TIMEOUT_SECONDS, actor, params_of, passthrough, stream
-from linesight_gateway.api.proxy import registry as registry_of
+from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, Viewer
+from linesight_gateway.api.registry_passthrough import (
+    UPLOAD_TIMEOUT_SECONDS,
+    actor,
+    params_of,
+    passthrough,
+    stream,
+)
 from linesight_gateway.domain import audit
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
@@ -39,10 +44,10 @@ Source = Literal["upload", "feedback", "import"]
 
 @router.post("", response_model=DatasetOut, status_code=201, summary="Create a dataset")
 async def create_dataset(
-    request: Request, body: DatasetCreate, principal: Engineer, session: SessionDep
+    registry: RegistryDep, body: DatasetCreate, principal: Engineer, session: SessionDep
 ) -> Response:
     resp = await passthrough(
-        request, "POST", "/v1/datasets", json=body.model_dump(mode="json"), actor=actor(principal)
+        registry, "POST", "/v1/datasets", json=body.model_dump(mode="json"), actor=actor(principal)
     )
     audit.record(session, principal, "dataset.create", "dataset", body.name, {"task": body.task})
     return resp
@@ -50,7 +55,7 @@ async def create_dataset(
 
 @router.get("", response_model=Page[DatasetOut], summary="List datasets")
 async def list_datasets(
-    request: Request,
+    registry: RegistryDep,
     principal: Viewer,
     task: Task | None = None,
     station: str | None = Query(None, max_length=100),
@@ -59,20 +64,20 @@ async def list_datasets(
     offset: int = Query(0, ge=0),
 ) -> Response:
     params = params_of(task=task, station=station, q=q, limit=limit, offset=offset)
-    return await passthrough(request, "GET", "/v1/datasets", params=params)
+    return await passthrough(registry, "GET", "/v1/datasets", params=params)
 
 
 @router.get("/{name}", response_model=DatasetOut, summary="One dataset")
-async def get_dataset(request: Request, name: DatasetName, principal: Viewer) -> Response:
-    return await passthrough(request, "GET", f"/v1/datasets/{name}")
+async def get_dataset(registry: RegistryDep, name: DatasetName, principal: Viewer) -> Response:
+    return await passthrough(registry, "GET", f"/v1/datasets/{name}")
 
 
 @router.patch("/{name}", response_model=DatasetOut, summary="Change a dataset's description or add classes")
 async def update_dataset(
-    request: Request, name: DatasetName, body: DatasetUpdate, principal: Engineer, session: SessionDep
+    registry: RegistryDep, name: DatasetName, body: DatasetUpdate, principal: Engineer, session: SessionDep
 ) -> Response:
     payload = body.model_dump(mode="json", exclude_unset=True)
-    resp = await passthrough(request, "PATCH", f"/v1/datasets/{name}", json=payload, actor=actor(principal))
+    resp = await passthrough(registry, "PATCH", f"/v1/datasets/{name}", json=payload, actor=actor(principal))
     audit.record(session, principal, "dataset.update", "dataset", name, payload)
     return resp
 
@@ -87,7 +92,7 @@ async def update_dataset(
     },
 )
 async def add_item(
-    request: Request,
+    registry: RegistryDep,
     name: DatasetName,
     principal: Engineer,
     session: SessionDep,
@@ -106,7 +111,7 @@ async def add_item(
     ] = "",
 ) -> Response:
     resp = await passthrough(
-        request,
+        registry,
         "POST",
         f"/v1/datasets/{name}/items",
         files={
@@ -129,7 +134,7 @@ async def add_item(
 
 @router.get("/{name}/items", response_model=Page[DatasetItemOut], summary="List a dataset's items")
 async def list_items(
-    request: Request,
+    registry: RegistryDep,
     name: DatasetName,
     principal: Viewer,
     split: Split | None = None,
@@ -139,19 +144,21 @@ async def list_items(
     offset: int = Query(0, ge=0),
 ) -> Response:
     params = params_of(split=split, source=source, labelled=labelled, limit=limit, offset=offset)
-    return await passthrough(request, "GET", f"/v1/datasets/{name}/items", params=params)
+    return await passthrough(registry, "GET", f"/v1/datasets/{name}/items", params=params)
 
 
 @router.get("/{name}/items/{item_id}", response_model=DatasetItemOut, summary="One item")
-async def get_item(request: Request, name: DatasetName, item_id: uuid.UUID, principal: Viewer) -> Response:
-    return await passthrough(request, "GET", f"/v1/datasets/{name}/items/{item_id}")
+async def get_item(
+    registry: RegistryDep, name: DatasetName, item_id: uuid.UUID, principal: Viewer
+) -> Response:
+    return await passthrough(registry, "GET", f"/v1/datasets/{name}/items/{item_id}")
 
 
 @router.put(
     "/{name}/items/{item_id}/labels", response_model=DatasetItemOut, summary="Replace an item's labels"
 )
 async def put_labels(
-    request: Request,
+    registry: RegistryDep,
     name: DatasetName,
     item_id: uuid.UUID,
     body: LabelsUpdate,
@@ -160,7 +167,7 @@ async def put_labels(
 ) -> Response:
     payload = body.model_dump(mode="json")
     resp = await passthrough(
-        request, "PUT", f"/v1/datasets/{name}/items/{item_id}/labels", json=payload, actor=actor(principal)
+        registry, "PUT", f"/v1/datasets/{name}/items/{item_id}/labels", json=payload, actor=actor(principal)
     )
     audit.record(session, principal, "dataset.item.relabel", "dataset_item", str(item_id), {"dataset": name})
     return resp
@@ -168,11 +175,9 @@ async def put_labels(
 
 @router.delete("/{name}/items/{item_id}", status_code=204, summary="Remove an item")
 async def delete_item(
-    request: Request, name: DatasetName, item_id: uuid.UUID, principal: Engineer, session: SessionDep
+    registry: RegistryDep, name: DatasetName, item_id: uuid.UUID, principal: Engineer, session: SessionDep
 ) -> Response:
-    await registry_of(request).request(
-        "DELETE", f"/v1/datasets/{name}/items/{item_id}", actor=actor(principal)
-    )
+    await registry.request("DELETE", f"/v1/datasets/{name}/items/{item_id}", actor=actor(principal))
     audit.record(session, principal, "dataset.item.delete", "dataset_item", str(item_id), {"dataset": name})
     return Response(status_code=204)
 
@@ -183,8 +188,10 @@ async def delete_item(
     response_class=StreamingResponse,
     responses={200: {"content": {"image/*": {}}, "description": "The image as it was added"}},
 )
-async def item_image(request: Request, name: DatasetName, item_id: uuid.UUID, principal: Viewer) -> Response:
-    return await stream(request, f"/v1/datasets/{name}/items/{item_id}/image")
+async def item_image(
+    registry: RegistryDep, name: DatasetName, item_id: uuid.UUID, principal: Viewer
+) -> Response:
+    return await stream(registry, f"/v1/datasets/{name}/items/{item_id}/image")
 
 
 @router.post(
@@ -194,7 +201,7 @@ async def item_image(request: Request, name: DatasetName, item_id: uuid.UUID, pr
     responses={422: {"description": "The archive was refused whole; `errors` lists every problem"}},
 )
 async def import_archive(
-    request: Request,
+    registry: RegistryDep,
     name: DatasetName,
     principal: Engineer,
     session: SessionDep,
@@ -204,7 +211,7 @@ async def import_archive(
     ] = "yolo",
 ) -> Response:
     resp = await passthrough(
-        request,
+        registry,
         "POST",
         f"/v1/datasets/{name}/imports",
         files={"file": (file.filename or "dataset.zip", file.file, "application/zip")},
@@ -225,8 +232,8 @@ async def import_archive(
 
 
 @router.get("/{name}/stats", response_model=DatasetStats, summary="Images per split, instances per class")
-async def stats(request: Request, name: DatasetName, principal: Viewer) -> Response:
-    return await passthrough(request, "GET", f"/v1/datasets/{name}/stats")
+async def stats(registry: RegistryDep, name: DatasetName, principal: Viewer) -> Response:
+    return await passthrough(registry, "GET", f"/v1/datasets/{name}/stats")
 
 
 @router.post(
@@ -237,12 +244,16 @@ async def stats(request: Request, name: DatasetName, principal: Viewer) -> Respo
     responses={409: {"description": "Nothing changed since the latest version"}},
 )
 async def create_version(
-    request: Request, name: DatasetName, body: DatasetVersionCreate, principal: Engineer, session: SessionDep
+    registry: RegistryDep,
+    name: DatasetName,
+    body: DatasetVersionCreate,
+    principal: Engineer,
+    session: SessionDep,
 ) -> Response:
     payload = body.model_dump(mode="json")
     payload["created_by"] = actor(principal)
     resp = await passthrough(
-        request, "POST", f"/v1/datasets/{name}/versions", json=payload, actor=actor(principal)
+        registry, "POST", f"/v1/datasets/{name}/versions", json=payload, actor=actor(principal)
     )
     version = DatasetVersionOut.model_validate_json(resp.body)
     audit.record(
@@ -258,43 +269,43 @@ async def create_version(
 
 @router.get("/{name}/versions", response_model=Page[DatasetVersionOut], summary="A dataset's versions")
 async def list_versions(
-    request: Request,
+    registry: RegistryDep,
     name: DatasetName,
     principal: Viewer,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> Response:
     return await passthrough(
-        request, "GET", f"/v1/datasets/{name}/versions", params={"limit": limit, "offset": offset}
+        registry, "GET", f"/v1/datasets/{name}/versions", params={"limit": limit, "offset": offset}
     )
 
 
 @router.get("/{name}/versions/{version}", response_model=DatasetVersionOut, summary="One version")
 async def get_version(
-    request: Request, name: DatasetName, version: VersionPath, principal: Viewer
+    registry: RegistryDep, name: DatasetName, version: VersionPath, principal: Viewer
 ) -> Response:
-    return await passthrough(request, "GET", f"/v1/datasets/{name}/versions/{version}")
+    return await passthrough(registry, "GET", f"/v1/datasets/{name}/versions/{version}")
 
 
 @router.get("/{name}/versions/{version}/manifest", response_model=Manifest, summary="A version's manifest")
 async def get_manifest(
-    request: Request, name: DatasetName, version: VersionPath, principal: Viewer
+    registry: RegistryDep, name: DatasetName, version: VersionPath, principal: Viewer
 ) -> Response:
-    return await stream(request, f"/v1/datasets/{name}/versions/{version}/manifest")
+    return await stream(registry, f"/v1/datasets/{name}/versions/{version}/manifest")
 
 
 @router.get(
     "/{name}/versions/{version}/diff", response_model=VersionDiff, summary="What changed between versions"
 )
 async def diff(
-    request: Request,
+    registry: RegistryDep,
     name: DatasetName,
     version: VersionPath,
     principal: Viewer,
     against: int | None = Query(None, ge=1, le=MAX_VERSION, description="Default: the previous version"),
 ) -> Response:
     return await passthrough(
-        request, "GET", f"/v1/datasets/{name}/versions/{version}/diff", params=params_of(against=against)
+        registry, "GET", f"/v1/datasets/{name}/versions/{version}/diff", params=params_of(against=against)
     )
 
 
@@ -304,5 +315,7 @@ async def diff(
     response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}, "description": "The zip, streamed"}},
 )
-async def export(request: Request, name: DatasetName, version: VersionPath, principal: Engineer) -> Response:
-    return await stream(request, f"/v1/datasets/{name}/versions/{version}/export")
+async def export(
+    registry: RegistryDep, name: DatasetName, version: VersionPath, principal: Engineer
+) -> Response:
+    return await stream(registry, f"/v1/datasets/{name}/versions/{version}/export")

@@ -1,5 +1,5 @@
-"""Request-scoped dependencies: the database session and the caller (an API key, or a person's session
-token from POST /api/v1/auth/login) with its role.
+"""Request-scoped dependencies: the settings and the clients the app built at startup, the database session
+and the caller (an API key, or a person's session token from POST /api/v1/auth/login) with its role.
 
 The credential is checked by `authenticate_headers`, run by the app's HeaderAuthMiddleware before the
 body is read; the route's dependency then finds the principal in the request state. Either credential
@@ -8,23 +8,186 @@ comes in either header: `X-API-Key` or `Authorization: Bearer`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
+import httpx
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from linesight_core.app import ReadinessCheck
 from linesight_core.auth import bearer_token
+from linesight_core.clients.inference import InferenceClient
+from linesight_core.clients.ocr import OcrClient
+from linesight_core.clients.registry import RegistryClient
 from linesight_core.db import request_session
 from linesight_core.errors import Problem
+from linesight_core.images import DecodedImage
+from linesight_core.storage import ObjectStore
+from linesight_gateway.db.models import Inspection, Station
 from linesight_gateway.domain.access import Principal, Role, authenticate
+from linesight_gateway.domain.inspect_photo import inspect
+from linesight_gateway.domain.key_cache import KeyCache
+from linesight_gateway.domain.login_throttle import LoginThrottle
+from linesight_gateway.domain.people import PeopleDetector
+from linesight_gateway.domain.photos import PhotoLimits, PhotoStore
+from linesight_gateway.domain.reference_views import ReferenceViews
+from linesight_gateway.domain.run_limits import RunLimits
+from linesight_gateway.domain.shadow import ShadowJob, ShadowQueue
+from linesight_gateway.domain.training_baselines import TrainingBaselines
 from linesight_gateway.domain.users import authenticate_session, is_session_token
+from linesight_gateway.settings import GatewaySettings
 
 API_KEY_HEADER = "X-API-Key"
 
 
+# What create_app and its lifespan put on app.state, each read through one typed dependency.
+def get_settings(request: Request) -> GatewaySettings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> ObjectStore:
+    return request.app.state.store
+
+
+def get_registry(request: Request) -> RegistryClient:
+    return request.app.state.registry
+
+
+def get_inference(request: Request) -> InferenceClient:
+    return request.app.state.inference
+
+
+def get_ocr(request: Request) -> OcrClient:
+    return request.app.state.ocr
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    return request.app.state.session_factory
+
+
+def get_key_cache(request: Request) -> KeyCache:
+    return request.app.state.key_cache
+
+
+def get_login_throttle(request: Request) -> LoginThrottle:
+    return request.app.state.login_throttle
+
+
+def get_reference_views(request: Request) -> ReferenceViews:
+    return request.app.state.reference_views
+
+
+def get_training_baselines(request: Request) -> TrainingBaselines:
+    return request.app.state.training_baselines
+
+
+def get_shadow(request: Request) -> ShadowQueue:
+    return request.app.state.shadow
+
+
+def get_status_client(request: Request) -> httpx.AsyncClient:
+    return request.app.state.status_client
+
+
+def get_readiness(request: Request) -> dict[str, ReadinessCheck]:
+    return request.app.state.readiness
+
+
+@dataclass(frozen=True)
+class Inspector:
+    """What the inspection routes hand to the `inspect` use case: the clients the app built at startup and
+    the limits from its settings."""
+
+    store: PhotoStore
+    inference: InferenceClient
+    limits: PhotoLimits
+    inference_timeout: float
+    people: PeopleDetector
+    references: ReferenceViews
+    baselines: TrainingBaselines
+    shadow: ShadowQueue
+
+    async def inspect(
+        self,
+        session: Session,
+        photo: bytes,
+        station: Station,
+        principal: Principal,
+        offer_shadow: Callable[[ShadowJob], None],
+        checked: DecodedImage | None = None,
+    ) -> Inspection:
+        return await inspect(
+            session,
+            photo,
+            station,
+            principal,
+            store=self.store,
+            inference=self.inference,
+            limits=self.limits,
+            inference_timeout=self.inference_timeout,
+            people=self.people,
+            references=self.references,
+            baselines=self.baselines,
+            checked=checked,
+            offer_shadow=offer_shadow,
+        )
+
+
+def run_limits(settings: GatewaySettings) -> RunLimits:
+    return RunLimits(
+        per_station_per_hour=settings.training_runs_per_station_per_hour,
+        per_hour=settings.training_runs_per_hour,
+    )
+
+
+def photo_limits(settings: GatewaySettings) -> PhotoLimits:
+    return PhotoLimits(max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
+
+
+def photo_store(request: Request) -> PhotoStore:
+    return PhotoStore(request.app.state.store, request.app.state.settings.bucket("images"))
+
+
+def get_inspector(request: Request) -> Inspector:
+    state = request.app.state
+    settings: GatewaySettings = state.settings
+    return Inspector(
+        store=photo_store(request),
+        inference=state.inference,
+        limits=photo_limits(settings),
+        inference_timeout=settings.inference_timeout_seconds,
+        people=PeopleDetector(
+            model=settings.people_detector_model,
+            alias=settings.people_detector_alias,
+            label=settings.people_detector_label,
+            confidence=settings.people_detector_confidence,
+            timeout=settings.inference_timeout_seconds,
+        ),
+        references=state.reference_views,
+        baselines=state.training_baselines,
+        shadow=state.shadow,
+    )
+
+
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]
+SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
+RegistryDep = Annotated[RegistryClient, Depends(get_registry)]
+InferenceDep = Annotated[InferenceClient, Depends(get_inference)]
+OcrDep = Annotated[OcrClient, Depends(get_ocr)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+KeyCacheDep = Annotated[KeyCache, Depends(get_key_cache)]
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+ReferenceViewsDep = Annotated[ReferenceViews, Depends(get_reference_views)]
+TrainingBaselinesDep = Annotated[TrainingBaselines, Depends(get_training_baselines)]
+ShadowDep = Annotated[ShadowQueue, Depends(get_shadow)]
+StatusClientDep = Annotated[httpx.AsyncClient, Depends(get_status_client)]
+PhotoStoreDep = Annotated[PhotoStore, Depends(photo_store)]
+InspectorDep = Annotated[Inspector, Depends(get_inspector)]
+ReadinessDep = Annotated[dict[str, ReadinessCheck], Depends(get_readiness)]
 
 
 def _authenticate(conn: HTTPConnection, raw: str) -> Principal | None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.errors import UpstreamError
-from linesight_core.errors import NotFound, Problem
+from linesight_core.errors import Conflict, NotFound, Problem
 from linesight_gateway import metrics
-from linesight_gateway.api.deps import Operator, SessionDep, Viewer
+from linesight_gateway.api.deps import Operator, RegistryDep, SessionDep, Viewer
 from linesight_gateway.api.feedback_schemas import DatasetLink, FeedbackIn, FeedbackOut, FeedbackRevisionOut
 from linesight_gateway.db.models import Feedback, Inspection, Station
 from linesight_gateway.domain import audit, shadow
@@ -61,23 +61,25 @@ def feedback_out(session, feedback: Feedback) -> FeedbackOut:  # type: ignore[no
     responses={200: {"model": FeedbackOut, "description": "Feedback changed; the earlier version is kept"}},
 )
 async def give_feedback(
-    request: Request, inspection_id: uuid.UUID, body: FeedbackIn, principal: Operator, session: SessionDep
+    inspection_id: uuid.UUID,
+    body: FeedbackIn,
+    principal: Operator,
+    session: SessionDep,
+    registry: RegistryDep,
 ) -> Response:
     inspection = await run_in_threadpool(session.get, Inspection, inspection_id)
     if inspection is None:
         raise NotFound("inspection", inspection_id)
     require_station(principal, inspection.station_id)
     if inspection.status != "completed" or inspection.model_version is None:
-        raise Problem(409, "This inspection has no answer yet (pending); give feedback once it is completed.")
+        raise Conflict("This inspection has no answer yet (pending); give feedback once it is completed.")
     station = await run_in_threadpool(session.get, Station, inspection.station_id)
     assert station is not None  # the foreign key guarantees it
     payload = body.model_dump(mode="json")
     class_names = None
     if not body.correct:
         try:
-            version = await request.app.state.registry.resolve(
-                inspection.model_name, version=inspection.model_version
-            )
+            version = await registry.resolve(inspection.model_name, version=inspection.model_version)
             class_names = set(version.class_names.values())
         except UpstreamError as exc:
             if exc.status < 500:

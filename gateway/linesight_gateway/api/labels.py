@@ -3,28 +3,35 @@ export of reviewed reads as token-classifier training data."""
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from linesight_core.clients.errors import UpstreamError
 from linesight_core.contracts.common import Page
-from linesight_core.contracts.ocr import CodeType, LabelRead, Vendor
+from linesight_core.contracts.ocr import CodeType, Vendor
 from linesight_core.errors import NotFound, Problem
-from linesight_core.image_metadata import strip_metadata
-from linesight_core.images import decode_image
 from linesight_core.pagination import paginate
-from linesight_core.storage import ObjectNotFound, ObjectStore
-from linesight_gateway.api.deps import Engineer, Operator, SessionDep, Viewer
+from linesight_core.storage import ObjectNotFound
+from linesight_gateway.api.deps import (
+    Engineer,
+    OcrDep,
+    Operator,
+    PhotoStoreDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    StoreDep,
+    Viewer,
+    photo_limits,
+)
 from linesight_gateway.api.label_schemas import (
     ApprovalIn,
     CorrectionIn,
@@ -37,10 +44,11 @@ from linesight_gateway.db.models import Station
 from linesight_gateway.domain import labels as domain
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.label_export import iter_reviewed
+from linesight_gateway.domain.read_label import read_label
 from linesight_gateway.domain.station_scope import require_station, station_filter
+from linesight_gateway.domain.stations import get_station, usable_station
 
 router = APIRouter(prefix="/api/v1/labels", tags=["labels"])
-IMAGE_PREFIX = "labels"
 
 
 def read_out(row: LabelReadRow) -> LabelReadOut:
@@ -92,33 +100,6 @@ def detail_out(session: Session, row: LabelReadRow) -> LabelReadDetail:
     return LabelReadDetail(**read_out(row).model_dump(), history=changes)  # type: ignore[arg-type]
 
 
-def _station_by_name(session: Session, name: str) -> Station:
-    station = session.scalar(select(Station).where(Station.name == name))
-    if station is None:
-        raise NotFound("station", name, by="name")
-    if not station.active:
-        raise Problem(409, f"Station {name!r} is not active; activate it to read labels there.")
-    return station
-
-
-async def _ask_ocr(request: Request, data: bytes, content_type: str, vendor_hint: str | None) -> LabelRead:
-    settings = request.app.state.settings
-    try:
-        return await request.app.state.ocr.parse_label(
-            data, content_type, vendor_hint, timeout=settings.ocr_timeout_seconds
-        )
-    except UpstreamError as exc:
-        if exc.status < 500:
-            raise  # about the photo or the hint: the caller's to fix, with the OCR service's own words
-        raise Problem(
-            exc.status,
-            f"{exc.detail} The label was not read and nothing was stored; send the photo again later.",
-            title="OCR service unavailable",
-            headers={"Retry-After": "10"},
-            upstream_service=exc.service,
-        ) from exc
-
-
 @router.post(
     "",
     response_model=LabelReadOut,
@@ -141,9 +122,11 @@ async def _ask_ocr(request: Request, data: bytes, content_type: str, vendor_hint
     },
 )
 async def create_label_read(
-    request: Request,
     principal: Operator,
     session: SessionDep,
+    settings: SettingsDep,
+    store: PhotoStoreDep,
+    ocr: OcrDep,
     file: Annotated[UploadFile, File(description="The label photo: JPEG, PNG, WEBP, BMP or TIFF")],
     station: Annotated[
         str | None, Form(max_length=100, description="Station name", examples=["goods-in-1"])
@@ -161,63 +144,29 @@ async def create_label_read(
         ),
     ] = None,
 ) -> LabelReadOut:
-    settings = request.app.state.settings
-    store: ObjectStore = request.app.state.store
     if "\x00" in context:
         raise Problem(422, "context cannot contain NUL characters.")
-    station_row = await run_in_threadpool(_station_by_name, session, station) if station else None
-    require_station(principal, station_row.id if station_row else None)
-    data = await file.read(settings.image_max_bytes + 1)
-    decoded = await run_in_threadpool(
-        decode_image, data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels
+    at = (
+        await run_in_threadpool(usable_station, session, station, principal, to="read labels")
+        if station
+        else None
     )
-    content_type = f"image/{decoded.format.lower()}"
-    # The read and the stored photo are of the photo without its metadata (EXIF with GPS, XMP).
-    data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
-    read = await _ask_ocr(request, data, content_type, vendor_hint or None)
-    # Stored only once read: a photo the OCR service could not read is refused whole, never half kept.
-    stored = await run_in_threadpool(
-        store.put_content_addressed,
-        settings.bucket("images"),
-        IMAGE_PREFIX,
-        io.BytesIO(data),
-        content_type=content_type,
-    )
-    triage = domain.triage(read, settings.label_auto_approve_threshold)
-    now = datetime.now(UTC)
-    row = LabelReadRow(
-        id=uuid.uuid4(),
-        status=triage.status,
-        auto_approved=triage.auto_approved,
-        station_id=station_row.id if station_row else None,
-        station_name=station_row.name if station_row else None,
+    if at is None:
+        require_station(principal, None)
+    photo = await file.read(settings.image_max_bytes + 1)
+    row = await read_label(
+        session,
+        photo,
+        at,
+        principal,
         context=context,
         vendor_hint=vendor_hint or None,
-        vendor_id=read.vendor.id if read.vendor else None,
-        vendor_name=read.vendor.name if read.vendor else None,
-        vendor_matched_by=read.vendor.matched_by if read.vendor else None,
-        codes=triage.codes,
-        ocr_codes=triage.codes,
-        review_reasons=triage.reasons,
-        tokens=[t.model_dump() for t in read.tokens],
-        tokens_count=len(read.tokens),
-        barcodes=[b.model_dump() for b in read.barcodes],
-        rotation=read.rotation,
-        timings_ms=read.timings_ms.model_dump(),
-        image_key=stored.key,
-        image_sha256=stored.sha256,
-        image_content_type=content_type,
-        image_width=decoded.width,
-        image_height=decoded.height,
-        notes="",
-        revision=1,
-        created_by=principal.key_id,
-        created_at=now,
-        reviewed_at=now if triage.auto_approved else None,
+        ocr=ocr,
+        store=store,
+        limits=photo_limits(settings),
+        ocr_timeout=settings.ocr_timeout_seconds,
+        auto_approve_threshold=settings.label_auto_approve_threshold,
     )
-    session.add(row)
-    domain.record_new(session, row, principal)
-    await run_in_threadpool(session.commit)
     return read_out(row)
 
 
@@ -280,25 +229,21 @@ def list_label_reads(
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "One read per line"}},
 )
 def export_label_reads(
-    request: Request,
     principal: Engineer,
     session: SessionDep,
+    session_factory: SessionFactoryDep,
     format: Literal["jsonl"] = "jsonl",
     since: datetime | None = Query(None, description="Reviewed at or after"),
     until: datetime | None = Query(None, description="Reviewed before"),
     vendor: str | None = Query(None, max_length=64, description="Vendor id"),
     station: str | None = Query(None, max_length=100, description="Station name"),
 ) -> StreamingResponse:
-    station_id = None
-    if station:
-        station_id = session.scalar(select(Station.id).where(Station.name == station))
-        if station_id is None:
-            raise NotFound("station", station, by="name")
+    station_id = get_station(session, station).id if station else None
     require_station(principal, station_id)  # a key limited to stations exports one of its own
 
     def lines() -> Iterator[bytes]:
         for line in iter_reviewed(
-            request.app.state.session_factory,
+            session_factory,
             since=since,
             until=until,
             vendor=vendor.strip().lower() if vendor else None,
@@ -338,11 +283,12 @@ def get_label_read(read_id: uuid.UUID, principal: Viewer, session: SessionDep) -
         404: {"description": "Unknown read"},
     },
 )
-def get_label_image(request: Request, read_id: uuid.UUID, principal: Viewer, session: SessionDep) -> Response:
+def get_label_image(
+    read_id: uuid.UUID, principal: Viewer, session: SessionDep, settings: SettingsDep, store: StoreDep
+) -> Response:
     row = _get(session, read_id, principal)
-    store: ObjectStore = request.app.state.store
     try:
-        data = store.get_bytes(request.app.state.settings.bucket("images"), row.image_key)
+        data = store.get_bytes(settings.bucket("images"), row.image_key)
     except ObjectNotFound:
         raise Problem(404, "The stored photo of this read is missing from object storage.") from None
     return Response(data, media_type=row.image_content_type)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
-from linesight_core.clients.registry import RegistryClient
 from linesight_core.contracts.common import Page
 from linesight_core.contracts.registry import (
     ALIAS_PATTERN,
@@ -26,11 +25,11 @@ from linesight_core.contracts.registry import (
     VersionStatus,
 )
 from linesight_core.errors import Problem
-from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
+from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, Viewer
 from linesight_gateway.api.promotion_gate_schemas import GatedAliasMove
-from linesight_gateway.api.proxy import stream
+from linesight_gateway.api.registry_passthrough import actor, params_of, passthrough, stream
 from linesight_gateway.domain import audit
-from linesight_gateway.domain.access import Principal, Role
+from linesight_gateway.domain.access import Role
 from linesight_gateway.domain.gated_promotion import refusal, verdict_for_move
 
 VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number")]
@@ -42,54 +41,40 @@ AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN, examples=["production"])]
 UPLOAD_TIMEOUT_SECONDS = 300.0
 
 
-def registry(request: Request) -> RegistryClient:
-    return request.app.state.registry
-
-
-def _actor(principal: Principal) -> str:
-    return f"{principal.name} ({principal.key_id})"[:100]
-
-
 @router.get("", response_model=Page[ModelOut], summary="List models")
 async def list_models(
-    request: Request,
+    registry: RegistryDep,
     principal: Viewer,
     task: Task | None = None,
     q: str | None = Query(None, max_length=100),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> Response:
-    params = {
-        k: v for k, v in {"task": task, "q": q, "limit": limit, "offset": offset}.items() if v is not None
-    }
-    resp = await registry(request).request("GET", "/v1/models", params=params)
-    return Response(resp.content, media_type="application/json")
+    params = params_of(task=task, q=q, limit=limit, offset=offset)
+    return await passthrough(registry, "GET", "/v1/models", params=params)
 
 
 @router.post("", response_model=ModelOut, status_code=201, summary="Create a model")
 async def create_model(
-    request: Request, body: ModelCreate, principal: Engineer, session: SessionDep
+    registry: RegistryDep, body: ModelCreate, principal: Engineer, session: SessionDep
 ) -> ModelOut:
-    resp = await registry(request).request(
-        "POST", "/v1/models", json=body.model_dump(), actor=_actor(principal)
-    )
+    resp = await registry.request("POST", "/v1/models", json=body.model_dump(), actor=actor(principal))
     model = ModelOut.model_validate_json(resp.content)
     audit.record(session, principal, "model.create", "model", model.name, {"task": model.task})
     return model
 
 
 @router.get("/{name}", response_model=ModelOut, summary="One model with its aliases")
-async def get_model(request: Request, name: ModelName, principal: Viewer) -> Response:
-    resp = await registry(request).request("GET", f"/v1/models/{name}")
-    return Response(resp.content, media_type="application/json")
+async def get_model(registry: RegistryDep, name: ModelName, principal: Viewer) -> Response:
+    return await passthrough(registry, "GET", f"/v1/models/{name}")
 
 
 @router.patch("/{name}", response_model=ModelOut, summary="Change a model's description")
 async def update_model(
-    request: Request, name: ModelName, body: ModelUpdate, principal: Engineer, session: SessionDep
+    registry: RegistryDep, name: ModelName, body: ModelUpdate, principal: Engineer, session: SessionDep
 ) -> ModelOut:
-    resp = await registry(request).request(
-        "PATCH", f"/v1/models/{name}", json=body.model_dump(), actor=_actor(principal)
+    resp = await registry.request(
+        "PATCH", f"/v1/models/{name}", json=body.model_dump(), actor=actor(principal)
     )
     audit.record(session, principal, "model.update", "model", name, body.model_dump())
     return ModelOut.model_validate_json(resp.content)
@@ -97,16 +82,15 @@ async def update_model(
 
 @router.get("/{name}/versions", response_model=Page[ModelVersionOut], summary="List a model's versions")
 async def list_versions(
-    request: Request,
+    registry: RegistryDep,
     name: ModelName,
     principal: Viewer,
     status: VersionStatus | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> Response:
-    params = {k: v for k, v in {"status": status, "limit": limit, "offset": offset}.items() if v is not None}
-    resp = await registry(request).request("GET", f"/v1/models/{name}/versions", params=params)
-    return Response(resp.content, media_type="application/json")
+    params = params_of(status=status, limit=limit, offset=offset)
+    return await passthrough(registry, "GET", f"/v1/models/{name}/versions", params=params)
 
 
 @router.post(
@@ -122,7 +106,7 @@ async def list_versions(
     },
 )
 async def upload_version(
-    request: Request,
+    registry: RegistryDep,
     response: Response,
     name: ModelName,
     principal: Engineer,
@@ -157,13 +141,13 @@ async def upload_version(
         "metrics": metrics,
         "params": params,
         "notes": notes,
-        "created_by": _actor(principal),
+        "created_by": actor(principal),
     }
     data = {k: v for k, v in fields.items() if v not in (None, "")}
-    resp = await registry(request).request(
+    resp = await registry.request(
         "POST",
         f"/v1/models/{name}/versions",
-        actor=_actor(principal),
+        actor=actor(principal),
         data=data,
         files={"file": (file.filename or "model.onnx", file.file, "application/octet-stream")},
         timeout=UPLOAD_TIMEOUT_SECONDS,
@@ -183,16 +167,17 @@ async def upload_version(
 
 
 @router.get("/{name}/versions/{version}", response_model=ModelVersionOut, summary="One version")
-async def get_version(request: Request, name: ModelName, version: VersionPath, principal: Viewer) -> Response:
-    resp = await registry(request).request("GET", f"/v1/models/{name}/versions/{version}")
-    return Response(resp.content, media_type="application/json")
+async def get_version(
+    registry: RegistryDep, name: ModelName, version: VersionPath, principal: Viewer
+) -> Response:
+    return await passthrough(registry, "GET", f"/v1/models/{name}/versions/{version}")
 
 
 @router.patch(
     "/{name}/versions/{version}", response_model=ModelVersionOut, summary="Archive or annotate a version"
 )
 async def update_version(
-    request: Request,
+    registry: RegistryDep,
     name: ModelName,
     version: VersionPath,
     body: ModelVersionUpdate,
@@ -200,8 +185,8 @@ async def update_version(
     session: SessionDep,
 ) -> ModelVersionOut:
     payload = body.model_dump(exclude_none=True)
-    resp = await registry(request).request(
-        "PATCH", f"/v1/models/{name}/versions/{version}", json=payload, actor=_actor(principal)
+    resp = await registry.request(
+        "PATCH", f"/v1/models/{name}/versions/{version}", json=payload, actor=actor(principal)
     )
     audit.record(session, principal, "model_version.update", "model_version", f"{name}:{version}", payload)
     return ModelVersionOut.model_validate_json(resp.content)
@@ -216,28 +201,26 @@ async def update_version(
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The ONNX file"}},
 )
 async def download_version(
-    request: Request, name: ModelName, version: VersionPath, principal: Engineer
+    registry: RegistryDep, name: ModelName, version: VersionPath, principal: Engineer
 ) -> StreamingResponse:
-    return await stream(request, f"/v1/models/{name}/versions/{version}/artifact")
+    return await stream(registry, f"/v1/models/{name}/versions/{version}/artifact")
 
 
 @router.get("/{name}/compare", response_model=VersionComparison, summary="Compare versions side by side")
 async def compare(
-    request: Request,
+    registry: RegistryDep,
     name: ModelName,
     principal: Viewer,
     versions: str = Query(
         ..., max_length=200, description="Comma-separated version numbers", examples=["1,2"]
     ),
 ) -> Response:
-    resp = await registry(request).request("GET", f"/v1/models/{name}/compare", params={"versions": versions})
-    return Response(resp.content, media_type="application/json")
+    return await passthrough(registry, "GET", f"/v1/models/{name}/compare", params={"versions": versions})
 
 
 @router.get("/{name}/aliases", response_model=list[AliasOut], summary="Every alias of a model")
-async def list_aliases(request: Request, name: ModelName, principal: Viewer) -> Response:
-    resp = await registry(request).request("GET", f"/v1/models/{name}/aliases")
-    return Response(resp.content, media_type="application/json")
+async def list_aliases(registry: RegistryDep, name: ModelName, principal: Viewer) -> Response:
+    return await passthrough(registry, "GET", f"/v1/models/{name}/aliases")
 
 
 @router.put(
@@ -255,7 +238,7 @@ async def list_aliases(request: Request, name: ModelName, principal: Viewer) -> 
     },
 )
 async def move_alias(
-    request: Request,
+    registry: RegistryDep,
     name: ModelName,
     alias: AliasName,
     body: GatedAliasMove,
@@ -269,16 +252,16 @@ async def move_alias(
             "Only an admin may override the promotion gate (override_reason); ask an admin, or replay "
             "the version at the gated stations until it passes.",
         )
-    verdict = await verdict_for_move(registry(request), session, name, alias, body.version)
+    verdict = await verdict_for_move(registry, session, name, alias, body.version)
     overridden = verdict is not None and not verdict.passed
     if overridden and override is None:
         raise refusal(verdict)  # type: ignore[arg-type]
     payload = body.model_dump(exclude={"override_reason"})
-    payload["moved_by"] = _actor(principal)
+    payload["moved_by"] = actor(principal)
     if overridden:
         payload["reason"] = f"{body.reason} [promotion gate overridden: {override}]".strip()[:2000]
-    resp = await registry(request).request(
-        "PUT", f"/v1/models/{name}/aliases/{alias}", json=payload, actor=_actor(principal)
+    resp = await registry.request(
+        "PUT", f"/v1/models/{name}/aliases/{alias}", json=payload, actor=actor(principal)
     )
     moved = AliasOut.model_validate_json(resp.content)
     details: dict[str, Any] = {"alias": alias, "version": moved.version, "reason": body.reason}
@@ -293,15 +276,15 @@ async def move_alias(
 
 @router.delete("/{name}/aliases/{alias}", status_code=204, summary="Remove a user alias")
 async def delete_alias(
-    request: Request,
+    registry: RegistryDep,
     name: ModelName,
     alias: AliasName,
     principal: Engineer,
     session: SessionDep,
     reason: str = Query("", max_length=2000),
 ) -> Response:
-    await registry(request).request(
-        "DELETE", f"/v1/models/{name}/aliases/{alias}", params={"reason": reason}, actor=_actor(principal)
+    await registry.request(
+        "DELETE", f"/v1/models/{name}/aliases/{alias}", params={"reason": reason}, actor=actor(principal)
     )
     audit.record(session, principal, "model.alias_delete", "model", name, {"alias": alias, "reason": reason})
     return Response(status_code=204)
@@ -311,13 +294,12 @@ async def delete_alias(
     "/{name}/alias-history", response_model=Page[AliasEventOut], summary="Every alias move, newest first"
 )
 async def alias_history(
-    request: Request,
+    registry: RegistryDep,
     name: ModelName,
     principal: Viewer,
     alias: str | None = Query(None, pattern=ALIAS_PATTERN),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> Response:
-    params = {k: v for k, v in {"alias": alias, "limit": limit, "offset": offset}.items() if v is not None}
-    resp = await registry(request).request("GET", f"/v1/models/{name}/alias-history", params=params)
-    return Response(resp.content, media_type="application/json")
+    params = params_of(alias=alias, limit=limit, offset=offset)
+    return await passthrough(registry, "GET", f"/v1/models/{name}/alias-history", params=params)

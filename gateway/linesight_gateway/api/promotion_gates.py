@@ -10,15 +10,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.contracts.registry import ModelOut
-from linesight_core.errors import Problem
-from linesight_gateway.api.deps import Admin, SessionDep, Viewer
+from linesight_core.errors import Conflict, Problem
+from linesight_gateway.api.deps import Admin, RegistryDep, SessionDep, SettingsDep, Viewer
 from linesight_gateway.api.models import ModelName
 from linesight_gateway.api.promotion_gate_schemas import (
     JudgedStation,
@@ -44,12 +44,8 @@ BAD_INPUT = {
 }
 
 
-def _registry(request: Request) -> RegistryClient:
-    return request.app.state.registry
-
-
-async def _flag(request: Request, name: str, gated: bool, principal: Principal) -> None:
-    await _registry(request).request(
+async def _flag(registry: RegistryClient, name: str, gated: bool, principal: Principal) -> None:
+    await registry.request(
         "PUT", f"/v1/models/{name}/promotion-gate", json={"gated": gated}, actor=principal.name
     )
 
@@ -117,15 +113,19 @@ def get_model_gate(name: ModelName, principal: Viewer, session: SessionDep) -> M
     responses=BAD_INPUT | {409: {"description": "No station serves the model's production"}},
 )
 async def put_model_gate(
-    request: Request, name: ModelName, body: ModelGateIn, principal: Admin, session: SessionDep
+    registry: RegistryDep,
+    settings: SettingsDep,
+    name: ModelName,
+    body: ModelGateIn,
+    principal: Admin,
+    session: SessionDep,
 ) -> ModelGateOut:
-    model = await _registry(request).get_model(name)
-    minimum = body.min_verified or request.app.state.settings.promotion_gate_min_verified
+    model = await registry.get_model(name)
+    minimum = body.min_verified or settings.promotion_gate_min_verified
     targets: list[uuid.UUID | None]
     if body.stations is None:
         if not await run_in_threadpool(serving_stations, session, name):
-            raise Problem(
-                409,
+            raise Conflict(
                 f"No active station serves {name} under {GUARDED_ALIAS}: a gate would have no verified "
                 "history to judge by. Point a station at it first, or name the stations.",
             )
@@ -139,7 +139,7 @@ async def put_model_gate(
             check_station(station, model)
     await run_in_threadpool(session.execute, delete(PromotionGate).where(PromotionGate.model_name == name))
     await run_in_threadpool(_write_gates, session, name, targets, minimum, principal)
-    await _flag(request, name, True, principal)
+    await _flag(registry, name, True, principal)
     details = {"min_verified": minimum, "stations": [str(s) for s in targets if s] or "every serving station"}
     audit.record(session, principal, "model.promotion_gate_set", "model", name, details)
     return await run_in_threadpool(model_gate_out, session, name)
@@ -147,13 +147,13 @@ async def put_model_gate(
 
 @router.delete(MODEL_GATE, status_code=204, summary="Remove every promotion gate of the model")
 async def delete_model_gate(
-    request: Request, name: ModelName, principal: Admin, session: SessionDep
+    registry: RegistryDep, name: ModelName, principal: Admin, session: SessionDep
 ) -> Response:
-    await _registry(request).get_model(name)
+    await registry.get_model(name)
     await run_in_threadpool(session.execute, delete(PromotionGate).where(PromotionGate.model_name == name))
     audit.record(session, principal, "model.promotion_gate_delete", "model", name, {})
     await run_in_threadpool(session.commit)
-    await _flag(request, name, False, principal)
+    await _flag(registry, name, False, principal)
     return Response(status_code=204)
 
 
@@ -177,13 +177,18 @@ def get_station_gate(station_id: uuid.UUID, principal: Viewer, session: SessionD
     responses=BAD_INPUT,
 )
 async def put_station_gate(
-    request: Request, station_id: uuid.UUID, body: StationGateIn, principal: Admin, session: SessionDep
+    registry: RegistryDep,
+    settings: SettingsDep,
+    station_id: uuid.UUID,
+    body: StationGateIn,
+    principal: Admin,
+    session: SessionDep,
 ) -> ModelGateOut:
     station = await run_in_threadpool(get_station, session, station_id)
     require_station(principal, station.id)
-    model = await _registry(request).get_model(station.model_name)
+    model = await registry.get_model(station.model_name)
     check_station(station, model)
-    minimum = body.min_verified or request.app.state.settings.promotion_gate_min_verified
+    minimum = body.min_verified or settings.promotion_gate_min_verified
     await run_in_threadpool(
         session.execute,
         delete(PromotionGate).where(
@@ -191,7 +196,7 @@ async def put_station_gate(
         ),
     )
     await run_in_threadpool(_write_gates, session, model.name, [station.id], minimum, principal)
-    await _flag(request, model.name, True, principal)
+    await _flag(registry, model.name, True, principal)
     audit.record(
         session,
         principal,
@@ -205,7 +210,7 @@ async def put_station_gate(
 
 @router.delete(STATION_GATE, status_code=204, summary="Remove the station's promotion gate")
 async def delete_station_gate(
-    request: Request, station_id: uuid.UUID, principal: Admin, session: SessionDep
+    registry: RegistryDep, station_id: uuid.UUID, principal: Admin, session: SessionDep
 ) -> Response:
     station = await run_in_threadpool(get_station, session, station_id)
     require_station(principal, station.id)
@@ -222,5 +227,5 @@ async def delete_station_gate(
     await run_in_threadpool(session.commit)
     for name in models:
         if not await run_in_threadpool(gates_of, session, name):
-            await _flag(request, name, False, principal)
+            await _flag(registry, name, False, principal)
     return Response(status_code=204)

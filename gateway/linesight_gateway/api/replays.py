@@ -6,16 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.contracts.registry import MAX_VERSION, NAME_PATTERN
-from linesight_core.errors import NotFound, Problem
+from linesight_core.errors import Conflict, NotFound
 from linesight_core.pagination import paginate
-from linesight_gateway.api.deps import Engineer, SessionDep
+from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, SettingsDep
 from linesight_gateway.api.replay_schemas import ReplayIn, ReplayJobOut, ReplayPage, job_out
 from linesight_gateway.db.models import ReplayJob
 from linesight_gateway.domain import audit, replays
@@ -50,11 +50,15 @@ def _job(session, station_id: uuid.UUID, job_id: uuid.UUID) -> ReplayJob:  # typ
     },
 )
 async def start_replay(
-    request: Request, station_id: uuid.UUID, body: ReplayIn, principal: Engineer, session: SessionDep
+    station_id: uuid.UUID,
+    body: ReplayIn,
+    principal: Engineer,
+    session: SessionDep,
+    registry: RegistryDep,
+    settings: SettingsDep,
 ) -> Response:
     station = await run_in_threadpool(get_station, session, station_id)
     require_station(principal, station.id)
-    registry = request.app.state.registry
     version = await registry.resolve(body.model, version=body.version)
     replays.check_version(station, version)
     try:
@@ -62,12 +66,11 @@ async def start_replay(
     except UpstreamError as exc:
         if exc.status != 404:
             raise
-        raise Problem(
-            409,
+        raise Conflict(
             f"Station {station.name} serves {station.model_name} under alias {station.model_alias}, which "
             f"points at no version ({exc.detail}): there is nothing in production to compare with.",
         ) from None
-    limit = request.app.state.settings.replay_max_inspections
+    limit = settings.replay_max_inspections
     ids = await run_in_threadpool(
         replays.select_verified,
         session,
@@ -79,8 +82,7 @@ async def start_replay(
     )
     if not ids:
         where = "" if body.last_n is not None else " in the time window asked for"
-        raise Problem(
-            409,
+        raise Conflict(
             f"Station {station.name} has no verified inspections{where} (completed inspections with "
             "operator feedback), so there is nothing to replay. Give feedback on its inspections first.",
         )

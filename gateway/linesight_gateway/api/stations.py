@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from linesight_core.errors import Problem
+from linesight_core.clients.registry import RegistryClient
+from linesight_core.errors import Conflict, Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image
-from linesight_core.storage import ObjectNotFound, ObjectStore
-from linesight_gateway.api.deps import Admin, SessionDep, Viewer
+from linesight_core.storage import ObjectNotFound
+from linesight_gateway.api.deps import Admin, RegistryDep, SessionDep, SettingsDep, StoreDep, Viewer
 from linesight_gateway.api.station_schemas import (
     DefectRule,
     ExpectedItem,
@@ -30,6 +31,7 @@ from linesight_gateway.db.models import Station
 from linesight_gateway.domain import audit
 from linesight_gateway.domain import stations as domain
 from linesight_gateway.domain.station_scope import require_station, station_filter
+from linesight_gateway.settings import GatewaySettings
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
@@ -65,9 +67,8 @@ def _labels(expected: list[ExpectedItem], ok_classes: list[str], rules: list[Def
     return [e.label for e in expected] + list(ok_classes) + [r.label for r in rules]
 
 
-async def _check_people_detector(request: Request) -> None:
+async def _check_people_detector(registry: RegistryClient, settings: GatewaySettings) -> None:
     """A station may blur people only if the gateway has a person detector, and it can find people."""
-    settings = request.app.state.settings
     if settings.people_detector_model is None:
         raise Problem(
             422,
@@ -76,7 +77,7 @@ async def _check_people_detector(request: Request) -> None:
             f"{settings.people_detector_label!r}, or leave blur_people off.",
         )
     await domain.check_against_model(
-        request.app.state.registry,
+        registry,
         mode="detect",
         model_name=settings.people_detector_model,
         alias=settings.people_detector_alias,
@@ -86,19 +87,19 @@ async def _check_people_detector(request: Request) -> None:
 
 @router.post("", response_model=StationOut, status_code=201, summary="Create a station")
 async def create_station(
-    request: Request, body: StationCreate, principal: Admin, session: SessionDep
+    body: StationCreate, principal: Admin, session: SessionDep, registry: RegistryDep, settings: SettingsDep
 ) -> StationOut:
     if domain.name_taken(session, body.name):
-        raise Problem(409, f"A station named {body.name!r} exists already.")
+        raise Conflict(f"A station named {body.name!r} exists already.")
     await domain.check_against_model(
-        request.app.state.registry,
+        registry,
         mode=body.mode,
         model_name=body.model_name,
         alias=body.model_alias,
         labels=_labels(body.expected_items, body.ok_classes, body.defect_rules),
     )
     if body.blur_people:
-        await _check_people_detector(request)
+        await _check_people_detector(registry, settings)
     station = Station(
         name=body.name,
         description=body.description,
@@ -120,7 +121,7 @@ async def create_station(
         training=body.training.model_dump(),
     )
     if body.shadow_alias is not None:
-        await domain.check_shadow(request.app.state.registry, station, body.shadow_alias)
+        await domain.check_shadow(registry, station, body.shadow_alias)
     session.add(station)
     session.flush()
     audit.record(session, principal, "station.create", "station", str(station.id), {"name": station.name})
@@ -158,7 +159,12 @@ def get_station(station_id: uuid.UUID, principal: Viewer, session: SessionDep) -
 
 @router.patch("/{station_id}", response_model=StationOut, summary="Change a station")
 async def update_station(
-    request: Request, station_id: uuid.UUID, body: StationUpdate, principal: Admin, session: SessionDep
+    station_id: uuid.UUID,
+    body: StationUpdate,
+    principal: Admin,
+    session: SessionDep,
+    registry: RegistryDep,
+    settings: SettingsDep,
 ) -> StationOut:
     station = domain.get_station(session, station_id)
     changes = body.model_dump(exclude_unset=True)
@@ -184,14 +190,14 @@ async def update_station(
     alias = body.model_alias or station.model_alias
     if {"model_name", "model_alias", "expected_items", "ok_classes", "defect_rules"} & changes.keys():
         await domain.check_against_model(
-            request.app.state.registry,
+            registry,
             mode=station.mode,
             model_name=model_name,
             alias=alias,
             labels=_labels(expected, ok_classes, rules),
         )
     if body.blur_people:
-        await _check_people_detector(request)
+        await _check_people_detector(registry, settings)
     station.model_name, station.model_alias = model_name, alias
     station.expected_items = [e.model_dump() for e in expected]
     station.ok_classes = list(ok_classes)
@@ -206,7 +212,7 @@ async def update_station(
         and {"shadow_alias", "model_name", "model_alias", "expected_items", "ok_classes", "defect_rules"}
         & changes.keys()
     ):
-        await domain.check_shadow(request.app.state.registry, station, station.shadow_alias)
+        await domain.check_shadow(registry, station, station.shadow_alias)
     if body.description is not None:
         station.description = body.description
     if body.thresholds is not None:
@@ -250,18 +256,17 @@ def delete_station(station_id: uuid.UUID, principal: Admin, session: SessionDep)
 
 @router.put("/{station_id}/reference-image", response_model=StationOut, summary="Set the reference photo")
 async def put_reference_image(
-    request: Request,
     station_id: uuid.UUID,
     principal: Admin,
     session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
     image: Annotated[UploadFile, File(description="JPEG, PNG, WEBP, BMP or TIFF")],
 ) -> StationOut:
-    settings = request.app.state.settings
     station = domain.get_station(session, station_id)
     data = await image.read(settings.image_max_bytes + 1)
     decoded = decode_image(data, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
     data = await run_in_threadpool(strip_metadata, data, max_pixels=settings.image_max_pixels)
-    store: ObjectStore = request.app.state.store
     stored = await run_in_threadpool(
         store.put_bytes,
         settings.bucket("images"),
@@ -292,13 +297,14 @@ async def put_reference_image(
         404: {"description": "No station or no photo"},
     },
 )
-def get_reference_image(request: Request, station_id: uuid.UUID, principal: Viewer, session: SessionDep):  # type: ignore[no-untyped-def]
+def get_reference_image(  # type: ignore[no-untyped-def]
+    station_id: uuid.UUID, principal: Viewer, session: SessionDep, settings: SettingsDep, store: StoreDep
+):
     require_station(principal, station_id)
     station = domain.get_station(session, station_id)
     if station.reference_image_key is None:
         raise Problem(404, f"Station {station.name!r} has no reference photo.")
-    store: ObjectStore = request.app.state.store
-    bucket = request.app.state.settings.bucket("images")
+    bucket = settings.bucket("images")
     try:
         photo = store.open(bucket, station.reference_image_key)
     except ObjectNotFound:

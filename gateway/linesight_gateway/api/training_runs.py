@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -23,10 +23,16 @@ from linesight_core.contracts.training import (
     TrainingRunOut,
 )
 from linesight_core.errors import Problem
-from linesight_gateway.api.deps import Engineer, SessionDep, Viewer
-from linesight_gateway.api.proxy import UPLOAD_TIMEOUT_SECONDS, actor, params_of, passthrough, stream
+from linesight_gateway.api.deps import Engineer, RegistryDep, SessionDep, SettingsDep, Viewer, run_limits
+from linesight_gateway.api.registry_passthrough import (
+    UPLOAD_TIMEOUT_SECONDS,
+    actor,
+    params_of,
+    passthrough,
+    stream,
+)
 from linesight_gateway.domain import audit
-from linesight_gateway.domain.run_limits import RunLimits, refusal
+from linesight_gateway.domain.run_limits import refusal
 
 router = APIRouter(tags=["training runs"])
 RUNS = "/api/v1/training-runs"
@@ -41,11 +47,13 @@ RUN = RUNS + "/{run_id}"
     responses={429: {"description": "The hourly limit of training runs is reached; `Retry-After` says when"}},
 )
 async def create_run(
-    request: Request, body: TrainingRunCreate, principal: Engineer, session: SessionDep
+    registry: RegistryDep,
+    settings: SettingsDep,
+    body: TrainingRunCreate,
+    principal: Engineer,
+    session: SessionDep,
 ) -> Response:
-    settings = request.app.state.settings
-    limits = RunLimits(settings.training_runs_per_station_per_hour, settings.training_runs_per_hour)
-    refused = await run_in_threadpool(refusal, session, limits)
+    refused = await run_in_threadpool(refusal, session, run_limits(settings))
     if refused is not None:
         raise Problem(
             429,
@@ -54,7 +62,7 @@ async def create_run(
             headers={"Retry-After": str(refused.retry_after_seconds())},
         )
     resp = await passthrough(
-        request, "POST", "/v1/training-runs", json=body.model_dump(mode="json"), actor=actor(principal)
+        registry, "POST", "/v1/training-runs", json=body.model_dump(mode="json"), actor=actor(principal)
     )
     run = TrainingRunOut.model_validate_json(resp.body)
     audit.record(
@@ -70,7 +78,7 @@ async def create_run(
 
 @router.get(RUNS, response_model=Page[TrainingRunOut], summary="List training runs, newest first")
 async def list_runs(
-    request: Request,
+    registry: RegistryDep,
     principal: Viewer,
     status: RunStatus | None = None,
     kind: RunKind | None = None,
@@ -80,24 +88,24 @@ async def list_runs(
     offset: int = Query(0, ge=0),
 ) -> Response:
     params = params_of(status=status, kind=kind, model=model, dataset=dataset, limit=limit, offset=offset)
-    return await passthrough(request, "GET", "/v1/training-runs", params=params)
+    return await passthrough(registry, "GET", "/v1/training-runs", params=params)
 
 
 @router.get(RUN, response_model=TrainingRunOut, summary="One run: status, latest epoch, evaluation")
-async def get_run(request: Request, run_id: uuid.UUID, principal: Viewer) -> Response:
-    return await passthrough(request, "GET", f"/v1/training-runs/{run_id}")
+async def get_run(registry: RegistryDep, run_id: uuid.UUID, principal: Viewer) -> Response:
+    return await passthrough(registry, "GET", f"/v1/training-runs/{run_id}")
 
 
 @router.get(RUN + "/epochs", response_model=list[EpochRecord], summary="Every epoch the run reported")
 async def list_epochs(
-    request: Request,
+    registry: RegistryDep,
     run_id: uuid.UUID,
     principal: Viewer,
     after: int = Query(0, ge=0, le=1000, description="Only epochs after this one (poll with the last seen)"),
     attempt: int | None = Query(None, ge=1, le=1000, description="Default: the current attempt"),
 ) -> Response:
     params = params_of(after=after, attempt=attempt)
-    return await passthrough(request, "GET", f"/v1/training-runs/{run_id}/epochs", params=params)
+    return await passthrough(registry, "GET", f"/v1/training-runs/{run_id}/epochs", params=params)
 
 
 @router.get(
@@ -113,7 +121,7 @@ async def list_epochs(
     },
 )
 async def get_artifact(
-    request: Request,
+    registry: RegistryDep,
     run_id: uuid.UUID,
     artifact: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$", examples=["pr_curve.png"])],
     principal: Viewer,
@@ -125,7 +133,7 @@ async def get_artifact(
             f"{artifact} is not an evaluation plot of a run. Model weights (best.pt) are served to "
             f"engineers at {RUN.format(run_id=run_id)}/weights/{artifact}.",
         )
-    return await stream(request, f"/v1/training-runs/{run_id}/artifacts/{artifact}")
+    return await stream(registry, f"/v1/training-runs/{run_id}/artifacts/{artifact}")
 
 
 @router.get(
@@ -135,12 +143,12 @@ async def get_artifact(
     responses={200: {"description": "The checkpoint", "content": {"application/octet-stream": {}}}},
 )
 async def get_weights(
-    request: Request,
+    registry: RegistryDep,
     run_id: uuid.UUID,
     artifact: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_-]+\.pt$", examples=["best.pt"])],
     principal: Engineer,
 ) -> StreamingResponse:
-    return await stream(request, f"/v1/training-runs/{run_id}/artifacts/{artifact}")
+    return await stream(registry, f"/v1/training-runs/{run_id}/artifacts/{artifact}")
 
 
 @router.post(
@@ -150,9 +158,9 @@ async def get_weights(
     responses={409: {"description": "The run has finished already"}},
 )
 async def cancel_run(
-    request: Request, run_id: uuid.UUID, principal: Engineer, session: SessionDep
+    registry: RegistryDep, run_id: uuid.UUID, principal: Engineer, session: SessionDep
 ) -> Response:
-    resp = await passthrough(request, "POST", f"/v1/training-runs/{run_id}/cancel", actor=actor(principal))
+    resp = await passthrough(registry, "POST", f"/v1/training-runs/{run_id}/cancel", actor=actor(principal))
     audit.record(session, principal, "training_run.cancel", "training_run", str(run_id), {})
     return resp
 
@@ -169,7 +177,7 @@ async def cancel_run(
     tags=["models"],
 )
 async def upload_checkpoint(
-    request: Request,
+    registry: RegistryDep,
     name: Annotated[str, Path(pattern=NAME_PATTERN, examples=["bench-tools"])],
     principal: Engineer,
     session: SessionDep,
@@ -217,7 +225,7 @@ async def upload_checkpoint(
         "notes": notes,
     }
     resp = await passthrough(
-        request,
+        registry,
         "POST",
         f"/v1/models/{name}/versions/from-pt",
         files={"file": (file.filename or "model.pt", file.file, "application/octet-stream")},

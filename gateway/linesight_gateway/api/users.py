@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from linesight_core.errors import NotFound, Problem
-from linesight_gateway.api.deps import Admin, SessionDep
+from linesight_gateway.api.deps import Admin, KeyCacheDep, SessionDep
 from linesight_gateway.api.user_schemas import UserCreate, UserList, UserOut, UserUpdate
 from linesight_gateway.db.models import User
 from linesight_gateway.domain import audit
@@ -73,7 +73,7 @@ def get_user(user_id: uuid.UUID, principal: Admin, session: SessionDep) -> UserO
     summary="Change a user's name, role, stations or password, or (de)activate them",
 )
 def update_user(
-    request: Request, user_id: uuid.UUID, body: UserUpdate, principal: Admin, session: SessionDep
+    user_id: uuid.UUID, body: UserUpdate, principal: Admin, session: SessionDep, cache: KeyCacheDep
 ) -> UserOut:
     user = session.get(User, user_id)
     if user is None:
@@ -106,7 +106,6 @@ def update_user(
     )
     session.flush()
     session.refresh(user)
-    cache = request.app.state.key_cache
     for session_id in ended:
         cache.forget_key(session_id)
     cache.drop_person(user.id)

@@ -18,6 +18,7 @@ from linesight_gateway import metrics
 from linesight_gateway.db.models import Inspection, Station
 from linesight_gateway.domain import unusual
 from linesight_gateway.domain.defect_rules import DefectRule
+from linesight_gateway.domain.training_baselines import TrainingBaselines
 from linesight_gateway.domain.verdict import LOW_CONFIDENCE, SUCCESS, StationRules, Verdict, judge
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,28 @@ def complete(
     inspection.completed_at = datetime.now(UTC)
     _flag_unusual(inspection, station, verdict, prediction, history or [], training)
     metrics.record_inspection(station.name, inspection)
+
+
+def record_answer(
+    inspection: Inspection,
+    station: Station,
+    prediction: Prediction | None,
+    error: str | None,
+    *,
+    timings: dict[str, float],
+    history: list[dict[str, float]] | None = None,
+    baselines: TrainingBaselines | None = None,
+) -> bool:
+    """The model's answer written into the inspection (judged, flagged unusual against the station's
+    `history` and the version's training photos), or, without one, a failed attempt that leaves it
+    `pending` for the reprocessor. True when the inspection is completed. The live inspection and the
+    reprocessor both record through here."""
+    if prediction is None:
+        mark_failed_attempt(inspection, error or "no answer")
+        return False
+    training = baselines.get(prediction.model_name, prediction.version) if baselines else None
+    complete(inspection, station, prediction, timings, history, training)
+    return True
 
 
 def mark_failed_attempt(inspection: Inspection, error: str) -> None:

@@ -4,6 +4,7 @@ is kept as a revision and written to the audit log with its before and after."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from linesight_core.contracts.ocr import LabelCode, LabelRead
-from linesight_core.errors import Problem
+from linesight_core.errors import Conflict, Problem
 from linesight_core.label_codes import CodeInvalid, confirm
+from linesight_core.storage import StoredObject
 from linesight_gateway import metrics
 from linesight_gateway.db.models import LabelRead as LabelReadRow
-from linesight_gateway.db.models import LabelReadChange
+from linesight_gateway.db.models import LabelReadChange, Station
 from linesight_gateway.domain import audit
 from linesight_gateway.domain.access import Principal
 
@@ -90,10 +92,59 @@ def _revision(session: Session, row: LabelReadRow, action: str, by: Principal, n
     )
 
 
-def record_new(session: Session, row: LabelReadRow, by: Principal) -> None:
-    """The OCR read as revision 1 (`auto_approve` when it was approved at once), by whoever sent it."""
+def record_label_read(
+    session: Session,
+    read: LabelRead,
+    photo: StoredObject,
+    *,
+    station: Station | None,
+    context: str,
+    vendor_hint: str | None,
+    image: tuple[str, int, int],
+    auto_approve_threshold: float,
+    by: Principal,
+) -> LabelReadRow:
+    """The OCR service's `read` of the stored `photo` (`image`: its content type, width and height) as a
+    new label read, triaged (approved at once, or queued for review) and kept as revision 1. Added to
+    the session, not committed."""
+    content_type, width, height = image
+    result = triage(read, auto_approve_threshold)
+    now = datetime.now(UTC)
+    row = LabelReadRow(
+        id=uuid.uuid4(),
+        status=result.status,
+        auto_approved=result.auto_approved,
+        station_id=station.id if station else None,
+        station_name=station.name if station else None,
+        context=context,
+        vendor_hint=vendor_hint,
+        vendor_id=read.vendor.id if read.vendor else None,
+        vendor_name=read.vendor.name if read.vendor else None,
+        vendor_matched_by=read.vendor.matched_by if read.vendor else None,
+        codes=result.codes,
+        ocr_codes=result.codes,
+        review_reasons=result.reasons,
+        tokens=[t.model_dump() for t in read.tokens],
+        tokens_count=len(read.tokens),
+        barcodes=[b.model_dump() for b in read.barcodes],
+        rotation=read.rotation,
+        timings_ms=read.timings_ms.model_dump(),
+        image_key=photo.key,
+        image_sha256=photo.sha256,
+        image_content_type=content_type,
+        image_width=width,
+        image_height=height,
+        notes="",
+        revision=1,
+        created_by=by.key_id,
+        created_at=now,
+        reviewed_at=now if result.auto_approved else None,
+    )
+    session.add(row)
+    # The OCR read as revision 1 (`auto_approve` when it was approved at once), by whoever sent it.
     _revision(session, row, "auto_approve" if row.auto_approved else "read", by)
     metrics.record_label_read(row.status, row.vendor_id)
+    return row
 
 
 def _mark_reviewed(row: LabelReadRow, by: Principal, status: str, codes: list[dict[str, Any]]) -> None:
@@ -123,8 +174,7 @@ def approve(session: Session, row: LabelReadRow, by: Principal, notes: str) -> N
     """Confirm the codes as read. A code that cannot be right (a GTIN's check digit, a MAC address's
     form) cannot be approved: it must be corrected."""
     if row.status != NEEDS_REVIEW:
-        raise Problem(
-            409,
+        raise Conflict(
             f"This read is {row.status} already; send the right codes to /corrections to change it.",
         )
     confirmed = []

@@ -4,43 +4,47 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.inference import InferenceClient
 from linesight_core.contracts.inference import PredictParams
-from linesight_core.errors import Problem
+from linesight_core.errors import Unavailable
 from linesight_gateway.domain.privacy import Region
-from linesight_gateway.settings import GatewaySettings
 
 
-async def people_in(inference: InferenceClient, settings: GatewaySettings, photo: bytes) -> list[Region]:
+@dataclass(frozen=True)
+class PeopleDetector:
+    """The person detector as the settings name it (LINESIGHT_PEOPLE_DETECTOR_*); `model` None: none."""
+
+    model: str | None
+    alias: str
+    label: str
+    confidence: float
+    timeout: float
+
+
+async def people_in(inference: InferenceClient, detector: PeopleDetector, photo: bytes) -> list[Region]:
     """Boxes of the people in `photo`, in its pixels. Fails closed: if the detector cannot answer, the
     photo is refused (503) rather than stored with people in it."""
-    if settings.people_detector_model is None:
+    if detector.model is None:
         # a station saved with blur_people, then the gateway restarted without a detector
-        raise Problem(
-            503,
+        raise Unavailable(
             "This station blurs people, but the gateway has no person detector "
             "(LINESIGHT_PEOPLE_DETECTOR_MODEL); the photo was not stored.",
         )
-    params = PredictParams(
-        model=settings.people_detector_model,
-        alias=settings.people_detector_alias,
-        conf=settings.people_detector_confidence,
-        max_det=1000,
-    )
+    params = PredictParams(model=detector.model, alias=detector.alias, conf=detector.confidence, max_det=1000)
     try:
         prediction = await inference.predict(
-            ("image", photo, "application/octet-stream"), params, timeout=settings.inference_timeout_seconds
+            ("image", photo, "application/octet-stream"), params, timeout=detector.timeout
         )
     except UpstreamError as exc:
-        raise Problem(
-            503,
-            f"The person detector ({settings.people_detector_model}) did not answer ({exc.status}), so "
+        raise Unavailable(
+            f"The person detector ({detector.model}) did not answer ({exc.status}), so "
             "people could not be blurred; the photo was not stored. Try again.",
         ) from None
     return [
         (math.floor(d.box.x1), math.floor(d.box.y1), math.ceil(d.box.x2), math.ceil(d.box.y2))
         for d in prediction.detections or []
-        if d.label == settings.people_detector_label and d.confidence >= settings.people_detector_confidence
+        if d.label == detector.label and d.confidence >= detector.confidence
     ]

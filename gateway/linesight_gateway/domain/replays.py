@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from linesight_core.contracts.registry import ModelVersionOut
-from linesight_core.errors import Problem
+from linesight_core.errors import Conflict, Problem
 from linesight_gateway.db.models import Feedback, Inspection, ReplayJob, Station
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.inspections import rules_of
@@ -116,9 +116,7 @@ def new_job(
 def request_cancel(session: Session, job: ReplayJob) -> None:
     """A queued job is cancelled at once; a running one stops at its runner's next step."""
     if job.status in FINISHED:
-        raise Problem(
-            409, f"The replay is already {job.status}; only a queued or running one can be cancelled."
-        )
+        raise Conflict(f"The replay is already {job.status}; only a queued or running one can be cancelled.")
     job.cancel_requested = True
     if job.status == "queued":
         job.status = "cancelled"

@@ -43,19 +43,21 @@ async def reprocess_once(
                 await run_in_threadpool(session.commit)
                 continue
             prediction, error, infer_ms = await domain.ask_model(inference, data, station, timeout)
-            if prediction is None:
-                domain.mark_failed_attempt(inspection, error or "no answer")
-            else:
-                history = await run_in_threadpool(domain.recent_signals, session, station.id)
-                domain.complete(
-                    inspection,
-                    station,
-                    prediction,
-                    {"inference": round(infer_ms, 2), "reprocessed": 1},
-                    history,
-                    baselines.get(prediction.model_name, prediction.version) if baselines else None,
-                )
-                done += 1
+            history = (
+                await run_in_threadpool(domain.recent_signals, session, station.id)
+                if prediction is not None
+                else None
+            )
+            completed = domain.record_answer(
+                inspection,
+                station,
+                prediction,
+                error,
+                timings={"inference": round(infer_ms, 2), "reprocessed": 1},
+                history=history,
+                baselines=baselines,
+            )
+            done += completed
             await run_in_threadpool(session.commit)
         finally:
             session.close()

@@ -10,16 +10,37 @@ from sqlalchemy.orm import Session
 
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.registry import RegistryClient
-from linesight_core.errors import NotFound, Problem
+from linesight_core.errors import Conflict, NotFound, Problem
 from linesight_core.pagination import paginate
 from linesight_gateway.db.models import Inspection, LabelRead, Station
+from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.replays import check_version
+from linesight_gateway.domain.station_scope import require_station
 
 
-def get_station(session: Session, station_id: uuid.UUID) -> Station:
-    station = session.get(Station, station_id)
-    if station is None:
-        raise NotFound("station", station_id)
+def get_station(session: Session, key: uuid.UUID | str) -> Station:
+    """The station with this id (a UUID) or this name (a str); NotFound otherwise."""
+    if isinstance(key, uuid.UUID):
+        station = session.get(Station, key)
+        if station is None:
+            raise NotFound("station", key)
+        return station
+    found = session.scalar(select(Station).where(Station.name == key))
+    if found is None:
+        raise NotFound("station", key, by="name")
+    return found
+
+
+def usable_station(session: Session, key: uuid.UUID | str, principal: Principal, *, to: str) -> Station:
+    """The station the caller works at `to` do something (inspect, read labels): one of the caller's
+    stations (checked before the lookup when the key is an id), and active."""
+    if isinstance(key, uuid.UUID):
+        require_station(principal, key)
+    station = get_station(session, key)
+    if not station.active:
+        raise Conflict(f"Station {station.name!r} is not active; activate it to {to} there.")
+    if not isinstance(key, uuid.UUID):
+        require_station(principal, station.id)
     return station
 
 

@@ -1,5 +1,6 @@
-"""Helpers for the routes that pass calls on to the registry: who asks, JSON pass-through and streamed
-downloads (dataset exports can be large, so they are never held in memory)."""
+"""The registry pass-through of the model, dataset and training-run routes: who asks (`actor`), the JSON
+answer passed on as it came (`passthrough`) and streamed downloads (`stream`: dataset exports can be
+large, so they are never held in memory)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from fastapi import Request, Response
+from fastapi import Response
 from fastapi.responses import StreamingResponse
 
 from linesight_core.clients.errors import raise_for_problem, transport_error
@@ -19,10 +20,6 @@ UPLOAD_TIMEOUT_SECONDS = 600.0
 PASSED_HEADERS = ("content-type", "content-length", "content-disposition", "etag", "x-content-sha256")
 
 
-def registry(request: Request) -> RegistryClient:
-    return request.app.state.registry
-
-
 def actor(principal: Principal) -> str:
     return f"{principal.name} ({principal.key_id})"[:100]
 
@@ -31,14 +28,17 @@ def params_of(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-async def passthrough(request: Request, method: str, path: str, **kwargs: Any) -> Response:
-    resp = await registry(request).request(method, path, **kwargs)
+async def passthrough(registry: RegistryClient, method: str, path: str, **kwargs: Any) -> Response:
+    """Call the registry and answer with its JSON body and status (its errors are raised as problems)."""
+    resp = await registry.request(method, path, **kwargs)
     return Response(resp.content, status_code=resp.status_code, media_type="application/json")
 
 
-async def stream(request: Request, path: str, params: dict[str, Any] | None = None) -> StreamingResponse:
+async def stream(
+    registry: RegistryClient, path: str, params: dict[str, Any] | None = None
+) -> StreamingResponse:
     """GET `path` on the registry and stream its body to the caller."""
-    http = registry(request).http
+    http = registry.http
     req = http.build_request("GET", path, params=params, timeout=DOWNLOAD_TIMEOUT_SECONDS)
     try:
         upstream = await http.send(req, stream=True)
@@ -64,4 +64,4 @@ async def stream(request: Request, path: str, params: dict[str, Any] | None = No
     )
 
 
-__all__ = ["ACTOR_HEADER", "actor", "params_of", "passthrough", "registry", "stream"]
+__all__ = ["ACTOR_HEADER", "actor", "params_of", "passthrough", "stream"]

@@ -1,4 +1,4 @@
-"""Request and response bodies of the gateway's access, audit and system endpoints."""
+"""Request and response bodies of the API-key endpoints and of "who am I"."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from linesight_gateway.domain.access import Role
 
 # Shown in the OpenAPI document: the admin creates a key for the line 3 tablet.
-_ADMIN_KEY_ID = "9e8d7c6b-5a49-4382-b716-05f4e3d2c1b0"
-_KEY_ID = "0b5d7f91-3c2e-4a68-9d10-4f6b8d0a2c53"
+ADMIN_KEY_ID_EXAMPLE = "9e8d7c6b-5a49-4382-b716-05f4e3d2c1b0"
+KEY_ID_EXAMPLE = "0b5d7f91-3c2e-4a68-9d10-4f6b8d0a2c53"
 _STATION_ID = "8c1d2b55-9a0e-4f51-8a21-0e3f4a5b6c7d"
 _KEY_EXAMPLE: dict[str, Any] = {
-    "id": _KEY_ID,
+    "id": KEY_ID_EXAMPLE,
     "name": "line 3 tablet",
     "prefix": "lsk_3f9a1c2e",
     "role": "operator",
     "created_at": "2026-11-02T07:55:00Z",
-    "created_by": _ADMIN_KEY_ID,
+    "created_by": ADMIN_KEY_ID_EXAMPLE,
     "last_used_at": "2026-11-22T09:59:41Z",
     "revoked_at": None,
     "bootstrap": False,
@@ -86,7 +86,7 @@ class WhoAmI(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "key_id": _KEY_ID,
+                    "key_id": KEY_ID_EXAMPLE,
                     "name": "line 3 tablet",
                     "role": "operator",
                     "station_ids": [_STATION_ID],
@@ -105,39 +105,3 @@ class WhoAmI(BaseModel):
     kind: Literal["api_key", "user"] = "api_key"
     display_name: str = Field("", description="The person's name as shown in the UI (a key: its name)")
     session_expires_at: datetime | None = Field(None, description="When the person's session ends")
-
-
-class AuditEventOut(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 1042,
-                    "at": "2026-11-02T07:55:00Z",
-                    "actor_key_id": _ADMIN_KEY_ID,
-                    "actor_name": "bootstrap admin",
-                    "action": "api_key.create",
-                    "object_type": "api_key",
-                    "object_id": _KEY_ID,
-                    "details": {"name": "line 3 tablet", "role": "operator", "prefix": "lsk_3f9a1c2e"},
-                    "request_id": "4f1c2b9e8d7a4c3b9e0f1a2b3c4d5e6f",
-                }
-            ]
-        },
-    )
-
-    id: int
-    at: datetime
-    actor_key_id: uuid.UUID | None
-    actor_name: str
-    action: str
-    object_type: str
-    object_id: str
-    details: dict[str, Any]
-    request_id: str | None
-
-
-class AuditPage(BaseModel):
-    items: list[AuditEventOut]
-    next_cursor: int | None = Field(None, description="Pass as `cursor` to get the next (older) page")

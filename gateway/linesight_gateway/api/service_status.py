@@ -8,16 +8,21 @@ from fastapi import APIRouter, Request
 
 from linesight_core.app import check_readiness
 from linesight_core.contracts.system import ServicesStatus, ServiceStatus
-from linesight_gateway.api.deps import Viewer
-from linesight_gateway.domain.system import probe_services
+from linesight_gateway.api.deps import ReadinessDep, SettingsDep, StatusClientDep, Viewer
+from linesight_gateway.domain.service_probe import probe_services
 
 router = APIRouter(prefix="/api/v1/system", tags=["system"])
 
 
 @router.get("/services", response_model=ServicesStatus, summary="Readiness of every LineSight service")
-async def services_status(request: Request, principal: Viewer) -> ServicesStatus:
-    settings = request.app.state.settings
-    own = await check_readiness(request.app.state.readiness)
+async def services_status(
+    request: Request,
+    principal: Viewer,
+    settings: SettingsDep,
+    readiness: ReadinessDep,
+    status_client: StatusClientDep,
+) -> ServicesStatus:
+    own = await check_readiness(readiness)
     failed = sorted(n for n, r in own.items() if not r["ok"])
     gateway = ServiceStatus(
         name="gateway",
@@ -27,7 +32,7 @@ async def services_status(request: Request, principal: Viewer) -> ServicesStatus
         checks=own,
     )
     others = await probe_services(
-        request.app.state.status_client,
+        status_client,
         {
             "registry": settings.registry_url,
             "inference": settings.inference_url,
