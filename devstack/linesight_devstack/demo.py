@@ -59,6 +59,11 @@ class DemoResult:
 
 
 class Demo:
+    TASK = "detect"
+    CLASSES: tuple[str, ...] = tuple(CLASSES)
+    ARCHITECTURE = "yolov8n.yaml"
+    WHAT = "bench photos"
+
     def __init__(self, gateway_url: str, api_key: str, config: DemoConfig, echo: Echo = print) -> None:
         self.http = httpx.Client(base_url=gateway_url, headers={"X-API-Key": api_key}, timeout=120.0)
         self.config = config
@@ -77,34 +82,37 @@ class Demo:
 
     def prepare(self) -> None:
         """Model, dataset and station, created when missing, so the demo can be run again."""
-        name = self.config.name
+        name, task = self.config.name, self.TASK
         if self.http.get(f"/api/v1/models/{name}").status_code == 404:
-            self.call("POST", "/api/v1/models", json={"name": name, "task": "detect", "description": "demo"})
-            self.echo(f"  model {name!r} created (detect)")
+            self.call("POST", "/api/v1/models", json={"name": name, "task": task, "description": self.WHAT})
+            self.echo(f"  model {name!r} created ({task})")
         if self.http.get(f"/api/v1/datasets/{name}").status_code == 404:
             self.call(
                 "POST",
                 "/api/v1/datasets",
-                json={"name": name, "task": "detect", "class_names": CLASSES, "station": name},
+                json={"name": name, "task": task, "class_names": list(self.CLASSES), "station": name},
             )
-            self.echo(f"  dataset {name!r} created with classes {', '.join(CLASSES)}")
+            self.echo(f"  dataset {name!r} created with classes {', '.join(self.CLASSES)}")
+
+    def write_archive(self, path: Path) -> Path:
+        """The YOLO zip of the demo's photos."""
+        cfg = self.config
+        return write_detect_zip(path, cfg.images, seed=cfg.seed, size=cfg.image_size)
 
     def import_data(self) -> int:
         cfg = self.config
         with tempfile.TemporaryDirectory() as tmp:
-            archive = write_detect_zip(
-                Path(tmp) / "bench.zip", cfg.images, seed=cfg.seed, size=cfg.image_size
-            )
+            archive = self.write_archive(Path(tmp) / "demo.zip")
             size_kb = archive.stat().st_size // 1024
             with archive.open("rb") as fh:
                 report = self.call(
                     "POST",
                     f"/api/v1/datasets/{cfg.name}/imports",
-                    files={"file": ("bench.zip", fh, "application/zip")},
+                    files={"file": (archive.name, fh, "application/zip")},
                     data={"format": "yolo"},
                 )
         self.echo(
-            f"  imported a YOLO zip of {cfg.images} bench photos ({size_kb} KiB): "
+            f"  imported a YOLO {self.TASK} zip of {cfg.images} {self.WHAT} ({size_kb} KiB): "
             f"{report['added']} added, {report['replaced']} replaced, {report['skipped']} skipped"
         )
         stats = self.call("GET", f"/api/v1/datasets/{cfg.name}/stats")
@@ -141,17 +149,18 @@ class Demo:
                 "dataset": cfg.name,
                 "dataset_version": dataset_version,
                 "model_name": cfg.name,
-                "architecture": "yolov8n.yaml",
+                "architecture": self.ARCHITECTURE,
                 "epochs": cfg.epochs,
                 "imgsz": cfg.imgsz,
                 "batch": cfg.batch,
                 "seed": cfg.seed,
                 "patience": cfg.epochs,
-                "notes": "first model of the demo",
+                "notes": f"first {self.TASK} model of the demo",
             },
         )
         self.echo(
-            f"  training run {run['id']} queued: yolov8n from scratch, {cfg.epochs} epochs at {cfg.imgsz} px"
+            f"  training run {run['id']} queued: {self.ARCHITECTURE.removesuffix('.yaml')} from scratch, "
+            f"{cfg.epochs} epochs at {cfg.imgsz} px"
         )
         return self.watch(run["id"])
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import random
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,68 +29,14 @@ def segment_config(**overrides: Any) -> DemoConfig:
 
 
 class SegmentDemo(Demo):
-    def prepare(self) -> None:
-        name = self.config.name
-        if self.http.get(f"/api/v1/models/{name}").status_code == 404:
-            self.call(
-                "POST", "/api/v1/models", json={"name": name, "task": "segment", "description": "demo plates"}
-            )
-            self.echo(f"  model {name!r} created (segment)")
-        if self.http.get(f"/api/v1/datasets/{name}").status_code == 404:
-            self.call(
-                "POST",
-                "/api/v1/datasets",
-                json={"name": name, "task": "segment", "class_names": DEFECT_CLASSES, "station": name},
-            )
-            self.echo(f"  dataset {name!r} created with classes {', '.join(DEFECT_CLASSES)}")
+    TASK = "segment"
+    CLASSES = tuple(DEFECT_CLASSES)
+    ARCHITECTURE = "yolov8n-seg.yaml"
+    WHAT = "plates"
 
-    def import_data(self) -> int:
+    def write_archive(self, path: Path) -> Path:
         cfg = self.config
-        with tempfile.TemporaryDirectory() as tmp:
-            archive = write_segment_zip(
-                Path(tmp) / "plates.zip", cfg.images, seed=cfg.seed, size=cfg.image_size
-            )
-            size_kb = archive.stat().st_size // 1024
-            with archive.open("rb") as fh:
-                report = self.call(
-                    "POST",
-                    f"/api/v1/datasets/{cfg.name}/imports",
-                    files={"file": ("plates.zip", fh, "application/zip")},
-                    data={"format": "yolo"},
-                )
-        self.echo(
-            f"  imported a YOLO segmentation zip of {cfg.images} plates ({size_kb} KiB): "
-            f"{report['added']} added, {report['replaced']} replaced, {report['skipped']} skipped"
-        )
-        stats = self.call("GET", f"/api/v1/datasets/{cfg.name}/stats")
-        self.echo(
-            f"  splits {stats['images_per_split']}; instances {stats['instances_per_class']}; "
-            f"clean plates {stats['images_without_labels']}"
-        )
-        return int(report["added"])
-
-    def train(self, dataset_version: int) -> dict[str, Any]:
-        cfg = self.config
-        run = self.call(
-            "POST",
-            "/api/v1/training-runs",
-            json={
-                "dataset": cfg.name,
-                "dataset_version": dataset_version,
-                "model_name": cfg.name,
-                "architecture": "yolov8n-seg.yaml",
-                "epochs": cfg.epochs,
-                "imgsz": cfg.imgsz,
-                "batch": cfg.batch,
-                "seed": cfg.seed,
-                "patience": cfg.epochs,
-                "notes": "first segment model of the demo",
-            },
-        )
-        self.echo(
-            f"  training run {run['id']} queued: yolov8n-seg from scratch, {cfg.epochs} epochs at {cfg.imgsz} px"
-        )
-        return self.watch(run["id"])
+        return write_segment_zip(path, cfg.images, seed=cfg.seed, size=cfg.image_size)
 
     def station(self) -> dict[str, Any]:
         name = self.config.name
