@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.inference import make_photos
 from linesight_core.images import decode_image
 from linesight_inference.domain.execution import plan_execution
-from linesight_inference.domain.runner import Job, ModelRunner, Options
+from linesight_inference.domain.model_runner import Job, ModelRunner, Options
 from linesight_inference.domain.yolo import PAD_VALUE
 from tests.support.yolo_models import detect_model
 

@@ -9,7 +9,7 @@ import pytest
 
 from linesight_core.images import decode_image
 from linesight_inference.domain.execution import CPU, CUDA, plan_execution, plan_parallelism
-from linesight_inference.domain.runner import Job, ModelRunner, Options
+from linesight_inference.domain.model_runner import Job, ModelRunner, Options
 from tests.integration.test_inference_reduced_decode import LIMITS, assert_same, camera_photo
 from tests.support.synthetic import draw_scene, jpeg
 from tests.support.yolo_models import detect_model

@@ -11,7 +11,7 @@ import pytest
 
 from linesight_core.images import decode_image
 from linesight_inference.domain.execution import plan_execution
-from linesight_inference.domain.runner import InputBuffers, Job, ModelRunner, Options
+from linesight_inference.domain.model_runner import InputBuffers, Job, ModelRunner, Options
 from tests.support.synthetic import draw_scene, jpeg
 from tests.support.yolo_models import detect_model
 

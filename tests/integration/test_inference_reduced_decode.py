@@ -11,7 +11,7 @@ from PIL import Image
 
 from linesight_core.images import ImageRejected, decode_image
 from linesight_inference.domain.execution import plan_execution
-from linesight_inference.domain.runner import Job, ModelRunner, Options
+from linesight_inference.domain.model_runner import Job, ModelRunner, Options
 from tests.integration.test_inference_parity import iou
 from tests.support.synthetic import draw_scene, jpeg
 from tests.support.yolo_models import detect_model

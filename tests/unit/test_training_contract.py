@@ -12,7 +12,7 @@ import pytest
 from linesight_core.contracts.training import TRAIN_TASK, TRAINING_QUEUE, TrainingRunCreate, TrainingRunOut
 from linesight_core.contracts.training_defaults import TRAINING_DEFAULTS
 from linesight_registry.domain.queue import TrainingQueue
-from linesight_training import runner, trainer
+from linesight_training import execute_run, trainer
 from linesight_training.main import create_celery_app
 from linesight_training.settings import TrainingSettings
 
@@ -89,5 +89,5 @@ def test_the_worker_trains_a_run_without_settings_with_the_contract_defaults(
         fetch_dataset=lambda: tmp_path / "data.yaml",
     )
     with pytest.raises(_Captured):
-        runner._train(ctx, SimpleNamespace(gone=False, stop_requested=False))
+        execute_run._train(ctx, SimpleNamespace(gone=False, stop_requested=False))
     assert {name: getattr(captured["spec"], name) for name in SETTINGS} == expected

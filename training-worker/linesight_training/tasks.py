@@ -38,7 +38,7 @@ def run_task(task: Task, run_id: str) -> dict[str, Any]:
     """A training or conversion run (the registry's run row says which). Acknowledged when it ends and
     re-queued when the pool process dies, so a killed worker's run starts again elsewhere; the registry
     refuses a run that is finished or alive on another worker, so a redelivery never runs twice."""
-    from linesight_training.runner import execute
+    from linesight_training.execute_run import execute
 
     settings: TrainingSettings = task.app.conf.linesight_settings
     outcome = execute(settings, run_id, worker=task.request.hostname or "", task_id=task.request.id or "")

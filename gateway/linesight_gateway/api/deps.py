@@ -147,6 +147,20 @@ def photo_limits(settings: GatewaySettings) -> PhotoLimits:
     return PhotoLimits(max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
 
 
+def people_detector(settings: GatewaySettings) -> PeopleDetector:
+    return PeopleDetector(
+        model=settings.people_detector_model,
+        alias=settings.people_detector_alias,
+        label=settings.people_detector_label,
+        confidence=settings.people_detector_confidence,
+        timeout=settings.inference_timeout_seconds,
+    )
+
+
+def get_people_detector(request: Request) -> PeopleDetector:
+    return people_detector(request.app.state.settings)
+
+
 def photo_store(request: Request) -> PhotoStore:
     return PhotoStore(request.app.state.store, request.app.state.settings.bucket("images"))
 
@@ -159,13 +173,7 @@ def get_inspector(request: Request) -> Inspector:
         inference=state.inference,
         limits=photo_limits(settings),
         inference_timeout=settings.inference_timeout_seconds,
-        people=PeopleDetector(
-            model=settings.people_detector_model,
-            alias=settings.people_detector_alias,
-            label=settings.people_detector_label,
-            confidence=settings.people_detector_confidence,
-            timeout=settings.inference_timeout_seconds,
-        ),
+        people=people_detector(settings),
         references=state.reference_views,
         baselines=state.training_baselines,
         shadow=state.shadow,
@@ -187,6 +195,7 @@ ShadowDep = Annotated[ShadowQueue, Depends(get_shadow)]
 StatusClientDep = Annotated[httpx.AsyncClient, Depends(get_status_client)]
 PhotoStoreDep = Annotated[PhotoStore, Depends(photo_store)]
 InspectorDep = Annotated[Inspector, Depends(get_inspector)]
+PeopleDetectorDep = Annotated[PeopleDetector, Depends(get_people_detector)]
 ReadinessDep = Annotated[dict[str, ReadinessCheck], Depends(get_readiness)]
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from linesight_core import polygons
 from linesight_core.contracts.registry import ALIAS_PATTERN, NAME_PATTERN
+from linesight_gateway.domain.stations import check_mode_rules
 
 Mode = Literal["detect", "classify", "segment"]
 SHADOW_ALIAS = (
@@ -193,7 +194,11 @@ class StationCreate(StationFields):
     @model_validator(mode="after")
     def _mode_rules(self) -> StationCreate:
         check_mode_rules(
-            self.mode, self.expected_items, self.ok_classes, self.defect_rules, self.mm_per_pixel
+            self.mode,
+            [e.model_dump() for e in self.expected_items],
+            self.ok_classes,
+            [r.model_dump() for r in self.defect_rules],
+            self.mm_per_pixel,
         )
         return self
 
@@ -220,37 +225,6 @@ class StationUpdate(BaseModel):
     training: TrainingPolicy | None = None
 
     _roi = field_validator("roi")(check_roi)
-
-
-def check_mode_rules(
-    mode: str,
-    expected: list[ExpectedItem],
-    ok_classes: list[str],
-    defect_rules: list[DefectRule] | None = None,
-    mm_per_pixel: float | None = None,
-) -> None:
-    defect_rules = defect_rules or []
-    if mode == "detect" and not expected:
-        raise ValueError("a detect station needs at least one expected item")
-    if mode == "classify" and not ok_classes:
-        raise ValueError("a classify station needs ok_classes: the classes that mean OK")
-    if mode == "segment" and not defect_rules:
-        raise ValueError("a segment station needs defect_rules: at least one rule naming a defect class")
-    if mode != "segment" and defect_rules:
-        raise ValueError("defect_rules are for segment stations")
-    labels = [e.label for e in expected]
-    if len(set(labels)) != len(labels):
-        raise ValueError("each expected item label may appear once")
-    rule_labels = [r.label for r in defect_rules]
-    if len(set(rule_labels)) != len(rule_labels):
-        raise ValueError("each defect rule label may appear once: put all limits of a class in one rule")
-    in_mm = [r.label for r in defect_rules if r.unit == "mm"]
-    if in_mm and mm_per_pixel is None:
-        raise ValueError(
-            f"the rule{'s' if len(in_mm) > 1 else ''} for {', '.join(in_mm)} {'are' if len(in_mm) > 1 else 'is'} "
-            "in mm but the station has no mm_per_pixel: give the camera's calibration (millimetres per "
-            "pixel) or set the rules in px"
-        )
 
 
 class StationOut(BaseModel):

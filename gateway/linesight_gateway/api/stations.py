@@ -9,12 +9,19 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from linesight_core.clients.registry import RegistryClient
-from linesight_core.errors import Conflict, Problem
+from linesight_core.errors import Problem
 from linesight_core.image_metadata import strip_metadata
 from linesight_core.images import decode_image
 from linesight_core.storage import ObjectNotFound
-from linesight_gateway.api.deps import Admin, RegistryDep, SessionDep, SettingsDep, StoreDep, Viewer
+from linesight_gateway.api.deps import (
+    Admin,
+    PeopleDetectorDep,
+    RegistryDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    Viewer,
+)
 from linesight_gateway.api.station_schemas import (
     DefectRule,
     ExpectedItem,
@@ -25,13 +32,11 @@ from linesight_gateway.api.station_schemas import (
     StationUpdate,
     Thresholds,
     TrainingPolicy,
-    check_mode_rules,
 )
 from linesight_gateway.db.models import Station
 from linesight_gateway.domain import audit
 from linesight_gateway.domain import stations as domain
 from linesight_gateway.domain.station_scope import require_station, station_filter
-from linesight_gateway.settings import GatewaySettings
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
@@ -63,69 +68,17 @@ def station_out(s: Station) -> StationOut:
     )
 
 
-def _labels(expected: list[ExpectedItem], ok_classes: list[str], rules: list[DefectRule]) -> list[str]:
-    return [e.label for e in expected] + list(ok_classes) + [r.label for r in rules]
-
-
-async def _check_people_detector(registry: RegistryClient, settings: GatewaySettings) -> None:
-    """A station may blur people only if the gateway has a person detector, and it can find people."""
-    if settings.people_detector_model is None:
-        raise Problem(
-            422,
-            "This gateway has no person detector, so no station can blur people: set "
-            "LINESIGHT_PEOPLE_DETECTOR_MODEL to a registry detect model that finds "
-            f"{settings.people_detector_label!r}, or leave blur_people off.",
-        )
-    await domain.check_against_model(
-        registry,
-        mode="detect",
-        model_name=settings.people_detector_model,
-        alias=settings.people_detector_alias,
-        labels=[settings.people_detector_label],
-    )
-
-
 @router.post("", response_model=StationOut, status_code=201, summary="Create a station")
 async def create_station(
-    body: StationCreate, principal: Admin, session: SessionDep, registry: RegistryDep, settings: SettingsDep
+    body: StationCreate,
+    principal: Admin,
+    session: SessionDep,
+    registry: RegistryDep,
+    people: PeopleDetectorDep,
 ) -> StationOut:
-    if domain.name_taken(session, body.name):
-        raise Conflict(f"A station named {body.name!r} exists already.")
-    await domain.check_against_model(
-        registry,
-        mode=body.mode,
-        model_name=body.model_name,
-        alias=body.model_alias,
-        labels=_labels(body.expected_items, body.ok_classes, body.defect_rules),
+    station = await domain.create_station(
+        session, body.model_dump(mode="json"), principal, registry=registry, people=people
     )
-    if body.blur_people:
-        await _check_people_detector(registry, settings)
-    station = Station(
-        name=body.name,
-        description=body.description,
-        mode=body.mode,
-        model_name=body.model_name,
-        model_alias=body.model_alias,
-        shadow_alias=body.shadow_alias,
-        expected_items=[e.model_dump() for e in body.expected_items],
-        ok_classes=body.ok_classes,
-        defect_rules=[r.model_dump() for r in body.defect_rules],
-        mm_per_pixel=body.mm_per_pixel,
-        roi=[list(p) for p in body.roi] if body.roi else None,
-        success_threshold=body.thresholds.success,
-        low_confidence_threshold=body.thresholds.low_confidence,
-        blur_faces=body.blur_faces,
-        blur_people=body.blur_people,
-        unusual_needs_review=body.unusual_needs_review,
-        active=body.active,
-        training=body.training.model_dump(),
-    )
-    if body.shadow_alias is not None:
-        await domain.check_shadow(registry, station, body.shadow_alias)
-    session.add(station)
-    session.flush()
-    audit.record(session, principal, "station.create", "station", str(station.id), {"name": station.name})
-    session.refresh(station)
     return station_out(station)
 
 
@@ -164,80 +117,12 @@ async def update_station(
     principal: Admin,
     session: SessionDep,
     registry: RegistryDep,
-    settings: SettingsDep,
+    people: PeopleDetectorDep,
 ) -> StationOut:
-    station = domain.get_station(session, station_id)
-    changes = body.model_dump(exclude_unset=True)
-    expected = (
-        body.expected_items
-        if body.expected_items is not None
-        else [ExpectedItem(**e) for e in station.expected_items]
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    station = await domain.update_station(
+        session, station_id, changes, principal, registry=registry, people=people
     )
-    ok_classes = body.ok_classes if body.ok_classes is not None else station.ok_classes
-    rules = (
-        body.defect_rules
-        if body.defect_rules is not None
-        else [DefectRule(**r) for r in station.defect_rules or []]
-    )
-    # null is a value here: no calibration, the whole photo
-    mm_per_pixel = body.mm_per_pixel if "mm_per_pixel" in changes else station.mm_per_pixel
-    roi = [list(p) for p in body.roi] if body.roi else None
-    try:
-        check_mode_rules(station.mode, expected, ok_classes, rules, mm_per_pixel)
-    except ValueError as exc:
-        raise Problem(422, str(exc)) from None
-    model_name = body.model_name or station.model_name
-    alias = body.model_alias or station.model_alias
-    if {"model_name", "model_alias", "expected_items", "ok_classes", "defect_rules"} & changes.keys():
-        await domain.check_against_model(
-            registry,
-            mode=station.mode,
-            model_name=model_name,
-            alias=alias,
-            labels=_labels(expected, ok_classes, rules),
-        )
-    if body.blur_people:
-        await _check_people_detector(registry, settings)
-    station.model_name, station.model_alias = model_name, alias
-    station.expected_items = [e.model_dump() for e in expected]
-    station.ok_classes = list(ok_classes)
-    station.defect_rules = [r.model_dump() for r in rules]
-    station.mm_per_pixel = mm_per_pixel
-    if "roi" in changes:
-        station.roi = roi
-    if "shadow_alias" in changes:
-        station.shadow_alias = body.shadow_alias
-    if (
-        station.shadow_alias is not None
-        and {"shadow_alias", "model_name", "model_alias", "expected_items", "ok_classes", "defect_rules"}
-        & changes.keys()
-    ):
-        await domain.check_shadow(registry, station, station.shadow_alias)
-    if body.description is not None:
-        station.description = body.description
-    if body.thresholds is not None:
-        station.success_threshold = body.thresholds.success
-        station.low_confidence_threshold = body.thresholds.low_confidence
-    if body.blur_faces is not None:
-        station.blur_faces = body.blur_faces
-    if body.blur_people is not None:
-        station.blur_people = body.blur_people
-    if body.unusual_needs_review is not None:
-        station.unusual_needs_review = body.unusual_needs_review
-    if body.active is not None:
-        station.active = body.active
-    if body.training is not None:
-        station.training = body.training.model_dump()
-    domain.touch(station)
-    audit.record(
-        session,
-        principal,
-        "station.update",
-        "station",
-        str(station.id),
-        {k: v for k, v in body.model_dump(exclude_unset=True, mode="json").items()},
-    )
-    session.flush()
     return station_out(station)
 
 

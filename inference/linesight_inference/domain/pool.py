@@ -29,7 +29,7 @@ from linesight_inference import metrics
 from linesight_inference.domain.artifacts import ArtifactCache
 from linesight_inference.domain.batching import Batcher
 from linesight_inference.domain.execution import ExecutionPlan
-from linesight_inference.domain.runner import Job, ModelRunner, Output
+from linesight_inference.domain.model_runner import Job, ModelRunner, Output
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from linesight_core.errors import Problem
 from linesight_core.images import ImageRejected, decode_image
 from linesight_inference import metrics
 from linesight_inference.domain.batching import Batched, BatcherClosed, QueueFull
+from linesight_inference.domain.model_runner import Job, ModelRunner, Options, Output, Prepared
 from linesight_inference.domain.pool import LoadedVersion, ModelPool
 from linesight_inference.domain.priority import REPLAY, GateFull, PriorityGate
-from linesight_inference.domain.runner import Job, ModelRunner, Options, Output, Prepared
 
 STAGES = ("queue", "preprocess", "inference", "postprocess", "total")
 _STAGE = {stage: metrics.STAGE_SECONDS.labels(stage) for stage in STAGES}

@@ -26,7 +26,7 @@ from linesight_core.contracts.training_defaults import TRAINING_DEFAULTS
 from linesight_core.storage import ObjectStore
 from linesight_training.settings import TrainingSettings
 
-log = logging.getLogger("linesight_training.runner")
+log = logging.getLogger("linesight_training.execute_run")
 
 
 class RunGone(Exception):
