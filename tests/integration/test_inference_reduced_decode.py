@@ -46,15 +46,23 @@ def detections(runner: ModelRunner, data: bytes, *, reduced: bool) -> tuple[np.n
     return out.detections, (prepared.width, prepared.height)
 
 
+# The test detector sees a 4032-px photo at 160 px: one of its input pixels spans 25 of the photo's.
+# Resampling from a reduced decode moves a box edge by a fraction of an input pixel, which the photo's
+# scale magnifies (up to ~12 px seen on seed 11 with one build of the model, 2-6 px on others).
+INPUT_PIXEL = 4032 / 160
+
+
 def assert_same(a: np.ndarray, b: np.ndarray, sure: float = 0.35) -> None:
-    """Every confident detection of one has its twin in the other: same class, IoU >= 0.9, corners within
-    a few of the photo's pixels. (A box near the 0.25 threshold may flip: the pixels differ slightly.)"""
+    """Every confident detection of one has its twin in the other: same class, IoU >= 0.9 (the parity
+    tests' tolerance), corners within half of one of the model's input pixels. (A box near the 0.25
+    threshold may flip: the pixels differ slightly.)"""
     assert (a[:, 4] >= sure).sum() > 0, "the comparison must cover real detections"
     for x, y in ((a, b), (b, a)):
         for row in x[x[:, 4] >= sure].tolist():
             twins = [t for t in y.tolist() if t[5] == row[5] and iou(t[:4], row[:4]) >= 0.9]
             assert len(twins) == 1, f"{row} has no twin in {y.tolist()}"
-            assert all(abs(p - q) <= 8 for p, q in zip(row[:4], twins[0][:4], strict=True))
+            shift = max(abs(p - q) for p, q in zip(row[:4], twins[0][:4], strict=True))
+            assert shift <= INPUT_PIXEL / 2, f"{row} against {twins[0]}: corners {shift:.1f} px apart"
 
 
 @pytest.mark.parametrize("seed", [11, 12])
