@@ -14,7 +14,7 @@ gets the multipart form a camera client sends. Photos are those of bench/inferen
 
 Targets: the gateway adds <= 15 ms at p50 on 640x480 photos and <= 25 ms on 12 MP photos.
 
-    .venv/bin/python bench/gateway.py [--size 4032x3024] [--imgsz 640] [--concurrency 1,8] [--rounds 3]
+    .venv/bin/python bench/gateway.py [--size 4032x3024] [--imgsz 640] [--concurrency 1,8] [--rounds 3] [--profile]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.inference import RunResult, drive, export_at, make_photos, median_run, print_table
+from bench.service_profile import GATEWAY_STAGES, record, summarise
 from linesight_devstack import Stack, free_port_base
 from tests.support.synthetic import CLASSES
 from tests.support.yolo_models import detect_model, pt_for
@@ -100,6 +102,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--size", default="640x480", help="photo size WxH, up to 4032x3024")
     p.add_argument("--imgsz", type=int, default=160, choices=(160, 320, 640), help="detector input size")
     p.add_argument("--photos", type=int, default=8)
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the gateway with py-spy during its last round's runs and print where its CPU goes",
+    )
     return p.parse_args()
 
 
@@ -156,7 +163,9 @@ def main() -> None:
                     port = urlsplit(stack.urls[service]).port
                     pid = pids[service]
                     assert port is not None and pid is not None, f"{service} is not running"
-                    pair.append(drive(label, port, pid, requests, c, args.seconds))
+                    profiling = args.profile and service == "gateway" and n == args.rounds - 1
+                    with record(pid, data_dir / f"gateway-c{c}.txt") if profiling else nullcontext():
+                        pair.append(drive(label, port, pid, requests, c, args.seconds))
                 added[c].append(pair[1].pct(0.5) - pair[0].pct(0.5))
                 rows += pair
             for r in rows:
@@ -166,6 +175,11 @@ def main() -> None:
 
         print(f"\nmedian of {args.rounds} rounds (by images/s)")
         print_table([median_run(rs) for rs in runs.values()])
+        if args.profile:
+            for c in levels:
+                print(f"\nwhere the gateway's CPU went at c={c} (py-spy, last round, non-idle samples)")
+                for stage, share in summarise(data_dir / f"gateway-c{c}.txt", GATEWAY_STAGES):
+                    print(f"  {share * 100:5.1f} %  {stage}")
         last = gw.get("/api/v1/inspections", params={"limit": 1}).json()["items"][0]
         print(f"\nthe gateway's own timings of the last inspection (ms): {last['timings_ms']}")
         target = 15 if max(int(v) for v in args.size.split("x")) <= 1280 else 25

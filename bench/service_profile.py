@@ -54,14 +54,29 @@ def record(pid: int, output: Path, rate: int = 250) -> Iterator[None]:
             proc.wait(timeout=60)
 
 
-def summarise(path: Path) -> list[tuple[str, float]]:
+# The gateway's stages for bench/gateway.py --profile.
+GATEWAY_STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("multipart form parse (the camera's upload)", ("multipart", "formparsers.py")),
+    ("metadata strip (EXIF/XMP out, no decode)", ("strip_metadata (",)),
+    ("photo check and statistics (reduced decode, photo_stats)", ("decode_image (", "photo_stats (")),
+    ("S3 store (put the photo)", ("botocore", "boto3", "s3transfer", "storage.py")),
+    ("inference call (httpx)", ("httpx", "httpcore", "clients/inference.py")),
+    ("database (SQLAlchemy, psycopg)", ("sqlalchemy", "psycopg")),
+    ("answer (pydantic, JSON)", ("pydantic", "json")),
+    ("HTTP, middleware, routing, event loop", ("uvicorn", "starlette", "fastapi", "asyncio", "h11", "anyio")),
+)
+
+
+def summarise(
+    path: Path, stages: tuple[tuple[str, tuple[str, ...]], ...] = STAGES
+) -> list[tuple[str, float]]:
     """Each stage's share of the samples (raw format: `frame;frame;... count` a line), largest first."""
     counts: Counter[str] = Counter()
     for line in path.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():
             continue
-        stage = next((name for name, marks in STAGES if any(m in stack for m in marks)), "other")
+        stage = next((name for name, marks in stages if any(m in stack for m in marks)), "other")
         counts[stage] += int(n)
     total = sum(counts.values()) or 1
     return [(stage, n / total) for stage, n in counts.most_common()]
