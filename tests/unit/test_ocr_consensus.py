@@ -3,7 +3,7 @@ evidence for auto-approval, and the Express Service Code's base-36 decoding."""
 
 from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.consensus import combine, describe, earned, similarity
-from linesight_ocr.domain.crosschecks import tag_of
+from linesight_ocr.domain.crosschecks import check_express_code, tag_of
 from linesight_ocr.domain.line_look import confusions_only
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.synthetic_hard import express_service_code
@@ -107,3 +107,29 @@ def test_a_value_one_extraction_cut_short_is_agreed_when_that_recognizers_line_h
     # the whole value split across two lines is not one line's read of it
     split = combine([cut], [whole], words_of("92F01F", "1C2D54"), words_of("92F01F1C2D54"))
     assert not earned(split[0])
+
+
+def _line(y: int, *texts: str, x0: int = 0) -> list[Word]:
+    out, x = [], x0
+    for n, t in enumerate(texts, 1):
+        out.append(Word(t, 0.95, (x, y, x + 12 * len(t), y + 20), (x, y, x + 12 * len(t), y + 20), 1, y, n))
+        x += 12 * len(t) + 10
+    return out
+
+
+def test_the_express_service_code_under_its_key_and_in_each_recognizers_words_confirms_the_tag():
+    tag = "B0GTFU8"  # both recognizers read `BOGTFU8`: the code printed under its key settles the O/0
+    express = express_service_code(tag)
+    misread = code("serial", "BOGTFU8")
+    below = _line(10, "Express", "Service", "Code:") + _line(40, express)
+    fixed = check_express_code([misread], below)[0]
+    assert fixed.value == tag and "express_service_code" in fixed.evidence
+    # two recognizers' words of one line interleave (`Express Express Service Service ...`): each
+    # recognizer's words are read on their own
+    tesseract = _line(10, "Express", "Service", "Code:", express)
+    rapid = _line(12, "Express", "Service", f"Code:{express}", x0=3)
+    fixed = check_express_code([misread], tesseract, rapid)[0]
+    assert fixed.value == tag and "express_service_code" in fixed.evidence
+    # a line below that is not the code's digits alone is not taken for it
+    other = _line(10, "Express", "Service", "Code:") + _line(40, "DP/N:", "08KTS6", "1234567")
+    assert check_express_code([misread], other)[0].value == "BOGTFU8"

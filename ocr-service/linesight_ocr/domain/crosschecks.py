@@ -36,27 +36,45 @@ def tag_of(code: str) -> str | None:
     return out.rjust(TAG_LENGTH, "0")
 
 
+KEY = "EXPRESSSERVICECODE"
+# The code's digits are on the key's line, or (a value under its key) alone on the line below it.
+MIN_DIGITS = 6
+
+
+def _digits_after(line: list[Word]) -> str | None:
+    """The digits after the key on a line that holds `Express Service Code` (or `ESC`); "" when the key
+    is there and no digits follow it; None when the line holds no such key."""
+    joined = " ".join(w.text for w in line).upper().replace(":", " ")
+    squeezed = joined.replace(" ", "")
+    at = squeezed.find(KEY)
+    if at < 0 and "ESC" not in joined.split():
+        return None
+    tail = squeezed[at + len(KEY) :] if at >= 0 else squeezed.split("ESC", 1)[1]
+    return "".join(DIGITS.findall(tail))
+
+
 def express_codes(words: list[Word]) -> list[str]:
-    """The digits after `Express Service Code` (or `ESC`) on a line, as one number (`141 064 415 67`)."""
+    """The digits after `Express Service Code` (or `ESC`) on a line, as one number (`141 064 415 67`),
+    or on the line right below a key that has none after it. `words`: one recognizer's (two
+    recognizers' words of one line interleave and no longer spell the key)."""
     found = []
-    for line in lines_of(words):
-        texts = [w.text for w in line]
-        joined = " ".join(texts).upper().replace(":", " ")
-        squeezed = joined.replace(" ", "")
-        at = squeezed.find("EXPRESSSERVICECODE")
-        if at < 0 and "ESC" not in joined.split():
+    lines = lines_of(words)
+    for n, line in enumerate(lines):
+        digits = _digits_after(line)
+        if digits is None:
             continue
-        tail = squeezed[at + len("EXPRESSSERVICECODE") :] if at >= 0 else squeezed.split("ESC", 1)[1]
-        digits = "".join(DIGITS.findall(tail))
-        if len(digits) >= 6:
+        if len(digits) < MIN_DIGITS and n + 1 < len(lines):
+            below = "".join(w.text for w in lines[n + 1]).replace(" ", "")
+            digits = below if below.isdigit() else digits
+        if len(digits) >= MIN_DIGITS:
             found.append(digits)
     return found
 
 
-def check_express_code(codes: list[LabelCode], words: list[Word]) -> list[LabelCode]:
+def check_express_code(codes: list[LabelCode], *reads: list[Word]) -> list[LabelCode]:
     """Dell serials confirmed (`evidence` gets `express_service_code`) or corrected by the label's Express
-    Service Code, read from `words` (every recognizer's)."""
-    tags = {t for t in (tag_of(c) for c in express_codes(words)) if t is not None}
+    Service Code, read from each recognizer's words (`reads`, one list per recognizer)."""
+    tags = {t for words in reads for t in (tag_of(c) for c in express_codes(words)) if t is not None}
     if not tags:
         return codes
     out = []
