@@ -133,3 +133,13 @@ def test_the_express_service_code_under_its_key_and_in_each_recognizers_words_co
     # a line below that is not the code's digits alone is not taken for it
     other = _line(10, "Express", "Service", "Code:") + _line(40, "DP/N:", "08KTS6", "1234567")
     assert check_express_code([misread], other)[0].value == "BOGTFU8"
+
+
+def test_the_express_service_code_ends_where_its_digits_do():
+    tag = "6HALZZ3"
+    express = express_service_code(tag)
+    misread = code("serial", "6HALZZ8")
+    # two fields a line: the part number's digits after the code are not part of it
+    words = _line(10, "Express", "Service", "Code", express[:3], express[3:], "DP/N", "0X4VJ1")
+    fixed = check_express_code([misread], words)[0]
+    assert fixed.value == tag and "express_service_code" in fixed.evidence

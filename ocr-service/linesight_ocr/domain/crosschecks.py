@@ -16,7 +16,7 @@ from linesight_ocr.domain.reading import Word
 
 EXPRESS = "express_service_code"
 TAG_LENGTH = 7
-DIGITS = re.compile(r"\d+")
+LEADING_DIGITS = re.compile(r"[^0-9A-Z]*(\d+)")
 # The 11-digit code of a 7-character tag (36**7 is 78 364 164 096).
 MAX_CODE_DIGITS = 11
 
@@ -50,7 +50,10 @@ def _digits_after(line: list[Word]) -> str | None:
     if at < 0 and "ESC" not in joined.split():
         return None
     tail = squeezed[at + len(KEY) :] if at >= 0 else squeezed.split("ESC", 1)[1]
-    return "".join(DIGITS.findall(tail))
+    # the code ends where its digits do: a second field on the line (`... 14106441567 DP/N 0X4VJ1`) is
+    # not part of it
+    found = LEADING_DIGITS.match(tail)
+    return found.group(1) if found else ""
 
 
 def express_codes(words: list[Word]) -> list[str]:
@@ -64,8 +67,8 @@ def express_codes(words: list[Word]) -> list[str]:
         if digits is None:
             continue
         if len(digits) < MIN_DIGITS and n + 1 < len(lines):
-            below = "".join(w.text for w in lines[n + 1]).replace(" ", "")
-            digits = below if below.isdigit() else digits
+            below = LEADING_DIGITS.match("".join(w.text for w in lines[n + 1]).upper())
+            digits = below.group(1) if below else digits
         if len(digits) >= MIN_DIGITS:
             found.append(digits)
     return found
