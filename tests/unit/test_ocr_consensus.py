@@ -143,3 +143,20 @@ def test_the_express_service_code_ends_where_its_digits_do():
     words = _line(10, "Express", "Service", "Code", express[:3], express[3:], "DP/N", "0X4VJ1")
     fixed = check_express_code([misread], words)[0]
     assert fixed.value == tag and "express_service_code" in fixed.evidence
+
+
+def test_tesseract_read_twice_alike_wins_a_disagreement_both_formats_allow_but_stays_for_review():
+    tesseract, rapid = code("serial", "LNQR1NUS"), code("serial", "LN0R1NUS")  # RapidOCR: Q read as O
+
+    def line_read(value: str):
+        return lambda t, r: t.model_copy(update={"value": value})
+
+    twice = combine([tesseract], [rapid], settle=line_read("LNQR1NUS"))
+    assert [c.value for c in twice] == ["LNQR1NUS"] and twice[0].alternatives == ["LN0R1NUS"]
+    assert twice[0].disagreement and not earned(twice[0])
+    # its line read says something else: RapidOCR's, as before
+    other = combine([tesseract], [rapid], settle=line_read("LNQRLNUS"))
+    assert [c.value for c in other] == ["LN0R1NUS"] and not earned(other[0])
+    # an invalid Tesseract read does not win for being read twice
+    invalid = code("serial", "LNQR1NU", valid=False)
+    assert combine([invalid], [rapid], settle=line_read("LNQR1NU"))[0].value == "LN0R1NUS"

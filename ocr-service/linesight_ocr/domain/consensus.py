@@ -76,9 +76,12 @@ def _single(code: LabelCode, name: str) -> LabelCode:
 Settle = Callable[[LabelCode | None, LabelCode], LabelCode | None]
 
 
-def _settled(t: LabelCode | None, r: LabelCode, settle: Settle | None) -> LabelCode | None:
-    """RapidOCR's code, when Tesseract's second read of it reads the same value."""
-    again = settle(t, r) if settle is not None else None
+def _settled(
+    t: LabelCode | None, r: LabelCode, settle: Settle | None, again: LabelCode | None = None
+) -> LabelCode | None:
+    """RapidOCR's code, when Tesseract's second read of it (`again`, else settle's) reads the same value."""
+    if again is None:
+        again = settle(t, r) if settle is not None else None
     if again is None or normal(again) != normal(r):
         return None
     confidence = round(min(max(r.confidence, AGREED_CONFIDENCE), 0.99), 3)
@@ -88,7 +91,8 @@ def _settled(t: LabelCode | None, r: LabelCode, settle: Settle | None) -> LabelC
 
 
 def _pair(t: LabelCode, r: LabelCode, settle: Settle | None = None) -> LabelCode:
-    if normal(t) != normal(r) and (settled := _settled(t, r, settle)) is not None:
+    again = settle(t, r) if settle is not None and normal(t) != normal(r) else None
+    if again is not None and (settled := _settled(t, r, settle, again)) is not None:
         return settled
     if normal(t) == normal(r):
         # Two independent recognizers agreeing: the value is wrong only when both are.
@@ -98,8 +102,13 @@ def _pair(t: LabelCode, r: LabelCode, settle: Settle | None = None) -> LabelCode
         return base.model_copy(update={"confidence": round(confidence, 3), "evidence": evidence})
     # They differ: keep the read that fits its format (check digit, vendor pattern); both or neither
     # fitting, RapidOCR's (on the tuning set it misreads fewer characters than Tesseract).
+    # Both fitting, Tesseract's when its second read (RapidOCR's line crops, not its page layout) read
+    # the same value again: two reads of one recognizer against one of the other (on the tuning set
+    # RapidOCR's misreads there are a Q read as O, a V as W).
     if t.valid != r.valid:
         chosen, other = (t, r) if t.valid else (r, t)
+    elif t.valid and again is not None and normal(again) == normal(t):
+        chosen, other = t, r
     else:
         chosen, other = r, t
     name = TESSERACT if chosen is t else RAPIDOCR
