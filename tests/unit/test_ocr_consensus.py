@@ -146,7 +146,9 @@ def test_the_express_service_code_ends_where_its_digits_do():
 
 
 def test_tesseract_read_twice_alike_wins_a_disagreement_both_formats_allow_but_stays_for_review():
-    tesseract, rapid = code("serial", "LNQR1NUS"), code("serial", "LN0R1NUS")  # RapidOCR: Q read as O
+    # RapidOCR read the Q as O, which the format (no O in Lenovo serials) repaired to 0
+    tesseract = code("serial", "LNQR1NUS")
+    rapid = code("serial", "LN0R1NUS").model_copy(update={"raw": "LNORINUS"})
 
     def line_read(value: str):
         return lambda t, r: t.model_copy(update={"value": value})
@@ -160,3 +162,11 @@ def test_tesseract_read_twice_alike_wins_a_disagreement_both_formats_allow_but_s
     # an invalid Tesseract read does not win for being read twice
     invalid = code("serial", "LNQR1NU", valid=False)
     assert combine([invalid], [rapid], settle=line_read("LNQR1NU"))[0].value == "LN0R1NUS"
+    # they differ in a pair Tesseract itself confuses (its B for an 8 recurs in its line read): RapidOCR's
+    b_for_8 = combine(
+        [code("serial", "25YY9MB9")], [code("serial", "25YY9M89")], settle=line_read("25YY9MB9")
+    )
+    assert b_for_8[0].value == "25YY9M89"
+    # ... and so is Q/0 where RapidOCR read the 0 as it is (not a repair)
+    as_read = rapid.model_copy(update={"raw": "LN0R1NUS"})
+    assert combine([tesseract], [as_read], settle=line_read("LNQR1NUS"))[0].value == "LN0R1NUS"

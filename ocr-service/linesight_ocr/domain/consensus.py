@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Callable, Sequence
 
 from linesight_core.contracts.ocr import LabelCode
+from linesight_ocr.domain.glyph_check import PAIRS as TESSERACT_CONFUSIONS
 from linesight_ocr.domain.keys import KeyTable, is_key_word, lines_of
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.domain.vendors import VendorProfile
@@ -104,10 +105,11 @@ def _pair(t: LabelCode, r: LabelCode, settle: Settle | None = None) -> LabelCode
     # fitting, RapidOCR's (on the tuning set it misreads fewer characters than Tesseract).
     # Both fitting, Tesseract's when its second read (RapidOCR's line crops, not its page layout) read
     # the same value again: two reads of one recognizer against one of the other (on the tuning set
-    # RapidOCR's misreads there are a Q read as O, a V as W).
+    # RapidOCR's misreads there are a Q read as O, a V as W); not where they differ in a pair Tesseract
+    # itself confuses (its B for an 8 comes back in its line read).
     if t.valid != r.valid:
         chosen, other = (t, r) if t.valid else (r, t)
-    elif t.valid and again is not None and normal(again) == normal(t):
+    elif t.valid and again is not None and normal(again) == normal(t) and _not_own_confusions(t, r):
         chosen, other = t, r
     else:
         chosen, other = r, t
@@ -125,6 +127,20 @@ def _pair(t: LabelCode, r: LabelCode, settle: Settle | None = None) -> LabelCode
             "confidence": round(min(chosen.confidence, other.confidence), 3),
         }
     )
+
+
+def _not_own_confusions(t: LabelCode, r: LabelCode) -> bool:
+    """Each character where Tesseract's and RapidOCR's reads differ is no pair Tesseract confuses
+    (glyph_check.PAIRS), or RapidOCR's is a repair the format made (its `O` of a `Q` became `0`)."""
+    if len(t.value) != len(r.value):
+        return True
+    repaired = len(r.raw) == len(r.value)
+    for i, (a, b) in enumerate(zip(t.value, r.value, strict=True)):
+        if a == b or frozenset((a, b)) not in TESSERACT_CONFUSIONS:
+            continue
+        if not (repaired and r.raw[i].upper() != b):
+            return False
+    return True
 
 
 def text_of(words: Sequence[Word]) -> str:
