@@ -138,7 +138,7 @@ def test_the_express_service_code_under_its_key_and_in_each_recognizers_words_co
 def test_the_express_service_code_ends_where_its_digits_do():
     tag = "6HALZZ3"
     express = express_service_code(tag)
-    misread = code("serial", "6HALZZ8")
+    misread = code("serial", "6HAIZZ3")
     # two fields a line: the part number's digits after the code are not part of it
     words = _line(10, "Express", "Service", "Code", express[:3], express[3:], "DP/N", "0X4VJ1")
     fixed = check_express_code([misread], words)[0]
@@ -170,3 +170,13 @@ def test_tesseract_read_twice_alike_wins_a_disagreement_both_formats_allow_but_s
     # ... and so is Q/0 where RapidOCR read the 0 as it is (not a repair)
     as_read = rapid.model_copy(update={"raw": "LN0R1NUS"})
     assert combine([tesseract], [as_read], settle=line_read("LNQR1NUS"))[0].value == "LN0R1NUS"
+
+
+def test_a_tag_is_rewritten_by_one_recognizers_express_service_code_only_across_ocr_confusions():
+    tag = "6HALZZ3"
+    words = _line(10, "Express", "Service", "Code:", express_service_code(tag))
+    # O/0 and I/1: the tag's own misreads, corrected by either recognizer's code
+    assert check_express_code([code("serial", "6HAIZZ3")], words, [])[0].value == tag
+    # a tag one recognizer's code is off from by a character OCR does not confuse: the code's digit may
+    # be the misread, so the tag stays as read (for review)
+    assert check_express_code([code("serial", "6HALZZ8")], words, [])[0].value == "6HALZZ8"

@@ -3,7 +3,8 @@
 Dell's Express Service Code is the Service Tag read as a base-36 number (0-9, A-Z), written in decimal
 (`6HALZZ3` → 14106441567): where both are printed they must agree. Agreement confirms the tag; a tag read one or two characters off the decoded code is corrected
 to it (the digits of the code and the characters of the tag are read independently, so an agreeing pair
-is no accident); a tag that fits neither goes to review as read."""
+is no accident) where those characters are OCR confusions or both recognizers read the code alike; a
+tag that fits neither goes to review as read."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import difflib
 import re
 
 from linesight_core.contracts.ocr import LabelCode
+from linesight_ocr.domain.codes import confusable
 from linesight_ocr.domain.keys import lines_of
 from linesight_ocr.domain.reading import Word
 
@@ -77,7 +79,10 @@ def express_codes(words: list[Word]) -> list[str]:
 def check_express_code(codes: list[LabelCode], *reads: list[Word]) -> list[LabelCode]:
     """Dell serials confirmed (`evidence` gets `express_service_code`) or corrected by the label's Express
     Service Code, read from each recognizer's words (`reads`, one list per recognizer)."""
-    tags = {t for words in reads for t in (tag_of(c) for c in express_codes(words)) if t is not None}
+    per_read = [{t for t in (tag_of(c) for c in express_codes(words)) if t is not None} for words in reads]
+    tags = set().union(*per_read)
+    # a code every recognizer that read words read alike: no misread digit moved its tag
+    agreed = set.intersection(*per_read) if len(per_read) > 1 and all(per_read) else set()
     if not tags:
         return codes
     out = []
@@ -90,12 +95,24 @@ def check_express_code(codes: list[LabelCode], *reads: list[Word]) -> list[Label
         if agreeing:
             out.append(_confirmed(code, agreeing[0], repaired=agreeing[0] != code.value))
             continue
-        near = [t for t in tags if _differences(code.value, t) <= 2]
+        near = [
+            t
+            for t in tags
+            if _differences(code.value, t) <= 2 and (t in agreed or _confusions(code.value, t))
+        ]
         if len(near) == 1:
             out.append(_confirmed(code, near[0], repaired=True))
         else:
             out.append(code)
     return out
+
+
+def _confusions(read: str, tag: str) -> bool:
+    """Each character where the read tag and the decoded one differ is a pair OCR confuses (`O`/`0`).
+    Any other difference is corrected only to a code both recognizers read alike: a misread digit of
+    the code moves its tag (its last character, by the digit's value), and must not rewrite a tag read
+    right into another."""
+    return len(read) == len(tag) and all(a == b or confusable(a, b) for a, b in zip(read, tag, strict=True))
 
 
 def _differences(a: str, b: str) -> int:
