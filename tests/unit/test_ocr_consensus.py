@@ -162,12 +162,16 @@ def test_tesseract_read_twice_alike_wins_a_disagreement_both_formats_allow_but_s
     # an invalid Tesseract read does not win for being read twice
     invalid = code("serial", "LNQR1NU", valid=False)
     assert combine([invalid], [rapid], settle=line_read("LNQR1NU"))[0].value == "LN0R1NUS"
-    # they differ in a pair Tesseract itself confuses (its B for an 8 recurs in its line read): RapidOCR's
+    # RapidOCR read the character as it stands (Tesseract's B for an 8 recurs in its line read): RapidOCR's
     b_for_8 = combine(
         [code("serial", "25YY9MB9")], [code("serial", "25YY9M89")], settle=line_read("25YY9MB9")
     )
     assert b_for_8[0].value == "25YY9M89"
-    # ... and so is Q/0 where RapidOCR read the 0 as it is (not a repair)
+    v_for_w = combine(
+        [code("serial", "6H93WV7NQ")], [code("serial", "6H93WW7NQ")], settle=line_read("6H93WV7NQ")
+    )
+    assert v_for_w[0].value == "6H93WW7NQ"
+    # ... and so is Q/0 where RapidOCR read the 0 as it stands (not a repair)
     as_read = rapid.model_copy(update={"raw": "LN0R1NUS"})
     assert combine([tesseract], [as_read], settle=line_read("LNQR1NUS"))[0].value == "LN0R1NUS"
 

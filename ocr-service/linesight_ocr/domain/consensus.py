@@ -12,7 +12,6 @@ import difflib
 from collections.abc import Callable, Sequence
 
 from linesight_core.contracts.ocr import LabelCode
-from linesight_ocr.domain.glyph_check import PAIRS as TESSERACT_CONFUSIONS
 from linesight_ocr.domain.keys import KeyTable, is_key_word, lines_of
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.domain.vendors import VendorProfile
@@ -104,12 +103,12 @@ def _pair(t: LabelCode, r: LabelCode, settle: Settle | None = None) -> LabelCode
     # They differ: keep the read that fits its format (check digit, vendor pattern); both or neither
     # fitting, RapidOCR's (on the tuning set it misreads fewer characters than Tesseract).
     # Both fitting, Tesseract's when its second read (RapidOCR's line crops, not its page layout) read
-    # the same value again: two reads of one recognizer against one of the other (on the tuning set
-    # RapidOCR's misreads there are a Q read as O, a V as W); not where they differ in a pair Tesseract
-    # itself confuses (its B for an 8 comes back in its line read).
+    # the same value again and RapidOCR's differing characters are the format's repairs, not what it
+    # read (a `Q` it read as `O`, repaired to `0`). Not otherwise: on the tuning set Tesseract's twice
+    # read 1 for 9, S for 3 and B for 8 as often as RapidOCR misread a character as it stands.
     if t.valid != r.valid:
         chosen, other = (t, r) if t.valid else (r, t)
-    elif t.valid and again is not None and normal(again) == normal(t) and _not_own_confusions(t, r):
+    elif t.valid and again is not None and normal(again) == normal(t) and _rapid_repaired(t, r):
         chosen, other = t, r
     else:
         chosen, other = r, t
@@ -129,18 +128,12 @@ def _pair(t: LabelCode, r: LabelCode, settle: Settle | None = None) -> LabelCode
     )
 
 
-def _not_own_confusions(t: LabelCode, r: LabelCode) -> bool:
-    """Each character where Tesseract's and RapidOCR's reads differ is no pair Tesseract confuses
-    (glyph_check.PAIRS), or RapidOCR's is a repair the format made (its `O` of a `Q` became `0`)."""
-    if len(t.value) != len(r.value):
-        return True
-    repaired = len(r.raw) == len(r.value)
-    for i, (a, b) in enumerate(zip(t.value, r.value, strict=True)):
-        if a == b or frozenset((a, b)) not in TESSERACT_CONFUSIONS:
-            continue
-        if not (repaired and r.raw[i].upper() != b):
-            return False
-    return True
+def _rapid_repaired(t: LabelCode, r: LabelCode) -> bool:
+    """Each character where Tesseract's and RapidOCR's reads differ is one RapidOCR did not read as it
+    stands: the format repaired it (its `O` of a `Q` became `0`)."""
+    if len(t.value) != len(r.value) or len(r.raw) != len(r.value):
+        return False
+    return all(a == b or r.raw[i].upper() != b for i, (a, b) in enumerate(zip(t.value, r.value, strict=True)))
 
 
 def text_of(words: Sequence[Word]) -> str:
