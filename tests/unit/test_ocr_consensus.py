@@ -3,7 +3,7 @@ evidence for auto-approval, and the Express Service Code's base-36 decoding."""
 
 from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.consensus import combine, describe, earned, similarity
-from linesight_ocr.domain.crosschecks import tag_of
+from linesight_ocr.domain.crosschecks import check_express_code, tag_of
 from linesight_ocr.domain.line_look import confusions_only
 from linesight_ocr.domain.reading import Word
 from linesight_ocr.synthetic_hard import express_service_code
@@ -107,3 +107,80 @@ def test_a_value_one_extraction_cut_short_is_agreed_when_that_recognizers_line_h
     # the whole value split across two lines is not one line's read of it
     split = combine([cut], [whole], words_of("92F01F", "1C2D54"), words_of("92F01F1C2D54"))
     assert not earned(split[0])
+
+
+def _line(y: int, *texts: str, x0: int = 0) -> list[Word]:
+    out, x = [], x0
+    for n, t in enumerate(texts, 1):
+        out.append(Word(t, 0.95, (x, y, x + 12 * len(t), y + 20), (x, y, x + 12 * len(t), y + 20), 1, y, n))
+        x += 12 * len(t) + 10
+    return out
+
+
+def test_the_express_service_code_under_its_key_and_in_each_recognizers_words_confirms_the_tag():
+    tag = "B0GTFU8"  # both recognizers read `BOGTFU8`: the code printed under its key settles the O/0
+    express = express_service_code(tag)
+    misread = code("serial", "BOGTFU8")
+    below = _line(10, "Express", "Service", "Code:") + _line(40, express)
+    fixed = check_express_code([misread], below)[0]
+    assert fixed.value == tag and "express_service_code" in fixed.evidence
+    # two recognizers' words of one line interleave (`Express Express Service Service ...`): each
+    # recognizer's words are read on their own
+    tesseract = _line(10, "Express", "Service", "Code:", express)
+    rapid = _line(12, "Express", "Service", f"Code:{express}", x0=3)
+    fixed = check_express_code([misread], tesseract, rapid)[0]
+    assert fixed.value == tag and "express_service_code" in fixed.evidence
+    # a line below that is not the code's digits alone is not taken for it
+    other = _line(10, "Express", "Service", "Code:") + _line(40, "DP/N:", "08KTS6", "1234567")
+    assert check_express_code([misread], other)[0].value == "BOGTFU8"
+
+
+def test_the_express_service_code_ends_where_its_digits_do():
+    tag = "6HALZZ3"
+    express = express_service_code(tag)
+    misread = code("serial", "6HAIZZ3")
+    # two fields a line: the part number's digits after the code are not part of it
+    words = _line(10, "Express", "Service", "Code", express[:3], express[3:], "DP/N", "0X4VJ1")
+    fixed = check_express_code([misread], words)[0]
+    assert fixed.value == tag and "express_service_code" in fixed.evidence
+
+
+def test_tesseract_read_twice_alike_wins_a_disagreement_both_formats_allow_but_stays_for_review():
+    # RapidOCR read the Q as O, which the format (no O in Lenovo serials) repaired to 0
+    tesseract = code("serial", "LNQR1NUS")
+    rapid = code("serial", "LN0R1NUS").model_copy(update={"raw": "LNORINUS"})
+
+    def line_read(value: str):
+        return lambda t, r: t.model_copy(update={"value": value})
+
+    twice = combine([tesseract], [rapid], settle=line_read("LNQR1NUS"))
+    assert [c.value for c in twice] == ["LNQR1NUS"] and twice[0].alternatives == ["LN0R1NUS"]
+    assert twice[0].disagreement and not earned(twice[0])
+    # its line read says something else: RapidOCR's, as before
+    other = combine([tesseract], [rapid], settle=line_read("LNQRLNUS"))
+    assert [c.value for c in other] == ["LN0R1NUS"] and not earned(other[0])
+    # an invalid Tesseract read does not win for being read twice
+    invalid = code("serial", "LNQR1NU", valid=False)
+    assert combine([invalid], [rapid], settle=line_read("LNQR1NU"))[0].value == "LN0R1NUS"
+    # RapidOCR read the character as it stands (Tesseract's B for an 8 recurs in its line read): RapidOCR's
+    b_for_8 = combine(
+        [code("serial", "25YY9MB9")], [code("serial", "25YY9M89")], settle=line_read("25YY9MB9")
+    )
+    assert b_for_8[0].value == "25YY9M89"
+    v_for_w = combine(
+        [code("serial", "6H93WV7NQ")], [code("serial", "6H93WW7NQ")], settle=line_read("6H93WV7NQ")
+    )
+    assert v_for_w[0].value == "6H93WW7NQ"
+    # ... and so is Q/0 where RapidOCR read the 0 as it stands (not a repair)
+    as_read = rapid.model_copy(update={"raw": "LN0R1NUS"})
+    assert combine([tesseract], [as_read], settle=line_read("LNQR1NUS"))[0].value == "LN0R1NUS"
+
+
+def test_a_tag_is_rewritten_by_one_recognizers_express_service_code_only_across_ocr_confusions():
+    tag = "6HALZZ3"
+    words = _line(10, "Express", "Service", "Code:", express_service_code(tag))
+    # O/0 and I/1: the tag's own misreads, corrected by either recognizer's code
+    assert check_express_code([code("serial", "6HAIZZ3")], words, [])[0].value == tag
+    # a tag one recognizer's code is off from by a character OCR does not confuse: the code's digit may
+    # be the misread, so the tag stays as read (for review)
+    assert check_express_code([code("serial", "6HALZZ8")], words, [])[0].value == "6HALZZ8"

@@ -444,7 +444,7 @@ def read_label(
             codes = consensus.combine(codes, rapid_codes, words, rapid_words, settle)
         else:
             codes = rapid_codes
-    codes = check_express_code(codes, [*words, *rapid_words])
+    codes = check_express_code(codes, words, rapid_words)
     codes, agreement = merge_barcodes(codes, hits, profile)
     if both:
         codes = mark_look_alikes(codes, profile)

@@ -101,7 +101,8 @@ class LineLook:
     def __call__(self, tesseract: LabelCode | None, rapid_code: LabelCode) -> LabelCode | None:
         """Tesseract's line read of the field RapidOCR read as `rapid_code`: its code most like it,
         glyphs read alone where they differ by confusions; else RapidOCR's value when Tesseract's
-        line text holds it whole; else None."""
+        line text holds it whole; else Tesseract's line read as it is (another value: no agreement);
+        None when it has none of that field."""
         codes, text, vote = self._load()
         target = consensus.normal(rapid_code)
         group = consensus.group(rapid_code)
@@ -115,4 +116,4 @@ class LineLook:
                 return again
         if len(target) >= consensus.MIN_SEEN and target in text:
             return rapid_code
-        return None
+        return best
