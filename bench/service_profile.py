@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -33,7 +34,9 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def py_spy() -> str:
-    found = shutil.which("py-spy")
+    # On PATH, or beside this interpreter (a virtual environment run as .venv/bin/python without activating it).
+    beside = Path(sys.executable).parent / "py-spy"
+    found = shutil.which("py-spy") or (str(beside) if beside.is_file() else None)
     if found is None:
         raise SystemExit("py-spy is not installed: pip install -c constraints.txt -r requirements-dev.txt")
     return found
