@@ -29,8 +29,8 @@ import numpy as np
 
 from linesight_core.label_codes import gtin_valid
 from linesight_ocr.domain import engine, line_reads, rapid
-from linesight_ocr.domain.label import ReadOptions, read_label
-from linesight_ocr.domain.readers import ReaderPool
+from linesight_ocr.domain.read_label import ReadOptions, read_label
+from linesight_ocr.domain.reader_pool import ReaderPool
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.synthetic import FONTS, HELD_OUT_FONTS, corpus_label
 from linesight_ocr.synthetic_hard import FONT_PACKAGES, hard_corpus, missing_fonts

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from linesight_ocr.classifier.evaluation import compare, generate_reads, report
 from linesight_ocr.classifier.model import TokenModel, iter_export
-from linesight_ocr.domain.label import ReadOptions
+from linesight_ocr.domain.read_label import ReadOptions
 from linesight_ocr.domain.vendors import load_profiles
 
 

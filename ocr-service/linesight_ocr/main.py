@@ -9,8 +9,6 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -23,30 +21,12 @@ from linesight_ocr.api import capabilities, labels
 from linesight_ocr.domain.barcodes import check_decoder, draw_self_test_images
 from linesight_ocr.domain.engine import check_tesseract
 from linesight_ocr.domain.rapid import check_installed as check_rapid_installed
-from linesight_ocr.domain.readers import ReaderPool
+from linesight_ocr.domain.reader_pool import ReaderPool
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.settings import OcrSettings
-
-if TYPE_CHECKING:
-    from linesight_ocr.classifier.model import TokenModel
+from linesight_ocr.token_model import load_token_model
 
 log = logging.getLogger(__name__)
-
-
-def load_token_model(path: str) -> TokenModel | None:
-    """The configured token classifier, None when none is configured or the file is not there yet (the
-    rules rank until one is trained). A file that is there but not a token model stops the start."""
-    if not path:
-        return None
-    file = Path(path)
-    if not file.is_file():
-        log.warning("token model %s not found; code candidates are ranked by the rules", file)
-        return None
-    from linesight_ocr.classifier.model import TokenModel  # scikit-learn only when a model is used
-
-    model = TokenModel.load(file)
-    log.info("token model %s loaded (trained on %d reads)", file, model.trained_reads)
-    return model
 
 
 def create_app(settings: OcrSettings | None = None) -> FastAPI:

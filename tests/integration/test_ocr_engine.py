@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from linesight_ocr.domain import engine
 from linesight_ocr.domain.glyph_check import recheck_value, segment, split_to
-from linesight_ocr.domain.label import ReadOptions, read_label
+from linesight_ocr.domain.read_label import ReadOptions, read_label
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.synthetic import FONT_DIR, random_spec, render
 

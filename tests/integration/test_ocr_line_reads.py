@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from linesight_ocr.domain import line_reads, rapid
-from linesight_ocr.domain.label import ReadOptions, read_label, read_rapid
 from linesight_ocr.domain.preprocess import prepare
+from linesight_ocr.domain.read_label import ReadOptions, read_label, read_rapid
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.synthetic import FONT_DIR
 
@@ -127,7 +127,7 @@ def test_glyphs_read_alone_settle_a_confusion_only_where_they_agree_with_the_oth
 
 
 def test_an_ean_the_default_binarizer_misdecodes_is_settled_by_the_printed_text(profiles):
-    from linesight_ocr.domain.reading import read_barcodes
+    from linesight_ocr.domain.tesseract_pass import read_barcodes
     from linesight_ocr.synthetic_hard import hard_corpus
 
     # a blurred tuning-set label whose EAN-13 zxing-cpp's local-average binarizer decodes as another

@@ -15,10 +15,10 @@ from PIL import Image, ImageDraw, ImageFont
 from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain import consensus, rapid
 from linesight_ocr.domain.crosschecks import check_express_code, tag_of
-from linesight_ocr.domain.label import ReadDeadlineExceeded, ReadOptions, read_label
 from linesight_ocr.domain.preprocess import prepare
-from linesight_ocr.domain.readers import ReaderPool
-from linesight_ocr.domain.reading import Word
+from linesight_ocr.domain.read_label import ReadDeadlineExceeded, ReadOptions, read_label
+from linesight_ocr.domain.reader_pool import ReaderPool
+from linesight_ocr.domain.tesseract_pass import Word
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.synthetic import FONT_DIR, random_spec, render
 from linesight_ocr.synthetic_hard import (

@@ -15,7 +15,7 @@ from linesight_ocr.classifier.evaluation import generate_reads, labelled_read
 from linesight_ocr.classifier.features import words_from_tokens
 from linesight_ocr.classifier.model import TokenModel, TokenModelInvalid, iter_export
 from linesight_ocr.domain.extraction import extract_codes
-from linesight_ocr.domain.label import ReadOptions
+from linesight_ocr.domain.read_label import ReadOptions
 from linesight_ocr.domain.vendors import load_profiles
 from linesight_ocr.main import create_app
 from linesight_ocr.settings import OcrSettings

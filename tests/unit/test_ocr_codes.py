@@ -15,9 +15,9 @@ from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.codes import gtin_valid, normalise_mac, read_mac, repair_to_pattern
 from linesight_ocr.domain.extraction import extract_codes
 from linesight_ocr.domain.fetch import AllowList, UrlRefused, checked_address, forbidden_reason
-from linesight_ocr.domain.label import merge_barcodes
 from linesight_ocr.domain.preprocess import Prepared, _components, blank_bars, deskew_angle
-from linesight_ocr.domain.reading import BarcodeHit, Word, block_rotation, upright_box
+from linesight_ocr.domain.read_label import merge_barcodes
+from linesight_ocr.domain.tesseract_pass import BarcodeHit, Word, block_rotation, upright_box
 from linesight_ocr.domain.vendors import VendorProfileInvalid, load_profile, load_profiles, recognise
 from linesight_ocr.synthetic import random_spec, render
 

@@ -5,7 +5,7 @@ from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.consensus import combine, describe, earned, similarity
 from linesight_ocr.domain.crosschecks import check_express_code, tag_of
 from linesight_ocr.domain.line_look import confusions_only
-from linesight_ocr.domain.reading import Word
+from linesight_ocr.domain.tesseract_pass import Word
 from linesight_ocr.synthetic_hard import express_service_code
 
 
@@ -55,7 +55,7 @@ def test_the_express_service_code_is_the_tag_in_base_36():
 
 
 def test_a_code_one_extraction_missed_counts_when_the_other_text_holds_it():
-    from linesight_ocr.domain.reading import Word
+    from linesight_ocr.domain.tesseract_pass import Word
 
     line = [Word("P/N", 0.9, (0, 0, 30, 10), (0, 0, 30, 10), 1, 1, 1)]
     line.append(Word("S2BJDS#CJL", 0.9, (40, 0, 140, 10), (40, 0, 140, 10), 1, 1, 2))

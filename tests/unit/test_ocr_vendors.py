@@ -57,7 +57,7 @@ def test_a_dell_service_tag_may_hold_i_and_o_as_dell_documents_it(profiles):
 
 def test_a_dell_tag_only_ocr_confirms_with_an_o_or_0_goes_to_review_with_its_look_alike(profiles):
     from linesight_core.contracts.ocr import LabelCode
-    from linesight_ocr.domain.label import look_alikes, mark_look_alikes, review_reasons
+    from linesight_ocr.domain.read_label import look_alikes, mark_look_alikes, review_reasons
 
     def tag(value: str, evidence: list[str], source: str = "ocr") -> LabelCode:
         return LabelCode(

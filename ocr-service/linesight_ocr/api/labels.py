@@ -17,8 +17,8 @@ from linesight_core.images import decode_image
 from linesight_ocr import metrics
 from linesight_ocr.domain.engine import TesseractTimeout, TesseractUnavailable
 from linesight_ocr.domain.fetch import AllowList, fetch_image
-from linesight_ocr.domain.label import ReadDeadlineExceeded, ReadOptions
-from linesight_ocr.domain.readers import ReadCancelled, ReaderCrashed
+from linesight_ocr.domain.read_label import ReadDeadlineExceeded, ReadOptions
+from linesight_ocr.domain.reader_pool import ReadCancelled, ReaderCrashed
 from linesight_ocr.settings import OcrSettings
 
 router = APIRouter(prefix="/v1", tags=["labels"])
@@ -123,7 +123,7 @@ async def _while_connected(request: Request, read: Callable[[threading.Event], T
     return result
 
 
-# Each read waits for a reader process (domain/readers.py) in a worker thread; LINESIGHT_OCR_WORKERS
+# Each read waits for a reader process (domain/reader_pool.py) in a worker thread; LINESIGHT_OCR_WORKERS
 # readers read at once, further labels wait for a free one until the read's deadline.
 @router.post("/parse-label", response_model=LabelRead, summary="Read a label image", responses=ERRORS)
 async def parse_label(

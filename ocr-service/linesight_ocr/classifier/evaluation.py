@@ -17,7 +17,7 @@ from linesight_core.label_codes import GTIN_TYPES, compact, gtin_valid, token_la
 from linesight_ocr.classifier.features import words_from_tokens
 from linesight_ocr.classifier.model import TokenModel
 from linesight_ocr.domain.extraction import extract_codes
-from linesight_ocr.domain.label import ReadOptions, read_label
+from linesight_ocr.domain.read_label import ReadOptions, read_label
 from linesight_ocr.domain.vendors import VendorProfile
 from linesight_ocr.synthetic import LabelSpec, corpus_label
 

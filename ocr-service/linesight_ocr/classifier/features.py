@@ -10,7 +10,7 @@ from typing import Any
 from linesight_core.label_codes import is_key_word
 from linesight_ocr.domain.codes import gtin_type, gtin_valid, read_mac, repair_digits
 from linesight_ocr.domain.keys import EDGE_PUNCTUATION, KeyTable, Piece, lines_of
-from linesight_ocr.domain.reading import Word, block_rotation, upright_box
+from linesight_ocr.domain.tesseract_pass import Word, block_rotation, upright_box
 from linesight_ocr.domain.vendors import VendorProfile
 
 # What a token can be; GTIN types are one class (the number of digits tells them apart).

@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 
 from linesight_ocr.classifier.features import CLASSES, class_of, read_features, words_from_tokens
 from linesight_ocr.domain.extraction import TokenScores
-from linesight_ocr.domain.reading import Word
+from linesight_ocr.domain.tesseract_pass import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
 FORMAT = "linesight-token-classifier/1"

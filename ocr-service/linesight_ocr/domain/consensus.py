@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.keys import KeyTable, is_key_word, lines_of
-from linesight_ocr.domain.reading import Word
+from linesight_ocr.domain.tesseract_pass import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
 TESSERACT = "tesseract"

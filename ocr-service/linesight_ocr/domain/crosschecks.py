@@ -14,7 +14,7 @@ import re
 from linesight_core.contracts.ocr import LabelCode
 from linesight_ocr.domain.codes import confusable
 from linesight_ocr.domain.keys import lines_of
-from linesight_ocr.domain.reading import Word
+from linesight_ocr.domain.tesseract_pass import Word
 
 EXPRESS = "express_service_code"
 TAG_LENGTH = 7

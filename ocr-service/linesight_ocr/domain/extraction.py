@@ -33,7 +33,7 @@ from linesight_ocr.domain.keys import (
     lines_of,
     pieces_of,
 )
-from linesight_ocr.domain.reading import Word
+from linesight_ocr.domain.tesseract_pass import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
 MIN_IDENTIFIER = 4

@@ -20,8 +20,8 @@ from linesight_core.label_codes import is_identifier
 from linesight_ocr import metrics
 from linesight_ocr.domain import engine
 from linesight_ocr.domain.preprocess import Prepared
-from linesight_ocr.domain.reading import XBOXES, Word
 from linesight_ocr.domain.second_read import CODE_CHARACTERS, crop_upright
+from linesight_ocr.domain.tesseract_pass import XBOXES, Word
 from linesight_ocr.domain.vendors import VendorProfile
 
 FIELDS = frozenset({"serial", "part_number"})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from linesight_core.label_codes import GENERIC_KEYS, KEY_WORDS, compact
 from linesight_ocr.domain.codes import confusable
-from linesight_ocr.domain.reading import Word
+from linesight_ocr.domain.tesseract_pass import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
 EDGE_PUNCTUATION = ":;,.()[]{}'\"`‘’“”|!"

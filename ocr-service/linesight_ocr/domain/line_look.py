@@ -16,7 +16,7 @@ from linesight_ocr.domain.extraction import extract_codes
 from linesight_ocr.domain.glyph_check import recheck_value
 from linesight_ocr.domain.line_reads import LineRead
 from linesight_ocr.domain.preprocess import Prepared
-from linesight_ocr.domain.reading import Word
+from linesight_ocr.domain.tesseract_pass import Word
 from linesight_ocr.domain.vendors import VendorProfile
 
 # More differing characters than this: not one value misread, or too much left to chance.

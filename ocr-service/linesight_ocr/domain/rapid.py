@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from linesight_ocr.domain.preprocess import Prepared
-from linesight_ocr.domain.reading import Word, upright_box
+from linesight_ocr.domain.tesseract_pass import Word, upright_box
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from linesight_ocr.domain import engine
 from linesight_ocr.domain.preprocess import Prepared
-from linesight_ocr.domain.reading import Word
+from linesight_ocr.domain.tesseract_pass import Word
 
 CODE_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ#-/.:"
 CROP_TEXT_HEIGHT_PX = 36

@@ -27,7 +27,8 @@ from linesight_ocr.domain.extraction import TokenScores, extract_codes, make_cod
 from linesight_ocr.domain.glyph_check import check_glyphs
 from linesight_ocr.domain.line_look import GlyphVote, LineLook
 from linesight_ocr.domain.preprocess import Prepared, prepare
-from linesight_ocr.domain.reading import (
+from linesight_ocr.domain.second_read import reread
+from linesight_ocr.domain.tesseract_pass import (
     BarcodeHit,
     Word,
     page_rotation,
@@ -35,7 +36,6 @@ from linesight_ocr.domain.reading import (
     read_quality,
     read_words,
 )
-from linesight_ocr.domain.second_read import reread
 from linesight_ocr.domain.vendors import VendorProfile, recognise
 
 TokenScorer = Callable[[list[Word], VendorProfile | None], TokenScores]

@@ -18,7 +18,6 @@ import threading
 import time
 from dataclasses import replace
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -26,8 +25,9 @@ from PIL import Image
 from linesight_core.contracts.ocr import LabelRead
 from linesight_ocr import metrics
 from linesight_ocr.domain import engine, rapid
-from linesight_ocr.domain.label import ReadDeadlineExceeded, ReadOptions, TokenScorer, read_label
+from linesight_ocr.domain.read_label import ReadDeadlineExceeded, ReadOptions, read_label
 from linesight_ocr.domain.vendors import load_profiles
+from linesight_ocr.token_model import load_token_model
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,8 @@ def _start_worker(tessdata: str, token_model: str, rapid_config: tuple[str, int]
         rapid.configure(*rapid_config)
         rapid.check()
     _worker["profiles"] = load_profiles()
-    scorer: TokenScorer | None = None
-    if token_model and Path(token_model).is_file():
-        from linesight_ocr.classifier.model import TokenModel
-
-        scorer = TokenModel.load(Path(token_model)).scores
-    _worker["scorer"] = scorer
+    model = load_token_model(token_model)
+    _worker["scorer"] = model.scores if model is not None else None
 
 
 def _read(
