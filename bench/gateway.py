@@ -34,7 +34,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.inference import RunResult, drive, export_at, make_photos, median_run, print_table
-from bench.service_profile import GATEWAY_STAGES, record, summarise
+from bench.service_profile import GATEWAY_STAGES, record, summarise, top_frames
 from linesight_devstack import Stack, free_port_base
 from tests.support.synthetic import CLASSES
 from tests.support.yolo_models import detect_model, pt_for
@@ -180,6 +180,9 @@ def main() -> None:
                 print(f"\nwhere the gateway's CPU went at c={c} (py-spy, last round, non-idle samples)")
                 for stage, share in summarise(data_dir / f"gateway-c{c}.txt", GATEWAY_STAGES):
                     print(f"  {share * 100:5.1f} %  {stage}")
+                print("  the functions the samples were in:")
+                for frame, share in top_frames(data_dir / f"gateway-c{c}.txt"):
+                    print(f"  {share * 100:5.1f} %  {frame}")
         last = gw.get("/api/v1/inspections", params={"limit": 1}).json()["items"][0]
         print(f"\nthe gateway's own timings of the last inspection (ms): {last['timings_ms']}")
         target = 15 if max(int(v) for v in args.size.split("x")) <= 1280 else 25

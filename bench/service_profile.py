@@ -83,3 +83,15 @@ def summarise(
         counts[stage] += int(n)
     total = sum(counts.values()) or 1
     return [(stage, n / total) for stage, n in counts.most_common()]
+
+
+def top_frames(path: Path, n: int = 12) -> list[tuple[str, float]]:
+    """The functions the samples were in (the innermost Python frame), with their share, largest first."""
+    counts: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, k = line.rpartition(" ")
+        if not k.isdigit() or not stack:
+            continue
+        counts[stack.split(";")[-1].strip()] += int(k)
+    total = sum(counts.values()) or 1
+    return [(frame, c / total) for frame, c in counts.most_common(n)]
