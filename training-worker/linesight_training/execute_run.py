@@ -21,7 +21,13 @@ from typing import Any
 
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.training import TrainingRunsClient
-from linesight_core.contracts.training import WEIGHTS_ARTIFACT, EpochProgress, RunFinish, TrainingRunOut
+from linesight_core.contracts.training import (
+    DEFAULT_ARCHITECTURE,
+    WEIGHTS_ARTIFACT,
+    EpochProgress,
+    RunFinish,
+    TrainingRunOut,
+)
 from linesight_core.contracts.training_defaults import TRAINING_DEFAULTS
 from linesight_core.storage import ObjectStore
 from linesight_training.settings import TrainingSettings
@@ -364,13 +370,6 @@ def _convert(ctx: RunContext, heartbeat: Heartbeat) -> RunFinish:
         params=params,
         extra_artifacts={WEIGHTS_ARTIFACT: converted.weights},
     )
-
-
-DEFAULT_ARCHITECTURE = {
-    "detect": "yolov8n.yaml",
-    "segment": "yolov8n-seg.yaml",
-    "classify": "yolov8n-cls.yaml",
-}
 
 
 def _yaml_name(architecture: str | None, task: str) -> str:

@@ -261,7 +261,12 @@ def policy_fields(prefix: str, station: dict[str, Any] | None) -> dict[str, Any]
             ),
         )
         architecture = right.text_input(
-            "Architecture", value=now["architecture"], max_chars=69, key=f"{prefix}-architecture"
+            "Architecture",
+            value=now["architecture"] or "",
+            max_chars=69,
+            key=f"{prefix}-architecture",
+            placeholder="the mode's own (yolov8n.yaml, yolov8n-seg.yaml, yolov8n-cls.yaml)",
+            help="An Ultralytics model YAML trained from scratch; empty: the station mode's nano model.",
         )
         first, second, third = st.columns(3)
         epochs = first.number_input(

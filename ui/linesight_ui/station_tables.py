@@ -34,7 +34,7 @@ POLICY_DEFAULTS: dict[str, Any] = {
     "auto_train": False,
     "auto_promote": False,
     "selection_metric": None,
-    "architecture": "yolov8n.yaml",
+    "architecture": None,  # the mode's own: yolov8n.yaml, yolov8n-seg.yaml, yolov8n-cls.yaml
     "epochs": 30,
     "imgsz": 320,
     "batch": 16,

@@ -117,7 +117,12 @@ class TrainingPolicy(BaseModel):
     selection_metric: str | None = Field(
         None, max_length=32, description="Champion/challenger metric; empty: mAP50-95 (detect), accuracy"
     )
-    architecture: str = Field("yolov8n.yaml", pattern=r"^[a-z0-9._-]{1,64}\.yaml$")
+    architecture: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9._-]{1,64}\.yaml$",
+        description="Ultralytics model YAML trained from scratch; empty: the station mode's own "
+        "(yolov8n.yaml for detect, yolov8n-seg.yaml for segment, yolov8n-cls.yaml for classify)",
+    )
     epochs: int = Field(30, ge=1, le=1000)
     imgsz: int = Field(320, ge=32, le=2048, multiple_of=32)
     batch: int = Field(16, ge=1, le=256)

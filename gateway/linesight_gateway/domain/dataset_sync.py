@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from linesight_core.background import run_every
 from linesight_core.clients.errors import UpstreamError
 from linesight_core.clients.registry import RegistryClient
+from linesight_core.contracts.training import DEFAULT_ARCHITECTURE
 from linesight_core.storage import ObjectNotFound, ObjectStore
 from linesight_gateway.db.models import AuditEvent, Feedback, FeedbackRevision, Inspection, Station
 from linesight_gateway.domain.dataset_labels import NotTrainable, dataset_name, labels_text
@@ -63,6 +64,32 @@ def claim(session_factory: sessionmaker[Session], batch: int) -> list[Job]:
             assert fb is not None
             fb.dataset_next_attempt_at = now + timedelta(seconds=60)
     return [Job(r[0], r[1]) for r in rows]
+
+
+def run_request(
+    station: Station,
+    policy: dict[str, Any],
+    dataset: str,
+    version: int,
+    triggered_by: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The training run a station's policy asks the registry for: what the policy sets, else the
+    defaults, and the station mode's own architecture when the policy names none."""
+    body = {
+        "dataset": dataset,
+        "dataset_version": version,
+        "model_name": station.model_name,
+        "architecture": policy.get("architecture") or DEFAULT_ARCHITECTURE[station.mode],
+        "epochs": policy.get("epochs", 30),
+        "imgsz": policy.get("imgsz", 320),
+        "batch": policy.get("batch", 16),
+        "auto_promote": bool(policy.get("auto_promote")),
+        "notes": f"started by station {station.name}'s training policy"
+        + (f", on feedback by {triggered_by['name']} ({triggered_by['key_id']})" if triggered_by else ""),
+    }
+    if policy.get("selection_metric"):
+        body["selection_metric"] = policy["selection_metric"]
+    return body
 
 
 class DatasetSync:
@@ -309,20 +336,7 @@ class DatasetSync:
         version: int,
         triggered_by: dict[str, Any] | None,
     ) -> Any:
-        body = {
-            "dataset": dataset,
-            "dataset_version": version,
-            "model_name": station.model_name,
-            "architecture": policy.get("architecture", "yolov8n.yaml"),
-            "epochs": policy.get("epochs", 30),
-            "imgsz": policy.get("imgsz", 320),
-            "batch": policy.get("batch", 16),
-            "auto_promote": bool(policy.get("auto_promote")),
-            "notes": f"started by station {station.name}'s training policy"
-            + (f", on feedback by {triggered_by['name']} ({triggered_by['key_id']})" if triggered_by else ""),
-        }
-        if policy.get("selection_metric"):
-            body["selection_metric"] = policy["selection_metric"]
+        body = run_request(station, policy, dataset, version, triggered_by)
         # The run's created_by names the person whose feedback triggered it, not only the loop.
         run_actor = (
             f"{ACTOR} for {triggered_by['name']} ({triggered_by['key_id']})" if triggered_by else ACTOR

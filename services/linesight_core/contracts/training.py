@@ -35,6 +35,14 @@ DEFAULT_SELECTION_METRIC: dict[str, str] = {
     "classify": "accuracy",
 }
 
+# What a run trains from scratch when it names no architecture (Ultralytics' nano model of the task); the
+# worker and the gateway's station training policies both take it from here.
+DEFAULT_ARCHITECTURE: dict[str, str] = {
+    "detect": "yolov8n.yaml",
+    "segment": "yolov8n-seg.yaml",
+    "classify": "yolov8n-cls.yaml",
+}
+
 # An Ultralytics model YAML name (yolov8n.yaml, yolo11n-cls.yaml); ".yaml" may be left out.
 ARCHITECTURE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,58}$"
 METRIC_PATTERN = r"^[A-Za-z0-9_.()/@-]{1,64}$"
