@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -63,6 +63,13 @@ class Demo:
     CLASSES: tuple[str, ...] = tuple(CLASSES)
     ARCHITECTURE = "yolov8n.yaml"
     WHAT = "bench photos"
+    STEPS: ClassVar[dict[str, str]] = {
+        "import": "Import a synthetic workstation dataset",
+        "train": "Train a detector (Celery worker, Ultralytics, offline)",
+        "station": "A station that uses it",
+        "inspect": "Inspect a photo (the tape is missing)",
+        "feedback": "Operator feedback becomes training data",
+    }
 
     def __init__(self, gateway_url: str, api_key: str, config: DemoConfig, echo: Echo = print) -> None:
         self.http = httpx.Client(base_url=gateway_url, headers={"X-API-Key": api_key}, timeout=120.0)
@@ -343,11 +350,11 @@ class Demo:
         step = _Steps(self.echo)
         step("Model, dataset")
         self.prepare()
-        step("Import a synthetic workstation dataset")
+        step(self.STEPS["import"])
         self.import_data()
         step("Freeze it as a dataset version")
-        result.dataset_version = self.cut_version("demo: synthetic bench photos")["version"]
-        step("Train a detector (Celery worker, Ultralytics, offline)")
+        result.dataset_version = self.cut_version(f"demo: synthetic {self.WHAT}")["version"]
+        step(self.STEPS["train"])
         run = self.train(result.dataset_version)
         result.run_id, result.model_version = run["id"], run["model_version"]
         result.epochs_reported = run["epochs_done"]
@@ -356,12 +363,12 @@ class Demo:
         self.report(run)
         step("Promote it to production")
         self.promote(run["model_version"])
-        step("A station that uses it")
+        step(self.STEPS["station"])
         station = self.station()
-        step("Inspect a photo (the tape is missing)")
+        step(self.STEPS["inspect"])
         inspection, placed = self.inspect(station, run["model_version"])
         result.inspection = inspection
-        step("Operator feedback becomes training data")
+        step(self.STEPS["feedback"])
         result.feedback_corrected = not self.correct(inspection, placed)["correct"]
         loop = self.wait_for_feedback_version(inspection["id"], result.dataset_version)
         result.feedback_item, result.next_dataset_version = loop["item_id"], loop["version"]

@@ -9,9 +9,9 @@ import io
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from linesight_devstack.demo import Demo, DemoConfig, DemoError, DemoResult, _Steps
+from linesight_devstack.demo import Demo, DemoConfig, DemoError
 from linesight_devstack.surfaces import DEFECT_CLASSES, Defect, draw_surface, write_segment_zip
 
 # The demo's camera sees a 32 x 24 mm patch at 320 x 240: 0.1 mm per pixel.
@@ -33,6 +33,13 @@ class SegmentDemo(Demo):
     CLASSES = tuple(DEFECT_CLASSES)
     ARCHITECTURE = "yolov8n-seg.yaml"
     WHAT = "plates"
+    STEPS: ClassVar[dict[str, str]] = {
+        "import": "Import synthetic plates (cracks, scratches, clean plates)",
+        "train": "Train a segment model (Celery worker, Ultralytics, offline)",
+        "station": "A defect station that uses it",
+        "inspect": "Inspect a plate with a long crack",
+        "feedback": "The operator's mask correction becomes training data",
+    }
 
     def write_archive(self, path: Path) -> Path:
         cfg = self.config
@@ -127,38 +134,6 @@ class SegmentDemo(Demo):
             f"  masks: mAP50 {m.get('mask_mAP50', 0):.3f}, mAP50-95 {m.get('mask_mAP50-95', 0):.3f}, "
             f"pixel IoU {m.get('pixel_iou', 0):.3f}, Dice {m.get('dice', 0):.3f}"
         )
-
-    def run(self) -> DemoResult:
-        result = DemoResult()
-        step = _Steps(self.echo)
-        step("Model, dataset")
-        self.prepare()
-        step("Import synthetic plates (cracks, scratches, clean plates)")
-        self.import_data()
-        step("Freeze it as a dataset version")
-        result.dataset_version = self.cut_version("demo: synthetic plates")["version"]
-        step("Train a segment model (Celery worker, Ultralytics, offline)")
-        run = self.train(result.dataset_version)
-        result.run_id, result.model_version = run["id"], run["model_version"]
-        result.epochs_reported = run["epochs_done"]
-        result.evaluation, result.staged = run["evaluation"], run["staged"]
-        step("Evaluation report")
-        self.report(run)
-        step("Promote it to production")
-        self.promote(run["model_version"])
-        step("A defect station that uses it")
-        station = self.station()
-        step("Inspect a plate with a long crack")
-        inspection, defects = self.inspect(station, run["model_version"])
-        result.inspection = inspection
-        step("The operator's mask correction becomes training data")
-        self.correct(inspection, defects)
-        result.feedback_corrected = True
-        loop = self.wait_for_feedback_version(inspection["id"], result.dataset_version)
-        result.feedback_item, result.next_dataset_version = loop["item_id"], loop["version"]
-        result.station_training_state = loop["state"]
-        step("Done")
-        return result
 
 
 def crack_plate(
