@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -72,6 +73,36 @@ def model_classes(gateway: GatewayClient, inspection: Json) -> list[str] | None:
             return None
         known[at] = [version.class_names[k] for k in sorted(version.class_names, key=int)]
     return known[at]
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What an editor needs of the inspection it corrects: the model's classes, the photo's size, the
+    canvas scale and the photo shrunk to it."""
+
+    classes: list[str]
+    width: int
+    height: int
+    scale: Scale
+    photo: bytes
+
+
+def correction_of(gateway: GatewayClient, inspection: Json, what: str) -> Correction | None:
+    """None, with the reason shown, when the classes, the photo's size or the photo cannot be had.
+    `what`: what is corrected ("boxes", "outlines"), for the message."""
+    classes = model_classes(gateway, inspection)
+    if classes is None:
+        return None
+    image = inspection.get("image") or {}
+    width, height = int(image.get("width") or 0), int(image.get("height") or 0)
+    if width <= 0 or height <= 0:
+        st.error(f"Could not correct the {what}: the gateway did not say how large the photo is.")
+        return None
+    scale = canvas_scale(width, height)
+    photo = correction_photo(gateway, inspection["id"], scale)
+    if photo is None:
+        return None
+    return Correction(classes, width, height, scale, photo)
 
 
 def correction_photo(gateway: GatewayClient, inspection_id: str, scale: Scale) -> bytes | None:
@@ -229,18 +260,10 @@ def detect_correction(
     """The box editor of a detect station, pre-filled with the model's boxes (or the last correction's):
     draw, delete, relabel; send."""
     iid = inspection["id"]
-    classes = model_classes(gateway, inspection)
-    if classes is None:
+    ready = correction_of(gateway, inspection, "boxes")
+    if ready is None:
         return
-    image = inspection.get("image") or {}
-    width, height = int(image.get("width") or 0), int(image.get("height") or 0)
-    if width <= 0 or height <= 0:
-        st.error("Could not correct the boxes: the gateway did not say how large the photo is.")
-        return
-    scale = canvas_scale(width, height)
-    photo = correction_photo(gateway, iid, scale)
-    if photo is None:
-        return
+    classes, width, height, scale, photo = ready.classes, ready.width, ready.height, ready.scale, ready.photo
     low = float((station.get("thresholds") or {}).get("low_confidence", 0.0))
     earlier = (given or {}).get("corrected_boxes")
 

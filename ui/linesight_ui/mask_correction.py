@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from linesight_ui import masks
-from linesight_ui.box_correction import canvas_photo, correction_photo, model_classes, send
+from linesight_ui.box_correction import canvas_photo, correction_of, send
 from linesight_ui.boxes import Scale, canvas_scale
 from linesight_ui.gateway import GatewayClient
 from linesight_ui.masks import Instance
@@ -149,18 +149,10 @@ def segment_correction(
     """A segment station's correction: the model's outlines (or the last correction's) to keep or drop,
     new ones drawn, the right verdict; sent as feedback with the full list of instances."""
     iid = inspection["id"]
-    classes = model_classes(gateway, inspection)
-    if classes is None:
+    ready = correction_of(gateway, inspection, "outlines")
+    if ready is None:
         return
-    image = inspection.get("image") or {}
-    width, height = int(image.get("width") or 0), int(image.get("height") or 0)
-    if width <= 0 or height <= 0:
-        st.error("Could not correct the outlines: the gateway did not say how large the photo is.")
-        return
-    scale = canvas_scale(width, height)
-    photo = correction_photo(gateway, iid, scale)
-    if photo is None:
-        return
+    classes, width, height, scale, photo = ready.classes, ready.width, ready.height, ready.scale, ready.photo
     earlier = masks.instances_from_feedback(given)
     whose = (
         f"The outlines of the last correction (revision {given['revision']})"
