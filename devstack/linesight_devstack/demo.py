@@ -265,24 +265,29 @@ class Demo:
         )
         return dict(station)
 
-    def inspect(self, station: dict[str, Any], version: int) -> tuple[dict[str, Any], list[Any]]:
-        """A fresh photo with the tape missing; waits until inference serves the promoted version."""
-        rng = random.Random(self.config.seed + 10_000)  # noqa: S311 - a reproducible picture
-        img, placed = draw_scene(rng, size=self.config.image_size, present=[0, 1])
+    def inspect_photo(self, station: dict[str, Any], img: Any, version: int) -> dict[str, Any]:
+        """The inspection of `img` (a PIL image, sent as a JPEG), asked again until inference answers with
+        the promoted `version` (it loads it on first use) or a minute has passed."""
         buf = io.BytesIO()
         img.save(buf, format="JPEG", quality=92)
         deadline = time.monotonic() + 60
         while True:
-            result = self.call(
+            result: dict[str, Any] = self.call(
                 "POST",
                 "/api/v1/inspections",
                 data={"station_id": station["id"]},
-                files={"image": ("bench.jpg", buf.getvalue(), "image/jpeg")},
+                files={"image": ("photo.jpg", buf.getvalue(), "image/jpeg")},
                 ok=(200, 201, 202),
             )
             if (result.get("model") or {}).get("version") == version or time.monotonic() > deadline:
-                break
+                return result
             time.sleep(1.0)
+
+    def inspect(self, station: dict[str, Any], version: int) -> tuple[dict[str, Any], list[Any]]:
+        """A fresh photo with the tape missing; waits until inference serves the promoted version."""
+        rng = random.Random(self.config.seed + 10_000)  # noqa: S311 - a reproducible picture
+        img, placed = draw_scene(rng, size=self.config.image_size, present=[0, 1])
+        result = self.inspect_photo(station, img, version)
         missing = ", ".join(
             f"{m['label']} ({m['found']}/{m['expected']})" for m in result.get("missing") or []
         )

@@ -5,9 +5,7 @@ crack over the limit (NOK, the rule named), and the operator's mask correction b
 
 from __future__ import annotations
 
-import io
 import random
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -83,20 +81,7 @@ class SegmentDemo(Demo):
     def inspect(self, station: dict[str, Any], version: int) -> tuple[dict[str, Any], list[Any]]:
         """A fresh plate with one crack well over the limit; waits until inference serves `version`."""
         img, defects = crack_plate(self.config.seed + 10_000, self.config.image_size)
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=92)
-        deadline = time.monotonic() + 60
-        while True:
-            result = self.call(
-                "POST",
-                "/api/v1/inspections",
-                data={"station_id": station["id"]},
-                files={"image": ("plate.jpg", buf.getvalue(), "image/jpeg")},
-                ok=(200, 201, 202),
-            )
-            if (result.get("model") or {}).get("version") == version or time.monotonic() > deadline:
-                break
-            time.sleep(1.0)
+        result = self.inspect_photo(station, img, version)
         truth = defects[0].length_px * MM_PER_PIXEL
         rules = "; ".join(r["text"] for r in result.get("failed_rules") or []) or "no rule failed"
         self.echo(
