@@ -184,3 +184,50 @@ def test_a_tag_is_rewritten_by_one_recognizers_express_service_code_only_across_
     # a tag one recognizer's code is off from by a character OCR does not confuse: the code's digit may
     # be the misread, so the tag stays as read (for review)
     assert check_express_code([code("serial", "6HALZZ8")], words, [])[0].value == "6HALZZ8"
+
+
+def test_three_reads_voted_character_by_character_line_up_dropped_and_extra_characters():
+    from linesight_ocr.domain.consensus import vote
+
+    assert vote("6HALZZ8", "6HAL2Z3", "6HALZZ3") == "6HALZZ3"  # each read wrong in another character
+    assert vote("ABCDEF", "ABCXDEF", "ABCXDEF") == "ABCXDEF"  # a character only the first dropped
+    assert vote("ABCXDEF", "ABCDEF", "ABCDEF") == "ABCDEF"  # one only the first has
+    assert vote("6HAL7Z8", "6HAL2Z3", "6HALZZ3") is None  # a character read three ways
+
+
+def test_a_value_each_recognizer_misread_in_other_characters_is_voted_from_three_reads_for_review():
+    from linesight_ocr.domain.read_label import review_reasons
+    from linesight_ocr.domain.vendors import load_profiles
+
+    dell = load_profiles()["dell"]
+
+    def line_read(value: str):
+        return lambda t, r: t.model_copy(update={"value": value})
+
+    # Tesseract read Z as 2, RapidOCR 3 as 8; Tesseract's line read of RapidOCR's crop got both right
+    tesseract, rapid = code("serial", "6HAL2Z3"), code("serial", "6HALZZ8")
+    voted = combine([tesseract], [rapid], settle=line_read("6HALZZ3"), vendor=dell)[0]
+    assert voted.value == "6HALZZ3" and voted.evidence == ["character_vote"] and not earned(voted)
+    assert voted.alternatives == ["6HALZZ8", "6HAL2Z3"] and "voted '6HALZZ3'" in voted.disagreement
+    assert "recognizers_disagree" in review_reasons([voted], 0.8, False, dell, earned_only=True)
+    # the Express Service Code printed on the label confirms it: earned
+    words = _line(10, "Express", "Service", "Code:", express_service_code("6HALZZ3"))
+    assert earned(check_express_code([voted], words)[0])
+    # a value the vendor's format does not hold is not voted (no I or O in a Lenovo serial)
+    lenovo = load_profiles()["lenovo"]
+    kept = combine(
+        [code("serial", "PF3K9ZQ2")],
+        [code("serial", "PF3K8ZQ0")],
+        settle=line_read("PF3KBZQ0"),
+        vendor=lenovo,
+    )[0]
+    assert kept.value == "PF3K8ZQ0" and kept.evidence == ["rapidocr"]
+    invalid = combine(
+        [code("serial", "PF3I9ZQ0")],
+        [code("serial", "PF3K9ZQ2")],
+        settle=line_read("PF3I9ZQ2"),
+        vendor=lenovo,
+    )[0]
+    assert invalid.value == "PF3K9ZQ2"  # the vote, PF3I9ZQ2, has an I
+    # no vendor, no format to hold the voted value: RapidOCR's read, as before
+    assert combine([tesseract], [rapid], settle=line_read("6HALZZ3"))[0].value == "6HALZZ8"
