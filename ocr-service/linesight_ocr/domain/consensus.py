@@ -12,7 +12,6 @@ import difflib
 from collections.abc import Callable, Sequence
 
 from linesight_core.contracts.ocr import LabelCode
-from linesight_ocr.domain.codes import read_mac
 from linesight_ocr.domain.keys import KeyTable, is_key_word, lines_of
 from linesight_ocr.domain.tesseract_pass import Word
 from linesight_ocr.domain.vendors import VendorProfile
@@ -23,11 +22,6 @@ BARCODE = "barcode"
 CHECK_DIGIT = "check_digit"
 EXPRESS_SERVICE_CODE = "express_service_code"  # crosschecks: Dell's tag in base 36 agrees
 LINE_CROPS = "line_crops"  # line_look: Tesseract, reading RapidOCR's line crops, read the same value
-# The value no read had whole, voted character by character from three reads (vote): not evidence
-# enough for auto-approval by itself.
-CHARACTER_VOTE = "character_vote"
-# Fields a vote may settle: those whose format says whether the voted value can be one.
-VOTED_FIELDS = frozenset({"serial", "part_number", "mac"})
 GTIN_TYPES = frozenset({"ean13", "ean8", "upca", "gtin14"})
 # Two independent recognizers reading the same value: wrong only where both made the same misreading.
 AGREED_CONFIDENCE = 0.95
@@ -96,85 +90,7 @@ def _settled(
     return r.model_copy(update={"evidence": evidence, "alternatives": alternatives, "confidence": confidence})
 
 
-def _aligned(pivot: str, other: str) -> tuple[list[str | None], list[str | None]]:
-    """`other` laid on `pivot` (difflib opcodes): what it has at each character of `pivot` ("" where it
-    has none), and what it has between them (before each character and after the last); None where a
-    stretch of it differs in length from pivot's, so that no character of it lines up with one. Reads
-    of one length line up character for character: misread characters (`2Z3` for `ZZ8`) do not shift
-    the rest the way difflib's longest common stretches would."""
-    at: list[str | None] = list(pivot)
-    gaps: list[str | None] = [""] * (len(pivot) + 1)
-    if len(other) == len(pivot):
-        return list(other), gaps
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, pivot, other, autojunk=False).get_opcodes():
-        if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
-            at[i1:i2] = list(other[j1:j2])
-        elif op == "delete":
-            at[i1:i2] = [""] * (i2 - i1)
-        elif op == "insert":
-            gaps[i1] = other[j1:j2]
-        else:
-            at[i1:i2] = [None] * (i2 - i1)
-            gaps[i1 : i2 + 1] = [None] * (i2 - i1 + 1)
-    return at, gaps
-
-
-def _majority(votes: Sequence[str | None]) -> str | None:
-    counted = [v for v in votes if v is not None]
-    best = max(set(counted), key=counted.count, default=None)
-    return best if best is not None and counted.count(best) >= 2 else None
-
-
-def vote(pivot: str, *others: str) -> str | None:
-    """Three reads of one value aligned on the first, character by character, each character (and each
-    dropped or extra one) the one two of them read; None where the three read a character three ways."""
-    laid = [_aligned(pivot, o) for o in others]
-    out = []
-    for i in range(len(pivot) + 1):
-        gap = _majority(["", *(g[i] for _, g in laid)])
-        if gap is None:
-            return None
-        out.append(gap)
-        if i < len(pivot):
-            ch = _majority([pivot[i], *(a[i] for a, _ in laid)])
-            if ch is None:
-                return None
-            out.append(ch)
-    return "".join(out)
-
-
-def _holds(kind: str, value: str, vendor: VendorProfile | None) -> bool:
-    """The vendor's format (a MAC's own) says `value` can be a code of that kind."""
-    if kind == "mac":
-        return read_mac(value) == (value, 0)
-    fmt = vendor.fields.get(kind) if vendor else None
-    return fmt is not None and fmt.pattern is not None and bool(fmt.pattern.fullmatch(value))
-
-
-def _voted(
-    t: LabelCode, r: LabelCode, again: LabelCode | None, vendor: VendorProfile | None
-) -> LabelCode | None:
-    """Tesseract's page read, RapidOCR's and Tesseract's read of RapidOCR's line crop (`again`) each
-    misread the value in other characters: the per-character majority, where its format holds it.
-    Still a disagreement, for review: only a barcode or the Express Service Code can confirm it."""
-    if again is None or r.type not in VOTED_FIELDS or t.type != r.type:
-        return None
-    value = vote(r.value, t.value, again.value)
-    if value is None or value in (t.value, r.value) or not _holds(r.type, value, vendor):
-        return None
-    alternatives = list(dict.fromkeys(v for v in (r.value, t.value, again.value) if v != value))
-    disagreement = (
-        describe(t.value, r.value) + f"; voted {value!r} with tesseract's line read {again.value!r}"
-    )
-    update = {"value": value, "valid": True, "repaired": True, "evidence": [CHARACTER_VOTE]}
-    update |= {"alternatives": alternatives, "disagreement": disagreement}
-    update["confidence"] = round(min(t.confidence, r.confidence), 3)
-    return r.model_copy(update=update)
-
-
-def _pair(
-    t: LabelCode, r: LabelCode, settle: Settle | None = None, vendor: VendorProfile | None = None
-) -> LabelCode:
+def _pair(t: LabelCode, r: LabelCode, settle: Settle | None = None) -> LabelCode:
     again = settle(t, r) if settle is not None and normal(t) != normal(r) else None
     if again is not None and (settled := _settled(t, r, settle, again)) is not None:
         return settled
@@ -184,8 +100,6 @@ def _pair(
         base = t if t.valid or not r.valid else r
         evidence = [TESSERACT, RAPIDOCR] + ([CHECK_DIGIT] if base.type in GTIN_TYPES and base.valid else [])
         return base.model_copy(update={"confidence": round(confidence, 3), "evidence": evidence})
-    if (voted := _voted(t, r, again, vendor)) is not None:
-        return voted
     # They differ: keep the read that fits its format (check digit, vendor pattern); both or neither
     # fitting, RapidOCR's (on the tuning set it misreads fewer characters than Tesseract).
     # Both fitting, Tesseract's when its second read (RapidOCR's line crops, not its page layout) read
@@ -266,12 +180,10 @@ def combine(
     tesseract_words: Sequence[Word] = (),
     rapid_words: Sequence[Word] = (),
     settle: Settle | None = None,
-    vendor: VendorProfile | None = None,
 ) -> list[LabelCode]:
     """One code per value: reads of the same field paired by similarity of their values (each read used
     once); an unpaired read counts as both recognizers' when the other's text holds its characters, else
-    as what one recognizer alone saw. `settle`: a second look at a pair that differs; `vendor`: its
-    formats say whether a value voted from three reads can be one."""
+    as what one recognizer alone saw. `settle`: a second look at a pair that differs."""
     t_text, r_text = text_of(tesseract_words), text_of(rapid_words)
     out: list[LabelCode] = []
     taken: set[int] = set()
@@ -287,7 +199,7 @@ def combine(
             continue
         taken.add(best[1])
         r = rapid[best[1]]
-        out.append(_cut_short(t, r, t_text, r_text) or _pair(t, r, settle, vendor))
+        out.append(_cut_short(t, r, t_text, r_text) or _pair(t, r, settle))
     for i, r in enumerate(rapid):
         if i not in taken:
             seen = _seen_by(r, RAPIDOCR, TESSERACT, t_text)

@@ -441,7 +441,7 @@ def read_label(
     if "rapidocr" in options.recognizers:
         rapid_codes = extract_codes(consensus.unglue(rapid_words, profile), profile)
         if "tesseract" in options.recognizers:
-            codes = consensus.combine(codes, rapid_codes, words, rapid_words, settle, profile)
+            codes = consensus.combine(codes, rapid_codes, words, rapid_words, settle)
         else:
             codes = rapid_codes
     codes = check_express_code(codes, words, rapid_words)
