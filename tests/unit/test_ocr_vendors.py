@@ -20,6 +20,7 @@ def profiles():
         (["Model:", "U6-Pro"], "ubiquiti"),  # no brand at all, only the model name
         (["Model", "UAP-AC-PRO"], "ubiquiti"),
         (["UBIQU1TI"], "ubiquiti"),  # one confused character in a long brand word
+        ([")ELL", "-atitude", "5420"], "dell"),  # upside down: any one character off a long word
         (["OptiPlex7090"], "dell"),
         (["Latitude", "5420"], "dell"),
         (["ThinkPadT14Gen3"], "lenovo"),
@@ -41,6 +42,9 @@ def test_a_vendor_is_recognised_from_its_product_and_model_names(profiles, words
         ["UNIF"],  # a brand word cut short is no brand word
         ["Model:", "X6-Pro"],
         ["LATI"],
+        ["-atitud"],  # one character off and one short
+        ["-atitu+e"],  # two characters off
+        ["DELI"],  # a short brand word (DELL) counts only whole
     ],
 )
 def test_words_that_only_look_like_a_vendor_recognise_none(profiles, words):

@@ -81,6 +81,9 @@ CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
 # A brand or product word at least this long is still recognised with one character misread
 # (`UBIQU1TI`), or glued to what follows it (`UNIFIAP`, `OPTIPLEX7090`, `THINKPADT14GEN3`).
 FUZZY_WORD_LENGTH = 5
+# ... and one this long with any one character misread (`-ATITUDE` of an upside-down `Latitude`): one
+# character off a word of eight or more letters is no other word.
+LONG_WORD_LENGTH = 8
 
 
 def _names(profile: VendorProfile, word: str) -> bool:
@@ -92,6 +95,9 @@ def _names(profile: VendorProfile, word: str) -> bool:
             continue
         if word.startswith(name) or (len(word) == len(name) and _one_confusion(word, name)):
             return True
+        if len(name) >= LONG_WORD_LENGTH and len(word) == len(name):
+            if sum(a != b for a, b in zip(word, name, strict=True)) == 1:
+                return True
     return False
 
 
