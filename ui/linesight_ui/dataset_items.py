@@ -15,11 +15,11 @@ from linesight_ui.box_correction import canvas_photo, edit_boxes
 from linesight_ui.boxes import canvas_scale, check, smallest_box
 from linesight_ui.mask_correction import add_photo_instances
 from linesight_ui.problems import ask, role_gap
+from linesight_ui.resources import PHOTO_TYPES
 
 ANY = "any"
 SOURCES = ("upload", "feedback", "import")
 LABELLED = {ANY: ANY, "yes": "labelled", "no": "not labelled"}
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 PER_PAGE = 12
 GRID = 4  # pictures a row
 THUMB_WIDTH = 480  # the item pictures are drawn at most this wide

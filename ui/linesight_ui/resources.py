@@ -12,6 +12,9 @@ import streamlit as st
 from linesight_ui.gateway import GatewayClient
 from linesight_ui.settings import UISettings
 
+# The photo types the gateway takes (JPEG, PNG, WEBP, BMP, TIFF), for every file uploader of a photo.
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+
 # st.session_state keys
 CREDENTIAL = "linesight_credential"  # the session token (lss_...) or personal API key (lsk_...)
 CLIENT = "linesight_gateway_client"  # the GatewayClient made with it

@@ -11,10 +11,10 @@ import streamlit as st
 from linesight_core.contracts.registry import ModelOut
 from linesight_ui import resources, station_tables
 from linesight_ui.problems import ask
+from linesight_ui.resources import PHOTO_TYPES
 from linesight_ui.station_forms import station_fields
 
 FLASH = "stations_flash"  # what the last change did, shown once on the next run
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 PERIODS = {"last 7 days": 7, "last 30 days": 30, "last 90 days": 90, "all time": None}
 CHART_COLOURS = ["#2e9d5b", "#d9453b", "#9aa0a6"]  # OK, NOK, pending
 

@@ -12,11 +12,11 @@ import streamlit as st
 from linesight_ui import box_correction, mask_correction, mask_overlay, resources, tables
 from linesight_ui.metrics import record_page_view
 from linesight_ui.problems import ask, role_gap, show_key
+from linesight_ui.resources import PHOTO_TYPES
 
 RESULT = "inspect_result"  # the last inspection answer, kept across reruns for the feedback buttons
 WRONG = "inspect_wrong"  # the inspection whose "Wrong" form is open
 PENDING_POLL_SECONDS = 5  # how often a pending inspection is read again while it is shown
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 BadgeColor = Literal["green", "orange", "red", "gray"]
 CONFIDENCE: dict[str, tuple[str, BadgeColor, str | None]] = {
     "success": ("sure", "green", ":material/verified:"),

@@ -14,6 +14,7 @@ from linesight_ui import label_tables, resources, signin
 from linesight_ui.label_drawing import draw_codes
 from linesight_ui.metrics import record_page_view
 from linesight_ui.problems import ask, role_gap, show_key
+from linesight_ui.resources import PHOTO_TYPES
 from linesight_ui.tables import when
 
 ANY = "any"
@@ -23,7 +24,6 @@ PICK = "labels_pick"  # the read open in the queue
 NEXT = "labels_next"  # the read to open after a review (the picker is set before it is drawn)
 FLASH = "labels_flash"  # what the last review did, shown once on the next run
 EXPORTED = "labels_export"  # (filters, JSON Lines) of the last export
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 QUEUE_PAGE = 100
 SHORTCUTS = (
     "Keys: **Tab** moves between the code fields, **Enter** in a field saves the codes as they stand "

@@ -16,10 +16,10 @@ from linesight_ui import evidence_views, resources, station_tables
 from linesight_ui.gateway import GatewayError, GatewayKeyRejected, GatewayUnreachable
 from linesight_ui.metrics import record_page_view
 from linesight_ui.problems import ask, message, role_gap, show_key
+from linesight_ui.resources import PHOTO_TYPES
 from linesight_ui.station_forms import TASKS, station_fields
 from linesight_ui.station_sections import (
     FLASH,
-    PHOTO_TYPES,
     figures,
     photo_section,
     retire_section,
