@@ -57,6 +57,17 @@ async def check_readiness(checks: Mapping[str, ReadinessCheck]) -> dict[str, dic
     return dict(results)
 
 
+def app_state(name: str) -> Callable[[Request], Any]:
+    """A FastAPI dependency answering `request.app.state.<name>`, what a service's create_app put there;
+    a service types it where it declares it: `SettingsDep = Annotated[Settings, Depends(app_state("settings"))]`."""
+
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    dependency.__name__ = f"app_state_{name}"
+    return dependency
+
+
 def readiness_answer(service: str, results: Mapping[str, Mapping[str, Any]]) -> tuple[int, dict[str, Any]]:
     """The /ready answer of every process: 200 with each check, or a 503 problem whose `failed` names the
     dependencies that did not answer. `results` is what check_readiness found (details may be dropped)."""

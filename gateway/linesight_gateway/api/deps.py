@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from linesight_core.app import ReadinessCheck
+from linesight_core.app import ReadinessCheck, app_state
 from linesight_core.auth import bearer_token
 from linesight_core.clients.inference import InferenceClient
 from linesight_core.clients.ocr import OcrClient
@@ -41,59 +41,6 @@ from linesight_gateway.domain.users import authenticate_session, is_session_toke
 from linesight_gateway.settings import GatewaySettings
 
 API_KEY_HEADER = "X-API-Key"
-
-
-# What create_app and its lifespan put on app.state, each read through one typed dependency.
-def get_settings(request: Request) -> GatewaySettings:
-    return request.app.state.settings
-
-
-def get_store(request: Request) -> ObjectStore:
-    return request.app.state.store
-
-
-def get_registry(request: Request) -> RegistryClient:
-    return request.app.state.registry
-
-
-def get_inference(request: Request) -> InferenceClient:
-    return request.app.state.inference
-
-
-def get_ocr(request: Request) -> OcrClient:
-    return request.app.state.ocr
-
-
-def get_session_factory(request: Request) -> sessionmaker[Session]:
-    return request.app.state.session_factory
-
-
-def get_key_cache(request: Request) -> KeyCache:
-    return request.app.state.key_cache
-
-
-def get_login_throttle(request: Request) -> LoginThrottle:
-    return request.app.state.login_throttle
-
-
-def get_reference_views(request: Request) -> ReferenceViews:
-    return request.app.state.reference_views
-
-
-def get_training_baselines(request: Request) -> TrainingBaselines:
-    return request.app.state.training_baselines
-
-
-def get_shadow(request: Request) -> ShadowQueue:
-    return request.app.state.shadow
-
-
-def get_status_client(request: Request) -> httpx.AsyncClient:
-    return request.app.state.status_client
-
-
-def get_readiness(request: Request) -> dict[str, ReadinessCheck]:
-    return request.app.state.readiness
 
 
 @dataclass(frozen=True)
@@ -180,23 +127,24 @@ def get_inspector(request: Request) -> Inspector:
     )
 
 
+# What create_app and its lifespan put on app.state, each read through one typed dependency.
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]
-SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
-StoreDep = Annotated[ObjectStore, Depends(get_store)]
-RegistryDep = Annotated[RegistryClient, Depends(get_registry)]
-InferenceDep = Annotated[InferenceClient, Depends(get_inference)]
-OcrDep = Annotated[OcrClient, Depends(get_ocr)]
-SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
-KeyCacheDep = Annotated[KeyCache, Depends(get_key_cache)]
-LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
-ReferenceViewsDep = Annotated[ReferenceViews, Depends(get_reference_views)]
-TrainingBaselinesDep = Annotated[TrainingBaselines, Depends(get_training_baselines)]
-ShadowDep = Annotated[ShadowQueue, Depends(get_shadow)]
-StatusClientDep = Annotated[httpx.AsyncClient, Depends(get_status_client)]
+SettingsDep = Annotated[GatewaySettings, Depends(app_state("settings"))]
+StoreDep = Annotated[ObjectStore, Depends(app_state("store"))]
+RegistryDep = Annotated[RegistryClient, Depends(app_state("registry"))]
+InferenceDep = Annotated[InferenceClient, Depends(app_state("inference"))]
+OcrDep = Annotated[OcrClient, Depends(app_state("ocr"))]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(app_state("session_factory"))]
+KeyCacheDep = Annotated[KeyCache, Depends(app_state("key_cache"))]
+LoginThrottleDep = Annotated[LoginThrottle, Depends(app_state("login_throttle"))]
+ReferenceViewsDep = Annotated[ReferenceViews, Depends(app_state("reference_views"))]
+TrainingBaselinesDep = Annotated[TrainingBaselines, Depends(app_state("training_baselines"))]
+ShadowDep = Annotated[ShadowQueue, Depends(app_state("shadow"))]
+StatusClientDep = Annotated[httpx.AsyncClient, Depends(app_state("status_client"))]
 PhotoStoreDep = Annotated[PhotoStore, Depends(photo_store)]
 InspectorDep = Annotated[Inspector, Depends(get_inspector)]
 PeopleDetectorDep = Annotated[PeopleDetector, Depends(get_people_detector)]
-ReadinessDep = Annotated[dict[str, ReadinessCheck], Depends(get_readiness)]
+ReadinessDep = Annotated[dict[str, ReadinessCheck], Depends(app_state("readiness"))]
 
 
 def _authenticate(conn: HTTPConnection, raw: str) -> Principal | None:

@@ -9,6 +9,7 @@ import redis
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from linesight_core.app import app_state
 from linesight_core.clients.registry import ACTOR_HEADER, decode_actor
 from linesight_core.contracts.registry import ModelPromoted
 from linesight_core.db import request_session
@@ -18,18 +19,6 @@ from linesight_registry.domain.queue import TrainingQueue
 from linesight_registry.settings import RegistrySettings
 
 log = logging.getLogger(__name__)
-
-
-def get_store(request: Request) -> ObjectStore:
-    return request.app.state.store
-
-
-def get_settings(request: Request) -> RegistrySettings:
-    return request.app.state.settings
-
-
-def get_queue(request: Request) -> TrainingQueue:
-    return request.app.state.training_queue
 
 
 def actor(request: Request) -> str:
@@ -50,8 +39,8 @@ class Publisher:
 
 
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]
-StoreDep = Annotated[ObjectStore, Depends(get_store)]
-SettingsDep = Annotated[RegistrySettings, Depends(get_settings)]
+StoreDep = Annotated[ObjectStore, Depends(app_state("store"))]
+SettingsDep = Annotated[RegistrySettings, Depends(app_state("settings"))]
 ActorDep = Annotated[str, Depends(actor)]
 PublisherDep = Annotated[Publisher, Depends(Publisher)]
-QueueDep = Annotated[TrainingQueue, Depends(get_queue)]
+QueueDep = Annotated[TrainingQueue, Depends(app_state("training_queue"))]
