@@ -8,7 +8,6 @@ comes in either header: `X-API-Key` or `Authorization: Bearer`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 import httpx
@@ -24,63 +23,21 @@ from linesight_core.clients.ocr import OcrClient
 from linesight_core.clients.registry import RegistryClient
 from linesight_core.db import request_session
 from linesight_core.errors import Problem
-from linesight_core.images import DecodedImage
 from linesight_core.storage import ObjectStore
-from linesight_gateway.db.models import Inspection, Station
 from linesight_gateway.domain.access import Principal, Role, authenticate
-from linesight_gateway.domain.inspect_photo import inspect
+from linesight_gateway.domain.inspect_photo import InspectionServices
 from linesight_gateway.domain.key_cache import KeyCache
 from linesight_gateway.domain.login_throttle import LoginThrottle
 from linesight_gateway.domain.people import PeopleDetector
 from linesight_gateway.domain.photos import PhotoLimits, PhotoStore
 from linesight_gateway.domain.reference_views import ReferenceViews
 from linesight_gateway.domain.run_limits import RunLimits
-from linesight_gateway.domain.shadow import ShadowJob, ShadowQueue
+from linesight_gateway.domain.shadow import ShadowQueue
 from linesight_gateway.domain.training_baselines import TrainingBaselines
 from linesight_gateway.domain.users import authenticate_session, is_session_token
 from linesight_gateway.settings import GatewaySettings
 
 API_KEY_HEADER = "X-API-Key"
-
-
-@dataclass(frozen=True)
-class Inspector:
-    """What the inspection routes hand to the `inspect` use case: the clients the app built at startup and
-    the limits from its settings."""
-
-    store: PhotoStore
-    inference: InferenceClient
-    limits: PhotoLimits
-    inference_timeout: float
-    people: PeopleDetector
-    references: ReferenceViews
-    baselines: TrainingBaselines
-    shadow: ShadowQueue
-
-    async def inspect(
-        self,
-        session: Session,
-        photo: bytes,
-        station: Station,
-        principal: Principal,
-        offer_shadow: Callable[[ShadowJob], None],
-        checked: DecodedImage | None = None,
-    ) -> Inspection:
-        return await inspect(
-            session,
-            photo,
-            station,
-            principal,
-            store=self.store,
-            inference=self.inference,
-            limits=self.limits,
-            inference_timeout=self.inference_timeout,
-            people=self.people,
-            references=self.references,
-            baselines=self.baselines,
-            checked=checked,
-            offer_shadow=offer_shadow,
-        )
 
 
 def run_limits(settings: GatewaySettings) -> RunLimits:
@@ -112,18 +69,17 @@ def photo_store(request: Request) -> PhotoStore:
     return PhotoStore(request.app.state.store, request.app.state.settings.bucket("images"))
 
 
-def get_inspector(request: Request) -> Inspector:
+def inspection_services(request: Request) -> InspectionServices:
     state = request.app.state
     settings: GatewaySettings = state.settings
-    return Inspector(
+    return InspectionServices(
         store=photo_store(request),
         inference=state.inference,
         limits=photo_limits(settings),
-        inference_timeout=settings.inference_timeout_seconds,
+        timeout=settings.inference_timeout_seconds,
         people=people_detector(settings),
         references=state.reference_views,
         baselines=state.training_baselines,
-        shadow=state.shadow,
     )
 
 
@@ -142,7 +98,7 @@ TrainingBaselinesDep = Annotated[TrainingBaselines, Depends(app_state("training_
 ShadowDep = Annotated[ShadowQueue, Depends(app_state("shadow"))]
 StatusClientDep = Annotated[httpx.AsyncClient, Depends(app_state("status_client"))]
 PhotoStoreDep = Annotated[PhotoStore, Depends(photo_store)]
-InspectorDep = Annotated[Inspector, Depends(get_inspector)]
+InspectionServicesDep = Annotated[InspectionServices, Depends(inspection_services)]
 PeopleDetectorDep = Annotated[PeopleDetector, Depends(get_people_detector)]
 ReadinessDep = Annotated[dict[str, ReadinessCheck], Depends(app_state("readiness"))]
 

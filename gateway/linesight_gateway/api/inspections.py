@@ -18,12 +18,20 @@ from linesight_core.contracts.registry import MAX_VERSION
 from linesight_core.errors import NotFound, Problem
 from linesight_core.pagination import paginate
 from linesight_core.storage import ObjectNotFound, ObjectStore
-from linesight_gateway.api.deps import InspectorDep, Operator, SessionDep, SettingsDep, StoreDep, Viewer
+from linesight_gateway.api.deps import (
+    InspectionServicesDep,
+    Operator,
+    SessionDep,
+    SettingsDep,
+    ShadowDep,
+    StoreDep,
+    Viewer,
+)
 from linesight_gateway.api.inspection_schemas import InspectionOut, InspectionPage, inspection_out
 from linesight_gateway.db.models import Feedback, Inspection
 from linesight_gateway.domain.access import Principal
 from linesight_gateway.domain.annotate import annotate
-from linesight_gateway.domain.inspect_photo import check_photo
+from linesight_gateway.domain.inspect_photo import check_photo, inspect
 from linesight_gateway.domain.privacy import encode_jpeg
 from linesight_gateway.domain.shadow import ShadowJob, ShadowQueue
 from linesight_gateway.domain.station_scope import require_station, station_filter
@@ -56,17 +64,18 @@ def _offer_later(shadow: ShadowQueue, tasks: BackgroundTasks) -> Callable[[Shado
 async def create_inspection(
     principal: Operator,
     session: SessionDep,
-    inspector: InspectorDep,
+    services: InspectionServicesDep,
+    shadow: ShadowDep,
     image: Annotated[UploadFile, File(description="The photo: JPEG, PNG, WEBP, BMP or TIFF")],
     station_id: Annotated[
         uuid.UUID, Form(description="Where the photo was taken", examples=[STATION_EXAMPLE])
     ],
 ) -> Response:
     station = await run_in_threadpool(usable_station, session, station_id, principal, to="inspect")
-    data = await image.read(inspector.limits.max_bytes + 1)
+    data = await image.read(services.limits.max_bytes + 1)
     later = BackgroundTasks()
-    inspection = await inspector.inspect(
-        session, data, station, principal, _offer_later(inspector.shadow, later)
+    inspection = await inspect(
+        session, data, station, principal, services, offer_shadow=_offer_later(shadow, later)
     )
     body = inspection_out(inspection, principal).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if inspection.status == "completed" else 202, background=later)
@@ -82,7 +91,8 @@ async def create_inspection(
 async def create_inspections(
     principal: Operator,
     session: SessionDep,
-    inspector: InspectorDep,
+    services: InspectionServicesDep,
+    shadow: ShadowDep,
     later: BackgroundTasks,
     images: Annotated[list[UploadFile], File(description=f"Up to {MAX_BATCH} photos")],
     station_id: Annotated[
@@ -94,18 +104,20 @@ async def create_inspections(
     station = await run_in_threadpool(usable_station, session, station_id, principal, to="inspect")
     payloads = []
     for n, upload in enumerate(images):
-        data = await upload.read(inspector.limits.max_bytes + 1)
+        data = await upload.read(services.limits.max_bytes + 1)
         try:
-            checked = await run_in_threadpool(check_photo, data, inspector.limits)
+            checked = await run_in_threadpool(check_photo, data, services.limits)
         except Problem as exc:
             raise Problem(
                 exc.status, f"Photo {n + 1} ({upload.filename}): {exc.detail}", title=exc.title
             ) from None
         payloads.append((data, checked))
-    offer_shadow = _offer_later(inspector.shadow, later)
+    offer_shadow = _offer_later(shadow, later)
     answers = []
     for data, checked in payloads:
-        inspection = await inspector.inspect(session, data, station, principal, offer_shadow, checked)
+        inspection = await inspect(
+            session, data, station, principal, services, checked=checked, offer_shadow=offer_shadow
+        )
         answers.append(inspection_out(inspection, principal))
     return answers
 

@@ -8,6 +8,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,20 @@ def photo_key(inspection_id: uuid.UUID, now: datetime) -> str:
     return f"inspections/{now:%Y/%m/%d}/{inspection_id}"
 
 
+@dataclass(frozen=True)
+class InspectionServices:
+    """What inspecting a photo uses besides the request: the clients the app built at startup and the
+    limits from its settings (api/deps.py makes it)."""
+
+    store: PhotoStore
+    inference: InferenceClient
+    limits: PhotoLimits
+    timeout: float  # seconds the model may take before the inspection is kept pending
+    people: PeopleDetector
+    references: ReferenceViews
+    baselines: TrainingBaselines
+
+
 async def _abandon(*tasks: asyncio.Task[Any]) -> None:
     for task in tasks:
         task.cancel()
@@ -55,14 +70,8 @@ async def inspect(
     photo: bytes,
     station: Station,
     principal: Principal,
+    services: InspectionServices,
     *,
-    store: PhotoStore,
-    inference: InferenceClient,
-    limits: PhotoLimits,
-    inference_timeout: float,
-    people: PeopleDetector,
-    references: ReferenceViews,
-    baselines: TrainingBaselines,
     checked: DecodedImage | None = None,
     offer_shadow: Callable[[ShadowJob], None] | None = None,
 ) -> Inspection:
@@ -70,6 +79,8 @@ async def inspect(
     not answer. `checked`: the photo as check_photo decoded it already (a batch checks every photo first).
     `offer_shadow` gets the inspection's shadow job when the station has a shadow alias."""
     t0 = time.perf_counter()
+    store, inference, limits, people = services.store, services.inference, services.limits, services.people
+    references, baselines, inference_timeout = services.references, services.baselines, services.timeout
     data = photo
 
     def ask(photo: bytes) -> asyncio.Task[tuple[Prediction | None, str | None, float]]:
