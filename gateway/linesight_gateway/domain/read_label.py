@@ -23,6 +23,10 @@ from linesight_gateway.domain.photos import PhotoLimits, PhotoStore
 IMAGE_PREFIX = "labels"
 
 
+def _size_only(width: int, height: int) -> tuple[int, int]:
+    return 1, 1
+
+
 async def ask_ocr(
     ocr: OcrClient, data: bytes, content_type: str, vendor_hint: str | None, *, timeout: float
 ) -> LabelRead:
@@ -55,8 +59,10 @@ async def read_label(
     auto_approve_threshold: float,
 ) -> LabelReadRow:
     """The committed label read of `photo`, taken at `station` (None: a read without a station)."""
+    # Checked (limits, then every block entropy-decoded, so a damaged file is refused) but decoded only at
+    # the smallest DCT reduction: the read needs the photo's format and size, not its pixels.
     decoded = await run_in_threadpool(
-        decode_image, photo, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels
+        decode_image, photo, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, fit=_size_only
     )
     content_type = f"image/{decoded.format.lower()}"
     # The read and the stored photo are of the photo without its metadata (EXIF with GPS, XMP).
