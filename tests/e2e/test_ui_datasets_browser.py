@@ -38,9 +38,14 @@ def app(stack: Stack, gateway: httpx.Client, browser: Browser) -> Iterator[Strea
         yield app
 
 
+# Chosen once per worker process: with pytest-xdist the module's fixtures can be made again when its
+# tests do not run back to back, and the second test must find the dataset the first one made.
+DATASET = f"ui-bench-{secrets.token_hex(3)}"
+
+
 @pytest.fixture(scope="module")
 def name() -> str:
-    return f"ui-bench-{secrets.token_hex(3)}"
+    return DATASET
 
 
 def view(app: StreamlitPage, label: str) -> None:
